@@ -1,0 +1,103 @@
+// Package cli is Rampart's command line: one file per subcommand, each filling
+// an options struct, calling one library function and picking a reporter.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0 // nothing at or above --fail-on
+	ExitFindings = 1 // findings at or above --fail-on
+	ExitError    = 2 // usage or input errors (after the rest was still scanned)
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// version is set at link time with -X; otherwise the module version is used.
+var version = ""
+
+func toolVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &streams{in: stdin, out: stdout, err: stderr}
+	root := newRoot(s)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "rampart:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "rampart:", err)
+	return ExitError
+}
+
+func newRoot(s *streams) *cobra.Command {
+	var verbose bool
+	root := &cobra.Command{
+		Use:           "rampart",
+		Short:         "Kubernetes hardening as code",
+		Long:          "Rampart finds, explains and fixes Kubernetes security problems in manifests and clusters.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       toolVersion(),
+		PersistentPreRun: func(*cobra.Command, []string) {
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level})))
+		},
+	}
+	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: ExitError, err: err}
+	})
+	root.AddCommand(newScanCmd(s), newChecksCmd(s), newExplainCmd(s))
+	return root
+}
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: ExitError, err: fmt.Errorf(format, args...)}
+}

@@ -1,0 +1,45 @@
+package check
+
+import (
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"k8s.io/pod-security-admission/api"
+)
+
+// Context is what a check may read besides the object: the whole inventory
+// and the scan's options.
+type Context struct {
+	Inventory *inventory.Inventory
+	// PSS is the Pod Security level and version applied where no Namespace
+	// in the scan says otherwise.
+	PSS api.LevelVersion
+}
+
+// PSSFor returns the level and version that apply to o: the enforce labels
+// of its Namespace when the scan includes that Namespace, else ctx.PSS.
+// An object without a namespace is taken to be in "default".
+func (ctx *Context) PSSFor(o *inventory.Object) api.LevelVersion {
+	lv := ctx.PSS
+	if ctx.Inventory == nil {
+		return lv
+	}
+	name := o.Namespace
+	if name == "" {
+		name = "default"
+	}
+	ns, ok := ctx.Inventory.Namespace(name)
+	if !ok {
+		return lv
+	}
+	if l, ok := ns.Labels[api.EnforceLevelLabel]; ok {
+		if level, err := api.ParseLevel(l); err == nil {
+			lv.Level = level
+			lv.Version = api.LatestVersion()
+		}
+		if v, ok := ns.Labels[api.EnforceVersionLabel]; ok {
+			if version, err := api.ParseVersion(v); err == nil {
+				lv.Version = version
+			}
+		}
+	}
+	return lv
+}

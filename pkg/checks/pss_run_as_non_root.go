@@ -1,0 +1,32 @@
+package checks
+
+import "github.com/rampart-k8s/rampart/pkg/check"
+
+// pssRunAsNonRoot is the Pod Security Standards "Running as Non-root" control (restricted).
+//
+// Restricted fields:
+//
+//	spec.securityContext.runAsNonRoot
+//	spec.containers[*].securityContext.runAsNonRoot
+//	Required: true at pod level or on every container (user-namespaced pods excepted, 1.35+)
+//
+// The verdict is the upstream policy check "runAsNonRoot".
+func pssRunAsNonRoot() check.Check {
+	ctl := pssControl{upstream: "runAsNonRoot", field: "securityContext.runAsNonRoot"}
+	return check.Check{
+		ID:          "pss-run-as-non-root",
+		Title:       "Containers may run as root",
+		Severity:    check.Medium,
+		Category:    check.CategoryPSS,
+		Description: "Without runAsNonRoot the kubelet starts the container as whatever user the image names, root by default.",
+		Remediation: "Set spec.securityContext.runAsNonRoot to true and run the image as a non-zero UID.",
+		References: []check.Ref{
+			pssReference("restricted", "Running as Non-root"),
+			check.Ref{Source: "cis", ID: "5.2.7", Title: "CIS Kubernetes Benchmark 5.2.7"},
+			nsaPodSecurity,
+			mitre("T1611"),
+		},
+		Scope: podScope,
+		Run:   ctl.run,
+	}
+}

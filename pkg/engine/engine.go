@@ -1,0 +1,192 @@
+// Package engine runs a catalog over an inventory: checks in parallel,
+// findings completed with their check's metadata, sorted, and judged against a
+// severity threshold. It never prints.
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+// Options tune a run.
+type Options struct {
+	// PSS is the default Pod Security level and version.
+	PSS api.LevelVersion
+	// FailOn is the lowest severity that fails the run; nil never fails.
+	FailOn *check.Severity
+	// Workers is the number of objects evaluated at once; GOMAXPROCS when zero.
+	Workers int
+}
+
+// Summary counts what a run saw and found.
+type Summary struct {
+	Files      int            `json:"files"`
+	Objects    int            `json:"objects"`
+	Checks     int            `json:"checks"`
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"bySeverity"`
+	Errors     int            `json:"errors"`
+	FailOn     string         `json:"failOn"`
+	// Failed is true when a finding is at or above FailOn.
+	Failed bool `json:"failed"`
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Findings []check.Finding
+	Errors   []manifest.InputError
+	Summary  Summary
+	// Checks are the checks that ran, sorted by ID (for reporters' rule lists).
+	Checks []check.Check
+	// Objects lists every object evaluated and the checks that applied to it,
+	// in inventory order.
+	Objects []Evaluated
+}
+
+// Evaluated is one object of a run and the IDs of the checks that applied.
+type Evaluated struct {
+	Object   check.ObjectRef
+	Location *manifest.Location
+	Checks   []string
+}
+
+// Run evaluates every check on every object it scopes.
+func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx := &check.Context{Inventory: inv, PSS: opts.PSS}
+	perObject := make([][]check.Finding, len(inv.Objects))
+	evaluated := make([]Evaluated, len(inv.Objects))
+	var (
+		mu       sync.Mutex
+		internal []manifest.InputError
+		wg       sync.WaitGroup
+	)
+	next := make(chan int, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				o := inv.Objects[i]
+				ev := &evaluated[i]
+				ev.Object = check.ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+				if o.File != "" {
+					loc := o.Locate("")
+					ev.Location = &loc
+				}
+				for ci := range checks {
+					c := &checks[ci]
+					if !c.Scope.Matches(o) {
+						continue
+					}
+					ev.Checks = append(ev.Checks, c.ID)
+					fs, err := runOne(ctx, c, o)
+					if err != nil {
+						mu.Lock()
+						internal = append(internal, *err)
+						mu.Unlock()
+						continue
+					}
+					for _, f := range fs {
+						perObject[i] = append(perObject[i], complete(f, c))
+					}
+				}
+			}
+		}()
+	}
+	for i := range inv.Objects {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
+	slices.SortFunc(res.Checks, func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) })
+	for _, fs := range perObject {
+		res.Findings = append(res.Findings, fs...)
+	}
+	SortFindings(res.Findings)
+	res.Errors = internal
+	res.Summary = Summary{Objects: len(inv.Objects), Checks: len(checks), BySeverity: map[string]int{}}
+	res.Summarize(opts.FailOn)
+	return res
+}
+
+// Summarize recomputes the summary's counts and verdict.
+func (r *Result) Summarize(failOn *check.Severity) {
+	s := &r.Summary
+	s.Findings = len(r.Findings)
+	s.Errors = len(r.Errors)
+	s.BySeverity = map[string]int{}
+	for sev := check.Info; sev <= check.Critical; sev++ {
+		s.BySeverity[sev.String()] = 0
+	}
+	s.Failed = false
+	s.FailOn = "none"
+	if failOn != nil {
+		s.FailOn = failOn.String()
+	}
+	for _, f := range r.Findings {
+		s.BySeverity[f.Severity.String()]++
+		if failOn != nil && f.Severity >= *failOn {
+			s.Failed = true
+		}
+	}
+}
+
+// runOne runs one check on one object; a panic becomes an error, never a crash.
+func runOne(ctx *check.Context, c *check.Check, o *inventory.Object) (fs []check.Finding, err *manifest.InputError) {
+	defer func() {
+		if r := recover(); r != nil {
+			fs = nil
+			loc := o.Locate("")
+			err = &manifest.InputError{File: o.File, Line: loc.Line, Message: fmt.Sprintf("internal error in check %s on %s: %v", c.ID, o.Object, r)}
+		}
+	}()
+	return c.Run(ctx, o), nil
+}
+
+func complete(f check.Finding, c *check.Check) check.Finding {
+	f.CheckID = c.ID
+	f.Category = c.Category
+	f.Severity = c.Severity
+	f.Title = c.Title
+	f.Remediation = c.Remediation
+	return f
+}
+
+// SortFindings orders findings by file, line, column, check and message, and
+// findings without a file by object.
+func SortFindings(fs []check.Finding) {
+	slices.SortStableFunc(fs, func(a, b check.Finding) int {
+		var af, bf string
+		var al, bl, ac, bc int
+		if a.Location != nil {
+			af, al, ac = a.Location.File, a.Location.Line, a.Location.Column
+		}
+		if b.Location != nil {
+			bf, bl, bc = b.Location.File, b.Location.Line, b.Location.Column
+		}
+		return cmp.Or(
+			cmp.Compare(af, bf),
+			cmp.Compare(al, bl),
+			cmp.Compare(ac, bc),
+			cmp.Compare(a.Object.String(), b.Object.String()),
+			cmp.Compare(a.CheckID, b.CheckID),
+			cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Message, b.Message),
+		)
+	})
+}

@@ -1,0 +1,447 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// Limits that keep strange input from costing unbounded time or memory.
+const (
+	// DefaultMaxFileSize is the largest file read; larger ones are input errors.
+	DefaultMaxFileSize = 32 << 20
+	// MaxDepth is the deepest nesting accepted in a document. Real manifests
+	// stay far below it; CRD schemas reach about 40.
+	MaxDepth = 128
+	// MaxNodes bounds the nodes of one document after alias expansion, which
+	// stops "billion laughs" documents before anything is decoded.
+	MaxNodes = 2_000_000
+)
+
+// StdinName is the file name given to objects read from standard input.
+const StdinName = "<stdin>"
+
+// InputError is a problem with the input itself: an unreadable file, YAML that
+// does not parse, a document that is not a Kubernetes object. The rest of the
+// input is still read.
+type InputError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+func (e InputError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Message)
+}
+
+// Options tune Load.
+type Options struct {
+	// Stdin is read for the path "-".
+	Stdin io.Reader
+	// MaxFileSize overrides DefaultMaxFileSize when positive.
+	MaxFileSize int64
+	// Workers is the number of files parsed at once; GOMAXPROCS when zero.
+	Workers int
+}
+
+// Result is what Load read.
+type Result struct {
+	Objects []*Object
+	Errors  []InputError
+	// Files is the number of files read (stdin counts as one).
+	Files int
+}
+
+// Load reads every path: a file, a folder (recursively, .yaml, .yml and .json
+// files, hidden folders skipped) or "-" for stdin. Objects come out in a
+// stable order: files in walk order, then document order.
+func Load(paths []string, opts Options) *Result {
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	res := &Result{}
+	var files []string
+	for _, p := range paths {
+		fs, errs := expand(p)
+		files = append(files, fs...)
+		res.Errors = append(res.Errors, errs...)
+	}
+	type out struct {
+		objs []*Object
+		errs []InputError
+	}
+	outs := make([]out, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < opts.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				data, err := readFile(files[i], opts)
+				if err != nil {
+					outs[i].errs = []InputError{{File: files[i], Message: err.Error()}}
+					continue
+				}
+				outs[i].objs, outs[i].errs = Parse(files[i], data)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	res.Files = len(files)
+	for _, o := range outs {
+		res.Objects = append(res.Objects, o.objs...)
+		res.Errors = append(res.Errors, o.errs...)
+	}
+	return res
+}
+
+// expand turns one path argument into the files to read.
+func expand(p string) ([]string, []InputError) {
+	if p == "-" {
+		return []string{StdinName}, nil
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, []InputError{{File: p, Message: describeFSError(err)}}
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	var errs []InputError
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			errs = append(errs, InputError{File: path, Message: describeFSError(err)})
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != p && strings.HasPrefix(name, ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".yaml", ".yml", ".json":
+			if d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0 {
+				files = append(files, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, InputError{File: p, Message: describeFSError(err)})
+	}
+	return files, errs
+}
+
+func describeFSError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return "cannot read: " + err.Error()
+}
+
+func readFile(name string, opts Options) ([]byte, error) {
+	var r io.Reader
+	if name == StdinName {
+		if opts.Stdin == nil {
+			return nil, errors.New("cannot read: no standard input")
+		}
+		r = opts.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, errors.New(describeFSError(err))
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return nil, errors.New("cannot read: is a directory")
+		}
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, opts.MaxFileSize+1))
+	if err != nil {
+		return nil, errors.New(describeFSError(err))
+	}
+	if int64(len(data)) > opts.MaxFileSize {
+		return nil, fmt.Errorf("file is larger than %d MiB; not read", opts.MaxFileSize>>20)
+	}
+	return data, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// Parse reads the objects of one file's content. name is used in positions.
+func Parse(name string, data []byte) ([]*Object, []InputError) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		line := 1 + bytes.Count(data[:i], []byte("\n"))
+		return nil, []InputError{{File: name, Line: line, Message: "binary file (NUL byte), not YAML or JSON"}}
+	}
+	if !utf8.Valid(data) {
+		line := 1
+		for i := 0; i < len(data); {
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			if r == '\n' {
+				line++
+			}
+			i += size
+		}
+		return nil, []InputError{{File: name, Line: line, Message: "invalid UTF-8: not a text file"}}
+	}
+	var objs []*Object
+	var errs []InputError
+	docs := splitDocuments(data)
+	for di, d := range docs {
+		o, e := parseDocument(name, di, d)
+		objs = append(objs, o...)
+		errs = append(errs, e...)
+	}
+	if len(objs) == 0 && len(errs) == 0 {
+		errs = append(errs, InputError{File: name, Line: 1, Message: "no Kubernetes object in file (empty or only comments)"})
+	}
+	return objs, errs
+}
+
+type document struct {
+	text []byte
+	line int // 1-based first line in the file
+}
+
+// splitDocuments cuts a YAML stream at "---" document markers. A marker
+// at column 0 always starts a document in YAML, so no scalar can contain one.
+func splitDocuments(data []byte) []document {
+	var docs []document
+	start, startLine, line := 0, 1, 1
+	for i := 0; i < len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = i + end + 1
+		}
+		l := data[i:next]
+		if bytes.HasPrefix(l, []byte("---")) && (len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\n' || l[3] == '\r') {
+			if i > start {
+				docs = append(docs, document{text: data[start:i], line: startLine})
+			}
+			start, startLine = i, line
+		}
+		i = next
+		line++
+	}
+	if start < len(data) {
+		docs = append(docs, document{text: data[start:], line: startLine})
+	}
+	return docs
+}
+
+func parseDocument(name string, index int, d document) ([]*Object, []InputError) {
+	offset := d.line - 1
+	var root yaml.Node
+	if err := yaml.Unmarshal(d.text, &root); err != nil {
+		return nil, []InputError{yamlError(name, offset, d, err)}
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, nil // an empty document, such as a trailing "---"
+	}
+	n := root.Content[0]
+	if n.Kind == yaml.ScalarNode && isNull(n) {
+		return nil, nil
+	}
+	budget := MaxNodes
+	if err := checkBounds(n, 0, &budget); err != nil {
+		return nil, []InputError{{File: name, Line: err.line + offset, Message: err.msg}}
+	}
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		return nil, []InputError{{File: name, Line: n.Line + offset, Message: fmt.Sprintf("document %d is %s, not a Kubernetes object; skipped", index+1, kindName(n))}}
+	}
+	kind := nodeString(mapGet(n, "kind"))
+	if items := mapGet(n, "items"); strings.HasSuffix(kind, "List") && items != nil {
+		if items.Kind != yaml.SequenceNode {
+			if isNull(items) {
+				return nil, nil
+			}
+			return nil, []InputError{{File: name, Line: items.Line + offset, Message: "items of " + kind + " must be a list"}}
+		}
+		var objs []*Object
+		var errs []InputError
+		for i, it := range items.Content {
+			o, err := newObject(name, index, i, deref(it), offset)
+			if err != nil {
+				errs = append(errs, *err)
+				continue
+			}
+			objs = append(objs, o)
+		}
+		return objs, errs
+	}
+	o, err := newObject(name, index, -1, n, offset)
+	if err != nil {
+		return nil, []InputError{*err}
+	}
+	return []*Object{o}, nil
+}
+
+func yamlError(name string, offset int, d document, err error) InputError {
+	msg := err.Error()
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	if line == 0 {
+		line = 1
+	}
+	return InputError{File: name, Line: line + offset, Message: "invalid YAML: " + msg}
+}
+
+type boundsError struct {
+	line int
+	msg  string
+}
+
+// checkBounds rejects documents nested deeper than MaxDepth or larger than
+// MaxNodes once aliases are expanded.
+func checkBounds(n *yaml.Node, depth int, budget *int) *boundsError {
+	*budget--
+	if *budget < 0 {
+		return &boundsError{line: n.Line, msg: fmt.Sprintf("document expands to more than %d nodes through aliases (a \"billion laughs\" document?); skipped", MaxNodes)}
+	}
+	if depth > MaxDepth {
+		return &boundsError{line: n.Line, msg: fmt.Sprintf("document nests deeper than %d levels; skipped", MaxDepth)}
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return nil
+		}
+		return checkBounds(n.Alias, depth+1, budget)
+	}
+	for _, c := range n.Content {
+		if err := checkBounds(c, depth+1, budget); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newObject builds an Object from a mapping node, decoding built-in kinds.
+func newObject(name string, doc, item int, n *yaml.Node, offset int) (*Object, *InputError) {
+	where := fmt.Sprintf("document %d", doc+1)
+	if item >= 0 {
+		where = fmt.Sprintf("item %d of document %d", item+1, doc+1)
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, &InputError{File: name, Line: n.Line + offset, Message: where + " is " + kindName(n) + ", not a Kubernetes object; skipped"}
+	}
+	apiVersion := nodeString(mapGet(n, "apiVersion"))
+	kind := nodeString(mapGet(n, "kind"))
+	if apiVersion == "" || kind == "" {
+		var missing []string
+		if apiVersion == "" {
+			missing = append(missing, "apiVersion")
+		}
+		if kind == "" {
+			missing = append(missing, "kind")
+		}
+		line, _ := locate(n, nil)
+		return nil, &InputError{File: name, Line: line + offset, Message: where + " has no " + strings.Join(missing, " and ") + "; skipped"}
+	}
+	meta := mapGet(n, "metadata")
+	o := &Object{
+		APIVersion: apiVersion,
+		Kind:       kind,
+		Namespace:  nodeString(mapGet(meta, "namespace")),
+		Name:       nodeString(mapGet(meta, "name")),
+		File:       name,
+		Doc:        doc,
+		Item:       item,
+		node:       n,
+		lineOffset: offset,
+	}
+	if gv, err := schema.ParseGroupVersion(apiVersion); err == nil {
+		if typed, err := scheme.Scheme.New(gv.WithKind(kind)); err == nil {
+			d := decoder{offset: offset, strict: true}
+			d.decode(n, reflectValue(typed), "")
+			o.Typed = typed
+			o.SchemaErrors = d.errs
+			if o.Name == "" && nodeString(mapGet(meta, "generateName")) != "" {
+				o.Name = nodeString(mapGet(meta, "generateName"))
+			}
+		}
+	}
+	return o, nil
+}
+
+// Decode fills out (a pointer) from the object's node at path without
+// recording schema errors. It is how embedded pod templates of unknown kinds
+// are read.
+func (o *Object) Decode(path string, out any) bool {
+	if o.node == nil {
+		return false
+	}
+	n := o.node
+	for _, s := range ParsePath(path) {
+		if s.Index >= 0 {
+			n = deref(n)
+			if n.Kind != yaml.SequenceNode || s.Index >= len(n.Content) {
+				return false
+			}
+			n = n.Content[s.Index]
+			continue
+		}
+		n = mapGet(n, s.Key)
+		if n == nil {
+			return false
+		}
+	}
+	d := decoder{}
+	d.decode(n, reflectValue(out), path)
+	return true
+}
+
+// SortErrors orders input errors by file and line.
+func SortErrors(errs []InputError) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].File != errs[j].File {
+			return errs[i].File < errs[j].File
+		}
+		return errs[i].Line < errs[j].Line
+	})
+}

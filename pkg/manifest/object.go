@@ -1,0 +1,91 @@
+// Package manifest reads Kubernetes manifests (YAML and JSON files, folders,
+// stdin) into Objects that keep their source position, decodes built-in kinds
+// strictly against k8s.io/api types and reports input errors with file and line.
+package manifest
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Location is a position in a source file. Line and Column are 1-based; zero
+// means unknown (an object read from a live cluster has no file).
+type Location struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+func (l Location) String() string {
+	if l.File == "" {
+		return ""
+	}
+	if l.Line == 0 {
+		return l.File
+	}
+	return fmt.Sprintf("%s:%d:%d", l.File, l.Line, l.Column)
+}
+
+// Object is one Kubernetes object and where it came from.
+type Object struct {
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+
+	// File is the path as given or found by the walk; empty for live objects.
+	File string
+	// Doc is the 0-based index of the YAML document in File.
+	Doc int
+	// Item is the index in a List's items, or -1.
+	Item int
+
+	// Typed is the strictly decoded object for built-in kinds, nil otherwise.
+	Typed runtime.Object
+	// SchemaErrors are unknown fields, duplicate fields and wrong types.
+	SchemaErrors []FieldError
+
+	node       *yaml.Node // the object's mapping node; nil for live objects
+	lineOffset int        // added to node lines: the document's first line in File
+}
+
+// FieldError is a schema problem at a field.
+type FieldError struct {
+	Path    string
+	Message string
+	Line    int
+	Column  int
+}
+
+// Node returns the object's YAML mapping node, or nil.
+func (o *Object) Node() *yaml.Node { return o.node }
+
+// LineOffset is what must be added to Node line numbers to get file lines.
+func (o *Object) LineOffset() int { return o.lineOffset }
+
+// Ref names the object as kind/namespace/name.
+func (o *Object) String() string {
+	if o.Namespace == "" {
+		return o.Kind + "/" + o.Name
+	}
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// Locate returns the position of the field at path (see ParsePath), or of its
+// nearest ancestor that exists when the field itself is absent.
+func (o *Object) Locate(path string) Location {
+	loc := Location{File: o.File}
+	if o.node == nil {
+		return loc
+	}
+	line, col := locate(o.node, ParsePath(path))
+	loc.Line, loc.Column = line+o.lineOffset, col
+	return loc
+}
+
+// NewLiveObject wraps an object that has no source file.
+func NewLiveObject(apiVersion, kind, namespace, name string, typed runtime.Object) *Object {
+	return &Object{APIVersion: apiVersion, Kind: kind, Namespace: namespace, Name: name, Typed: typed, Item: -1}
+}

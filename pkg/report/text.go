@@ -1,0 +1,123 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+)
+
+// Text writes findings grouped by file and object, then input errors, then one
+// summary line.
+type Text struct{}
+
+var severityColor = map[check.Severity]string{
+	check.Critical: "\x1b[1;35m",
+	check.High:     "\x1b[1;31m",
+	check.Medium:   "\x1b[33m",
+	check.Low:      "\x1b[36m",
+	check.Info:     "\x1b[2m",
+}
+
+const (
+	bold  = "\x1b[1m"
+	dim   = "\x1b[2m"
+	reset = "\x1b[0m"
+)
+
+// Write implements Reporter.
+func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
+	bw := bufio.NewWriter(w)
+	paint := func(code, s string) string {
+		if !opts.Color {
+			return s
+		}
+		return code + s + reset
+	}
+	lastFile, lastObj := "\x00", ""
+	for _, f := range res.Findings {
+		file := "(cluster)"
+		line, col := 0, 0
+		if f.Location != nil && f.Location.File != "" {
+			file, line, col = f.Location.File, f.Location.Line, f.Location.Column
+		}
+		if file != lastFile {
+			if lastFile != "\x00" {
+				fmt.Fprintln(bw)
+			}
+			fmt.Fprintln(bw, paint(bold, file))
+			lastFile, lastObj = file, ""
+		}
+		if obj := f.Object.String(); obj != lastObj {
+			fmt.Fprintf(bw, "  %s\n", obj)
+			lastObj = obj
+		}
+		pos := ""
+		if line > 0 {
+			pos = fmt.Sprintf("%d:%d", line, col)
+		}
+		fmt.Fprintf(bw, "    %-7s %s %s %s\n", pos, paint(severityColor[f.Severity], fmt.Sprintf("%-8s", f.Severity)), paint(bold, f.CheckID), f.Message)
+		if f.Field != "" {
+			fmt.Fprintf(bw, "            %s\n", paint(dim, "field: "+f.Field))
+		}
+		fmt.Fprintf(bw, "            %s\n", paint(dim, "fix:   "+f.Remediation))
+	}
+	if len(res.Errors) > 0 {
+		if len(res.Findings) > 0 {
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintln(bw, paint(bold, "input errors"))
+		for _, e := range res.Errors {
+			fmt.Fprintf(bw, "  %s %s\n", paint(severityColor[check.High], "error"), e.Error())
+		}
+	}
+	if len(res.Findings) > 0 || len(res.Errors) > 0 {
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintln(bw, summaryLine(res, opts.Color))
+	return bw.Flush()
+}
+
+func summaryLine(res *engine.Result, color bool) string {
+	s := res.Summary
+	var parts []string
+	for sev := check.Critical; sev >= check.Info; sev-- {
+		if n := s.BySeverity[sev.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	counts := ""
+	if len(parts) > 0 {
+		counts = " (" + strings.Join(parts, ", ") + ")"
+	}
+	verdict := "passed"
+	switch {
+	case s.Errors > 0:
+		verdict = "input errors"
+	case s.Failed:
+		verdict = "failed"
+	}
+	if color {
+		code := "\x1b[1;32m"
+		if verdict != "passed" {
+			code = "\x1b[1;31m"
+		}
+		verdict = code + verdict + reset
+	}
+	return fmt.Sprintf("%d %s%s in %d %s from %d %s, %d input %s; fail-on %s: %s",
+		s.Findings, plural(s.Findings, "finding", "findings"), counts,
+		s.Objects, plural(s.Objects, "object", "objects"),
+		s.Files, plural(s.Files, "file", "files"),
+		s.Errors, plural(s.Errors, "error", "errors"),
+		s.FailOn, verdict)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -317,14 +317,39 @@ func parseDocument(name string, index int, d document) ([]*Object, []InputError)
 	return []*Object{o}, nil
 }
 
+// yaml.v3 reports parser errors (unlike scanner errors) with a 0-based line;
+// these are the messages that need one added.
+var zeroBasedYAMLErrors = []string{
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"found a tab character that violates indentation",
+}
+
+var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
 func yamlError(name string, offset int, d document, err error) InputError {
 	msg := err.Error()
 	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
+		for _, z := range zeroBasedYAMLErrors {
+			if msg == z {
+				line++
+				break
+			}
+		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
+		if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
+			if i := bytes.Index(d.text, []byte("*"+m[1])); i >= 0 {
+				line = 1 + bytes.Count(d.text[:i], []byte("\n"))
+			}
+		}
 	}
 	if line == 0 {
 		line = 1

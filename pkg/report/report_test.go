@@ -1,0 +1,213 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// scanTestdata scans testdata/scan as the CLI does.
+func scanTestdata(t *testing.T) *engine.Result {
+	t.Helper()
+	loaded := manifest.Load([]string{"testdata/scan"}, manifest.Options{})
+	high := check.High
+	res := engine.Run(checks.Builtin(), inventory.New(loaded.Objects), engine.Options{
+		PSS:    api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()},
+		FailOn: &high,
+	})
+	res.Errors = append(loaded.Errors, res.Errors...)
+	manifest.SortErrors(res.Errors)
+	res.Summarize(&high)
+	res.Summary.Files = loaded.Files
+	return res
+}
+
+func render(t *testing.T, format string, res *engine.Result) []byte {
+	t.Helper()
+	rep, err := For(format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := rep.Write(&buf, res, Options{Root: root, Version: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	// The absolute scan root differs between machines.
+	return bytes.ReplaceAll(buf.Bytes(), []byte(filepath.ToSlash(root)), []byte("/ROOT"))
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("missing golden %s (run go test ./pkg/report -update): %v", path, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; run go test ./pkg/report -update and review the diff\n--- got ---\n%s", name, got)
+	}
+}
+
+func TestGoldens(t *testing.T) {
+	res := scanTestdata(t)
+	if len(res.Findings) == 0 || len(res.Errors) != 1 {
+		t.Fatalf("test input should give findings and one input error; got %d and %v", len(res.Findings), res.Errors)
+	}
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			golden(t, "scan."+format, render(t, format, res))
+		})
+	}
+	t.Run("text-color", func(t *testing.T) {
+		var buf bytes.Buffer
+		if err := (Text{}).Write(&buf, res, Options{Color: true}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "\x1b[") {
+			t.Error("colour requested but no escape codes written")
+		}
+		plain := render(t, "text", res)
+		if bytes.Contains(plain, []byte("\x1b[")) {
+			t.Error("escape codes without colour")
+		}
+	})
+	t.Run("catalog", func(t *testing.T) {
+		for _, format := range CatalogFormats {
+			var buf bytes.Buffer
+			if err := WriteCatalog(&buf, checks.Builtin(), format); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "checks."+format, buf.Bytes())
+		}
+	})
+	// No golden may be left over from a format that no longer exists.
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*"))
+	known := map[string]bool{}
+	for _, f := range Formats {
+		known["scan."+f] = true
+	}
+	for _, f := range CatalogFormats {
+		known["checks."+f] = true
+	}
+	for _, f := range files {
+		if !known[filepath.Base(f)] {
+			t.Errorf("stale golden file %s", f)
+		}
+	}
+}
+
+// TestEveryFindingIsLocated checks that JSON and SARIF carry file, line and
+// column for every finding.
+func TestEveryFindingIsLocated(t *testing.T) {
+	res := scanTestdata(t)
+	var doc struct {
+		Findings []struct {
+			CheckID  string `json:"checkID"`
+			Location *struct {
+				File         string `json:"file"`
+				Line, Column int
+			} `json:"location"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(render(t, "json", res), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range doc.Findings {
+		if f.Location == nil || f.Location.File == "" || f.Location.Line == 0 || f.Location.Column == 0 {
+			t.Errorf("JSON finding %s has no full location", f.CheckID)
+		}
+	}
+	var sarif struct {
+		Runs []struct {
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI       string `json:"uri"`
+							URIBaseID string `json:"uriBaseId"`
+						} `json:"artifactLocation"`
+						Region struct {
+							StartLine, StartColumn int
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(render(t, "sarif", res), &sarif); err != nil {
+		t.Fatal(err)
+	}
+	if len(sarif.Runs[0].Results) != len(doc.Findings) {
+		t.Fatalf("SARIF has %d results, JSON %d findings", len(sarif.Runs[0].Results), len(doc.Findings))
+	}
+	for _, r := range sarif.Runs[0].Results {
+		pl := r.Locations[0].PhysicalLocation
+		if !strings.HasPrefix(pl.ArtifactLocation.URI, "testdata/scan/") || pl.ArtifactLocation.URIBaseID != "%SRCROOT%" {
+			t.Errorf("SARIF %s: URI %q is not relative to the scan root", r.RuleID, pl.ArtifactLocation.URI)
+		}
+		if pl.Region.StartLine == 0 || pl.Region.StartColumn == 0 {
+			t.Errorf("SARIF %s: no line and column", r.RuleID)
+		}
+	}
+}
+
+func TestSARIFValidatesAgainstSchema(t *testing.T) {
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile("testdata/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, res := range map[string]*engine.Result{"findings": scanTestdata(t), "empty": {Summary: engine.Summary{}}} {
+		out := render(t, "sarif", res)
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Errorf("%s: SARIF output does not validate: %v", name, err)
+		}
+	}
+	// The validator must be able to fail.
+	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{}}}]}`))
+	if sch.Validate(bad) == nil {
+		t.Error("an invalid SARIF log validated")
+	}
+}
+
+func TestUnknownFormat(t *testing.T) {
+	if _, err := For("yaml"); err == nil {
+		t.Error("unknown format accepted")
+	}
+	if err := WriteCatalog(&bytes.Buffer{}, nil, "xml"); err == nil {
+		t.Error("unknown catalog format accepted")
+	}
+}

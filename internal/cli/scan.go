@@ -88,9 +88,12 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		return err
 	}
 
+	tuneGC()
 	start := time.Now()
 	loaded := manifest.Load(paths, manifest.Options{Stdin: s.in})
+	slog.Debug("loaded", "objects", len(loaded.Objects), "elapsed", time.Since(start))
 	inv := inventory.New(loaded.Objects)
+	slog.Debug("inventory built", "elapsed", time.Since(start))
 	res := engine.Run(reg.Checks(), inv, engine.Options{
 		PSS:    api.LevelVersion{Level: level, Version: pssVersion},
 		FailOn: failOn,

@@ -185,12 +185,17 @@ func (ctl pssControl) run(ctx *check.Context, o *inventory.Object) []check.Findi
 	}
 
 	// Containers: run the control on the pod with one container at a time.
-	noAnnotations := pod.Meta.DeepCopy()
-	noAnnotations.Annotations = nil
+	// With a single container and a pod-level part that passes, the
+	// container alone is what failed: no second run is needed.
+	single := podRes.Allowed && len(pod.Spec.InitContainers)+len(pod.Spec.Containers)+len(pod.Spec.EphemeralContainers) == 1
+	noAnnotations := &metav1.ObjectMeta{Name: pod.Meta.Name, Namespace: pod.Meta.Namespace, Labels: pod.Meta.Labels}
 	visit := func(list string, i int, c *corev1.Container, put func(*corev1.PodSpec)) {
-		s := podOnly
-		put(&s)
-		r := fn(noAnnotations, &s)
+		r := res
+		if !single {
+			s := podOnly
+			put(&s)
+			r = fn(noAnnotations, &s)
+		}
 		if r.Allowed || (!podRes.Allowed && !strings.Contains(r.ForbiddenDetail, fmt.Sprintf("%q", c.Name))) {
 			return
 		}

@@ -103,6 +103,7 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 						perObject[i] = append(perObject[i], complete(f, c))
 					}
 				}
+				SortFindings(perObject[i])
 			}
 		}()
 	}
@@ -114,10 +115,19 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 
 	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
 	slices.SortFunc(res.Checks, func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) })
+	n := 0
+	for _, fs := range perObject {
+		n += len(fs)
+	}
+	res.Findings = make([]check.Finding, 0, n)
 	for _, fs := range perObject {
 		res.Findings = append(res.Findings, fs...)
 	}
-	SortFindings(res.Findings)
+	// Objects arrive in file and document order, so findings sorted per
+	// object are usually sorted overall; sort again only when they are not.
+	if !slices.IsSortedFunc(res.Findings, compareFindings) {
+		SortFindings(res.Findings)
+	}
 	res.Errors = internal
 	res.Summary = Summary{Objects: len(inv.Objects), Checks: len(checks), BySeverity: map[string]int{}}
 	res.Summarize(opts.FailOn)
@@ -170,23 +180,33 @@ func complete(f check.Finding, c *check.Check) check.Finding {
 // SortFindings orders findings by file, line, column, check and message, and
 // findings without a file by object.
 func SortFindings(fs []check.Finding) {
-	slices.SortStableFunc(fs, func(a, b check.Finding) int {
-		var af, bf string
-		var al, bl, ac, bc int
-		if a.Location != nil {
-			af, al, ac = a.Location.File, a.Location.Line, a.Location.Column
-		}
-		if b.Location != nil {
-			bf, bl, bc = b.Location.File, b.Location.Line, b.Location.Column
-		}
-		return cmp.Or(
-			cmp.Compare(af, bf),
-			cmp.Compare(al, bl),
-			cmp.Compare(ac, bc),
-			cmp.Compare(a.Object.String(), b.Object.String()),
-			cmp.Compare(a.CheckID, b.CheckID),
-			cmp.Compare(a.Field, b.Field),
-			cmp.Compare(a.Message, b.Message),
-		)
-	})
+	slices.SortStableFunc(fs, compareFindings)
+}
+
+func compareFindings(a, b check.Finding) int {
+	var af, bf string
+	var al, bl, ac, bc int
+	if a.Location != nil {
+		af, al, ac = a.Location.File, a.Location.Line, a.Location.Column
+	}
+	if b.Location != nil {
+		bf, bl, bc = b.Location.File, b.Location.Line, b.Location.Column
+	}
+	if c := cmp.Compare(af, bf); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(al, bl); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(ac, bc); c != 0 {
+		return c
+	}
+	return cmp.Or(
+		cmp.Compare(a.Object.Kind, b.Object.Kind),
+		cmp.Compare(a.Object.Namespace, b.Object.Namespace),
+		cmp.Compare(a.Object.Name, b.Object.Name),
+		cmp.Compare(a.CheckID, b.CheckID),
+		cmp.Compare(a.Field, b.Field),
+		cmp.Compare(a.Message, b.Message),
+	)
 }

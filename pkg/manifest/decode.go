@@ -22,20 +22,54 @@ type decoder struct {
 	strict bool
 }
 
+// fieldPath is a field path built on the stack as the decoder descends and
+// turned into a string only when an error needs it.
+type fieldPath struct {
+	parent *fieldPath
+	key    string
+	index  int // -1 for a key
+}
+
+func (p *fieldPath) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.index >= 0 {
+		return JoinIndex(p.parent.String(), p.index)
+	}
+	return JoinKey(p.parent.String(), p.key)
+}
+
+
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 type field struct {
 	index []int
 }
 
-var fieldCache sync.Map // reflect.Type -> map[string]field
+// typeInfo is what the decoder needs to know of a Go type, computed once.
+type typeInfo struct {
+	unmarshaler bool             // *T implements json.Unmarshaler
+	fields      map[string]field // for structs
+}
+
+var typeCache sync.Map // reflect.Type -> *typeInfo
+
+func infoOf(t reflect.Type) *typeInfo {
+	if ti, ok := typeCache.Load(t); ok {
+		return ti.(*typeInfo)
+	}
+	ti := &typeInfo{unmarshaler: t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(unmarshalerType)}
+	if t.Kind() == reflect.Struct {
+		ti.fields = fieldsOf(t)
+	}
+	typeCache.Store(t, ti)
+	return ti
+}
 
 // fieldsOf returns the JSON-visible fields of a struct type, with embedded
 // (inline) structs flattened as encoding/json does.
 func fieldsOf(t reflect.Type) map[string]field {
-	if f, ok := fieldCache.Load(t); ok {
-		return f.(map[string]field)
-	}
 	out := map[string]field{}
 	var walk func(t reflect.Type, prefix []int)
 	walk = func(t reflect.Type, prefix []int) {
@@ -69,13 +103,18 @@ func fieldsOf(t reflect.Type) map[string]field {
 		}
 	}
 	walk(t, nil)
-	fieldCache.Store(t, out)
 	return out
 }
 
-func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+func (d *decoder) fail(n *yaml.Node, p *fieldPath, format string, args ...any) {
 	if !d.strict {
 		return
+	}
+	path := p.String()
+	for i, a := range args {
+		if _, ok := a.(pathPlaceholder); ok {
+			args[i] = pathOrRoot(path)
+		}
 	}
 	d.errs = append(d.errs, FieldError{
 		Path:    path,
@@ -104,18 +143,37 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// pathPlaceholder in fail's arguments is replaced by the field path, which is
+// only built when an error is recorded.
+type pathPlaceholder struct{}
+
+func (pathPlaceholder) String() string { return "" }
+
+var pathArg pathPlaceholder
+
 func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && resolveScalar(n).kind == scalarNull
+	if n.Kind != yaml.ScalarNode || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return false
+	}
+	if n.Style&yaml.TaggedStyle != 0 {
+		return n.Tag == "!!null"
+	}
+	switch n.Value {
+	case "", "~", "null", "Null", "NULL":
+		return true
+	}
+	return false
 }
 
 // decode fills v (addressable) from n. path names the field for errors.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 	n = deref(n)
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = deref(n.Content[0])
 	}
 	t := v.Type()
-	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(unmarshalerType) {
+	ti := infoOf(t)
+	if ti.unmarshaler {
 		if isNull(n) {
 			return
 		}
@@ -123,7 +181,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		writeJSON(&b, n)
 		if err := v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON([]byte(b.String())); err != nil {
 			// The value itself is not repeated: it may be a secret.
-			d.fail(n, path, "%s is not a valid %s", path, t.Name())
+			d.fail(n, path, "%s is not a valid %s", pathArg, t.Name())
 		}
 		return
 	}
@@ -142,30 +200,28 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.fail(n, path, "%s must be a mapping, not %s", pathOrRoot(path), kindName(n))
+			d.fail(n, path, "%s must be a mapping, not %s", pathArg, kindName(n))
 			return
 		}
-		fields := fieldsOf(t)
-		seen := make(map[string]bool, len(n.Content)/2)
+		dups := newDupKeys(n)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := deref(n.Content[i]), n.Content[i+1]
 			key := k.Value
-			fp := JoinKey(path, key)
+			fp := fieldPath{parent: path, key: key, index: -1}
 			if k.Kind != yaml.ScalarNode {
-				d.fail(k, path, "%s has a key that is not a string", pathOrRoot(path))
+				d.fail(k, path, "%s has a key that is not a string", pathArg)
 				continue
 			}
-			if seen[key] {
-				d.fail(k, fp, "duplicate field %q", fp)
+			if dups.at(i) {
+				d.fail(k, &fp, "duplicate field %q", pathArg)
 				continue
 			}
-			seen[key] = true
-			f, ok := fields[key]
+			f, ok := ti.fields[key]
 			if !ok {
-				d.fail(k, fp, "unknown field %q", fp)
+				d.fail(k, &fp, "unknown field %q", pathArg)
 				continue
 			}
-			d.decode(val, fieldByIndex(v, f.index), fp)
+			d.decode(val, fieldByIndex(v, f.index), &fp)
 		}
 	case reflect.Slice:
 		if isNull(n) {
@@ -179,19 +235,19 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			}
 			b, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
-				d.fail(n, path, "%s must be base64-encoded", path)
+				d.fail(n, path, "%s must be base64-encoded", pathArg)
 				return
 			}
 			v.SetBytes(b)
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			d.fail(n, path, "%s must be a list, not %s", path, kindName(n))
+			d.fail(n, path, "%s must be a list, not %s", pathArg, kindName(n))
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			d.decode(item, s.Index(i), JoinIndex(path, i))
+			d.decode(item, s.Index(i), &fieldPath{parent: path, index: i})
 		}
 		v.Set(s)
 	case reflect.Map:
@@ -200,29 +256,28 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.fail(n, path, "%s must be a mapping, not %s", path, kindName(n))
+			d.fail(n, path, "%s must be a mapping, not %s", pathArg, kindName(n))
 			return
 		}
 		if t.Key().Kind() != reflect.String {
-			d.fail(n, path, "%s has an unsupported key type", path)
+			d.fail(n, path, "%s has an unsupported key type", pathArg)
 			return
 		}
 		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
-		seen := make(map[string]bool, len(n.Content)/2)
+		dups := newDupKeys(n)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := deref(n.Content[i])
-			fp := JoinKey(path, k.Value)
+			fp := fieldPath{parent: path, key: k.Value, index: -1}
 			if k.Kind != yaml.ScalarNode {
-				d.fail(k, path, "%s has a key that is not a string", path)
+				d.fail(k, path, "%s has a key that is not a string", pathArg)
 				continue
 			}
-			if seen[k.Value] {
-				d.fail(k, fp, "duplicate field %q", fp)
+			if dups.at(i) {
+				d.fail(k, &fp, "duplicate field %q", pathArg)
 				continue
 			}
-			seen[k.Value] = true
 			ev := reflect.New(t.Elem()).Elem()
-			d.decode(n.Content[i+1], ev, fp)
+			d.decode(n.Content[i+1], ev, &fp)
 			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), ev)
 		}
 		v.Set(m)
@@ -239,7 +294,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if s.kind != scalarBool {
-			d.fail(n, path, "%s must be a boolean, not %s", path, kindName(n))
+			d.fail(n, path, "%s must be a boolean, not %s", pathArg, kindName(n))
 			return
 		}
 		v.SetBool(s.b)
@@ -252,7 +307,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if s.kind != scalarInt || s.big || s.u != 0 || v.OverflowInt(s.i) {
-			d.fail(n, path, "%s must be an integer that fits %s, not %s", path, t.Kind(), kindName(n))
+			d.fail(n, path, "%s must be an integer that fits %s, not %s", pathArg, t.Kind(), kindName(n))
 			return
 		}
 		v.SetInt(s.i)
@@ -269,7 +324,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			u = s.u
 		}
 		if s.kind != scalarInt || s.big || (s.u == 0 && s.i < 0) || v.OverflowUint(u) {
-			d.fail(n, path, "%s must be a non-negative integer, not %s", path, kindName(n))
+			d.fail(n, path, "%s must be a non-negative integer, not %s", pathArg, kindName(n))
 			return
 		}
 		v.SetUint(u)
@@ -287,29 +342,29 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		case s.kind == scalarInt && !s.big:
 			v.SetFloat(float64(s.i))
 		default:
-			d.fail(n, path, "%s must be a number, not %s", path, kindName(n))
+			d.fail(n, path, "%s must be a number, not %s", pathArg, kindName(n))
 		}
 	case reflect.Interface:
 		if t.NumMethod() == 0 {
 			v.Set(reflect.ValueOf(generic(n)))
 		}
 	default:
-		d.fail(n, path, "%s has an unsupported type", path)
+		d.fail(n, path, "%s has an unsupported type", pathArg)
 	}
 }
 
-func (d *decoder) scalar(n *yaml.Node, path string) *scalar {
+func (d *decoder) scalar(n *yaml.Node, path *fieldPath) *scalar {
 	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "%s must be a scalar, not %s", path, kindName(n))
+		d.fail(n, path, "%s must be a scalar, not %s", pathArg, kindName(n))
 		return nil
 	}
 	s := resolveScalar(n)
 	return &s
 }
 
-func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
+func (d *decoder) str(n *yaml.Node, path *fieldPath) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "%s must be a string, not %s", path, kindName(n))
+		d.fail(n, path, "%s must be a string, not %s", pathArg, kindName(n))
 		return "", false
 	}
 	s := resolveScalar(n)
@@ -319,8 +374,39 @@ func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 	case scalarNull:
 		return "", true
 	}
-	d.fail(n, path, "%s must be a string, not %s (quote the value)", path, kindName(n))
+	d.fail(n, path, "%s must be a string, not %s (quote the value)", pathArg, kindName(n))
 	return "", false
+}
+
+// dupKeys finds repeated keys in a mapping: by a linear look-back for the
+// small mappings that make up manifests, by a set for large ones.
+type dupKeys struct {
+	n    *yaml.Node
+	seen map[string]struct{}
+}
+
+func newDupKeys(n *yaml.Node) dupKeys {
+	d := dupKeys{n: n}
+	if len(n.Content) > 32 {
+		d.seen = make(map[string]struct{}, len(n.Content)/2)
+	}
+	return d
+}
+
+// at reports whether the key at Content[i] appeared before it.
+func (d *dupKeys) at(i int) bool {
+	k := deref(d.n.Content[i]).Value
+	if d.seen != nil {
+		_, dup := d.seen[k]
+		d.seen[k] = struct{}{}
+		return dup
+	}
+	for j := 0; j < i; j += 2 {
+		if deref(d.n.Content[j]).Value == k {
+			return true
+		}
+	}
+	return false
 }
 
 func pathOrRoot(p string) string {

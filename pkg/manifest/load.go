@@ -174,6 +174,7 @@ func describeFSError(err error) string {
 
 func readFile(name string, opts Options) ([]byte, error) {
 	var r io.Reader
+	var hint int64
 	if name == StdinName {
 		if opts.Stdin == nil {
 			return nil, errors.New("cannot read: no standard input")
@@ -185,20 +186,40 @@ func readFile(name string, opts Options) ([]byte, error) {
 			return nil, errors.New(describeFSError(err))
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.IsDir() {
+		st, err := f.Stat()
+		if err == nil && st.IsDir() {
 			return nil, errors.New("cannot read: is a directory")
+		}
+		if err == nil && st.Mode().IsRegular() {
+			hint = st.Size()
 		}
 		r = f
 	}
-	data, err := io.ReadAll(io.LimitReader(r, opts.MaxFileSize+1))
-	if err != nil {
-		return nil, errors.New(describeFSError(err))
-	}
-	if int64(len(data)) > opts.MaxFileSize {
-		return nil, fmt.Errorf("file is larger than %d MiB; not read", opts.MaxFileSize>>20)
-	}
-	return data, nil
+	return readLimited(r, hint, opts.MaxFileSize)
 }
+
+// readLimited reads r to the end into a buffer sized from hint, failing once
+// it holds more than limit bytes.
+func readLimited(r io.Reader, hint, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, min(hint, limit)+512)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, fmt.Errorf("file is larger than %d MiB; not read", limit>>20)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return buf, nil
+			}
+			return nil, errors.New(describeFSError(err))
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
@@ -223,13 +244,19 @@ func Parse(name string, data []byte) ([]*Object, []InputError) {
 		}
 		return nil, []InputError{{File: name, Line: line, Message: "invalid UTF-8: not a text file"}}
 	}
-	var objs []*Object
-	var errs []InputError
-	docs := splitDocuments(data)
-	for di, d := range docs {
-		o, e := parseDocument(name, di, d)
-		objs = append(objs, o...)
-		errs = append(errs, e...)
+	// The common case, a file that parses, goes through one parser; a file
+	// with a broken document is parsed again document by document, so that
+	// its other documents are still read and the error names the right line.
+	p := newFileParser(name, data)
+	objs, errs, ok := p.stream(data)
+	if !ok {
+		p = newFileParser(name, data)
+		objs, errs = nil, nil
+		for _, d := range splitDocuments(data) {
+			o, e := p.document(d)
+			objs = append(objs, o...)
+			errs = append(errs, e...)
+		}
 	}
 	if len(objs) == 0 && len(errs) == 0 {
 		errs = append(errs, InputError{File: name, Line: 1, Message: "no Kubernetes object in file (empty or only comments)"})
@@ -269,12 +296,50 @@ func splitDocuments(data []byte) []document {
 	return docs
 }
 
-func parseDocument(name string, index int, d document) ([]*Object, []InputError) {
+// fileParser reads the documents of one file, counting the ones with content
+// (Object.Doc). The position indexes of all its documents share one arena
+// sized from the file's line count (about one field a line), so indexing
+// costs one allocation a file.
+type fileParser struct {
+	name  string
+	docs  int
+	arena positions
+}
+
+func newFileParser(name string, data []byte) *fileParser {
+	return &fileParser{name: name, arena: make(positions, 0, bytes.Count(data, []byte("\n"))+16)}
+}
+
+// stream parses every document with one decoder; ok is false when a
+// document does not parse.
+func (p *fileParser) stream(data []byte) (objs []*Object, errs []InputError, ok bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var root yaml.Node
+		if err := dec.Decode(&root); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, errs, true
+			}
+			return nil, nil, false
+		}
+		o, e := p.fromRoot(&root, 0)
+		objs = append(objs, o...)
+		errs = append(errs, e...)
+	}
+}
+
+// document parses one document cut out of a file.
+func (p *fileParser) document(d document) ([]*Object, []InputError) {
 	offset := d.line - 1
 	var root yaml.Node
 	if err := yaml.Unmarshal(d.text, &root); err != nil {
-		return nil, []InputError{yamlError(name, offset, d, err)}
+		return nil, []InputError{yamlError(p.name, offset, d, err)}
 	}
+	return p.fromRoot(&root, offset)
+}
+
+// fromRoot turns a parsed document into objects; offset is added to lines.
+func (p *fileParser) fromRoot(root *yaml.Node, offset int) ([]*Object, []InputError) {
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, nil // an empty document, such as a trailing "---"
 	}
@@ -282,9 +347,11 @@ func parseDocument(name string, index int, d document) ([]*Object, []InputError)
 	if n.Kind == yaml.ScalarNode && isNull(n) {
 		return nil, nil
 	}
-	budget := MaxNodes
-	if err := checkBounds(n, 0, &budget); err != nil {
-		return nil, []InputError{{File: name, Line: err.line + offset, Message: err.msg}}
+	name, index := p.name, p.docs
+	p.docs++
+	idx, berr := p.index(n)
+	if berr != nil {
+		return nil, []InputError{{File: name, Line: berr.line + offset, Message: berr.msg}}
 	}
 	n = deref(n)
 	if n.Kind != yaml.MappingNode {
@@ -301,7 +368,13 @@ func parseDocument(name string, index int, d document) ([]*Object, []InputError)
 		var objs []*Object
 		var errs []InputError
 		for i, it := range items.Content {
-			o, err := newObject(name, index, i, deref(it), offset)
+			it = deref(it)
+			itemIdx, berr := p.index(it)
+			if berr != nil {
+				errs = append(errs, InputError{File: name, Line: berr.line + offset, Message: berr.msg})
+				continue
+			}
+			o, err := newObject(name, index, i, it, itemIdx, offset)
 			if err != nil {
 				errs = append(errs, *err)
 				continue
@@ -310,7 +383,7 @@ func parseDocument(name string, index int, d document) ([]*Object, []InputError)
 		}
 		return objs, errs
 	}
-	o, err := newObject(name, index, -1, n, offset)
+	o, err := newObject(name, index, -1, n, idx, offset)
 	if err != nil {
 		return nil, []InputError{*err}
 	}
@@ -330,6 +403,20 @@ var zeroBasedYAMLErrors = []string{
 }
 
 var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// index builds a document's position index in the arena, or in its own
+// slice when the arena is full.
+func (p *fileParser) index(n *yaml.Node) (positions, *boundsError) {
+	start := len(p.arena)
+	idx, err := indexDocument(n, p.arena[start:start])
+	if err != nil {
+		return nil, err
+	}
+	if start+len(idx) <= cap(p.arena) {
+		p.arena = p.arena[:start+len(idx)] // written in place
+	}
+	return idx[:len(idx):len(idx)], nil
+}
 
 func yamlError(name string, offset int, d document, err error) InputError {
 	msg := err.Error()
@@ -362,32 +449,8 @@ type boundsError struct {
 	msg  string
 }
 
-// checkBounds rejects documents nested deeper than MaxDepth or larger than
-// MaxNodes once aliases are expanded.
-func checkBounds(n *yaml.Node, depth int, budget *int) *boundsError {
-	*budget--
-	if *budget < 0 {
-		return &boundsError{line: n.Line, msg: fmt.Sprintf("document expands to more than %d nodes through aliases (a \"billion laughs\" document?); skipped", MaxNodes)}
-	}
-	if depth > MaxDepth {
-		return &boundsError{line: n.Line, msg: fmt.Sprintf("document nests deeper than %d levels; skipped", MaxDepth)}
-	}
-	if n.Kind == yaml.AliasNode {
-		if n.Alias == nil {
-			return nil
-		}
-		return checkBounds(n.Alias, depth+1, budget)
-	}
-	for _, c := range n.Content {
-		if err := checkBounds(c, depth+1, budget); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // newObject builds an Object from a mapping node, decoding built-in kinds.
-func newObject(name string, doc, item int, n *yaml.Node, offset int) (*Object, *InputError) {
+func newObject(name string, doc, item int, n *yaml.Node, idx positions, offset int) (*Object, *InputError) {
 	where := fmt.Sprintf("document %d", doc+1)
 	if item >= 0 {
 		where = fmt.Sprintf("item %d of document %d", item+1, doc+1)
@@ -405,7 +468,7 @@ func newObject(name string, doc, item int, n *yaml.Node, offset int) (*Object, *
 		if kind == "" {
 			missing = append(missing, "kind")
 		}
-		line, _ := locate(n, nil)
+		line, _ := idx.locate(nil)
 		return nil, &InputError{File: name, Line: line + offset, Message: where + " has no " + strings.Join(missing, " and ") + "; skipped"}
 	}
 	meta := mapGet(n, "metadata")
@@ -417,19 +480,24 @@ func newObject(name string, doc, item int, n *yaml.Node, offset int) (*Object, *
 		File:       name,
 		Doc:        doc,
 		Item:       item,
-		node:       n,
+		pos:        idx,
 		lineOffset: offset,
 	}
 	if gv, err := schema.ParseGroupVersion(apiVersion); err == nil {
 		if typed, err := scheme.Scheme.New(gv.WithKind(kind)); err == nil {
 			d := decoder{offset: offset, strict: true}
-			d.decode(n, reflectValue(typed), "")
+			d.decode(n, reflectValue(typed), nil)
 			o.Typed = typed
 			o.SchemaErrors = d.errs
 			if o.Name == "" && nodeString(mapGet(meta, "generateName")) != "" {
 				o.Name = nodeString(mapGet(meta, "generateName"))
 			}
 		}
+	}
+	if o.Typed == nil {
+		// Kinds it does not know keep their node tree, so a pod template
+		// they embed can be found and decoded later.
+		o.node = n
 	}
 	return o, nil
 }
@@ -457,7 +525,7 @@ func (o *Object) Decode(path string, out any) bool {
 		}
 	}
 	d := decoder{}
-	d.decode(n, reflectValue(out), path)
+	d.decode(n, reflectValue(out), nil)
 	return true
 }
 

@@ -43,8 +43,8 @@ spec:
 	if got := objs[0].String(); got != "ConfigMap/ns/first" {
 		t.Errorf("first object %s", got)
 	}
-	if objs[1].Doc != 2 {
-		t.Errorf("second object doc index %d, want 2", objs[1].Doc)
+	if objs[1].Doc != 1 {
+		t.Errorf("second object doc index %d, want 1 (empty documents are not counted)", objs[1].Doc)
 	}
 	tests := []struct {
 		obj        int

@@ -47,8 +47,9 @@ type Object struct {
 	// SchemaErrors are unknown fields, duplicate fields and wrong types.
 	SchemaErrors []FieldError
 
-	node       *yaml.Node // the object's mapping node; nil for live objects
-	lineOffset int        // added to node lines: the document's first line in File
+	pos        positions  // field positions; nil for live objects
+	node       *yaml.Node // kept only for kinds the scheme does not know
+	lineOffset int        // added to index lines: the document's first line in File
 }
 
 // FieldError is a schema problem at a field.
@@ -58,12 +59,6 @@ type FieldError struct {
 	Line    int
 	Column  int
 }
-
-// Node returns the object's YAML mapping node, or nil.
-func (o *Object) Node() *yaml.Node { return o.node }
-
-// LineOffset is what must be added to Node line numbers to get file lines.
-func (o *Object) LineOffset() int { return o.lineOffset }
 
 // Ref names the object as kind/namespace/name.
 func (o *Object) String() string {
@@ -77,10 +72,10 @@ func (o *Object) String() string {
 // nearest ancestor that exists when the field itself is absent.
 func (o *Object) Locate(path string) Location {
 	loc := Location{File: o.File}
-	if o.node == nil {
+	if o.pos == nil {
 		return loc
 	}
-	line, col := locate(o.node, ParsePath(path))
+	line, col := o.pos.locate(ParsePath(path))
 	loc.Line, loc.Column = line+o.lineOffset, col
 	return loc
 }

@@ -71,44 +71,6 @@ func JoinIndex(base string, i int) string {
 	return base + "[" + strconv.Itoa(i) + "]"
 }
 
-// locate walks segs from n and returns the line and column of the deepest
-// node reached: a mapping key's position for fields, the item's for indexes.
-func locate(n *yaml.Node, segs []Segment) (int, int) {
-	line, col := n.Line, n.Column
-	if n.Kind == yaml.MappingNode && len(n.Content) > 0 {
-		line, col = n.Content[0].Line, n.Content[0].Column
-	}
-	for _, s := range segs {
-		for n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		if s.Index >= 0 {
-			if n.Kind != yaml.SequenceNode || s.Index >= len(n.Content) {
-				return line, col
-			}
-			n = n.Content[s.Index]
-			line, col = n.Line, n.Column
-			continue
-		}
-		if n.Kind != yaml.MappingNode {
-			return line, col
-		}
-		found := false
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == s.Key {
-				line, col = n.Content[i].Line, n.Content[i].Column
-				n = n.Content[i+1]
-				found = true
-				break
-			}
-		}
-		if !found {
-			return line, col
-		}
-	}
-	return line, col
-}
-
 // mapGet returns the value node for key in a mapping node, or nil.
 func mapGet(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {

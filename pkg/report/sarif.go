@@ -114,8 +114,18 @@ type sarifResult struct {
 	Level               string            `json:"level"`
 	Message             sarifText         `json:"message"`
 	Locations           []sarifLocation   `json:"locations"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
-	Properties          map[string]any    `json:"properties,omitempty"`
+	PartialFingerprints sarifFingerprints `json:"partialFingerprints"`
+	Properties          sarifResultProps  `json:"properties"`
+}
+
+type sarifFingerprints struct {
+	Rampart string `json:"rampart/v1"`
+}
+
+type sarifResultProps struct {
+	Field       string `json:"field,omitempty"`
+	Severity    string `json:"severity"`
+	Remediation string `json:"remediation"`
 }
 
 func sarifLevel(s check.Severity) string {
@@ -162,10 +172,8 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 			Level:     sarifLevel(f.Severity),
 			Message:   sarifText{Text: f.Object.String() + ": " + f.Message},
 			Locations: []sarifLocation{locationFor(f.Location, f.Object, opts.Root)},
-			PartialFingerprints: map[string]string{
-				"rampart/v1": fingerprint(f.CheckID, f.Object.String(), f.Field, f.Message),
-			},
-			Properties: map[string]any{"field": f.Field, "severity": f.Severity.String(), "remediation": f.Remediation},
+			PartialFingerprints: sarifFingerprints{Rampart: fingerprint(f.CheckID, f.Object.String(), f.Field, f.Message)},
+			Properties:          sarifResultProps{Field: f.Field, Severity: f.Severity.String(), Remediation: f.Remediation},
 		}
 		run.Results = append(run.Results, r)
 	}

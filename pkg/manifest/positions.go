@@ -1,0 +1,150 @@
+package manifest
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	aliasMsg = fmt.Sprintf("document expands to more than %d nodes through aliases (a \"billion laughs\" document?); skipped", MaxNodes)
+	depthMsg = fmt.Sprintf("document nests deeper than %d levels; skipped", MaxDepth)
+)
+
+// posNode is one field of a document in a compact position index: a few
+// words per field instead of a whole yaml.Node, so a scan of a large
+// repository does not keep every parsed node tree alive.
+type posNode struct {
+	key         string // mapping key; "" for sequence items
+	line, col   int32
+	first, next int32 // first child and next sibling, -1 when none
+}
+
+// positions indexes a document's fields; entry 0 is the root.
+type positions []posNode
+
+// indexNode walks a document once: it enforces MaxDepth and the MaxNodes
+// alias-expansion budget, and appends the position index of n (aliases are
+// indexed at the alias, not expanded).
+func indexNode(n *yaml.Node, depth int, budget *int, idx *positions) (int32, *boundsError) {
+	*budget--
+	if *budget < 0 {
+		return -1, &boundsError{line: n.Line, msg: aliasMsg}
+	}
+	if depth > MaxDepth {
+		return -1, &boundsError{line: n.Line, msg: depthMsg}
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias != nil {
+			if err := expandBudget(n.Alias, depth+1, budget); err != nil {
+				return -1, err
+			}
+		}
+		return -1, nil
+	}
+	var first, last int32 = -1, -1
+	link := func(child int32) {
+		if child < 0 {
+			return
+		}
+		if first < 0 {
+			first = child
+		} else {
+			(*idx)[last].next = child
+		}
+		last = child
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			self := int32(len(*idx))
+			*idx = append(*idx, posNode{key: k.Value, line: int32(k.Line), col: int32(k.Column), first: -1, next: -1})
+			c, err := indexNode(v, depth+1, budget, idx)
+			if err != nil {
+				return -1, err
+			}
+			(*idx)[self].first = c
+			link(self)
+		}
+	case yaml.SequenceNode:
+		for _, item := range n.Content {
+			self := int32(len(*idx))
+			*idx = append(*idx, posNode{line: int32(item.Line), col: int32(item.Column), first: -1, next: -1})
+			c, err := indexNode(item, depth+1, budget, idx)
+			if err != nil {
+				return -1, err
+			}
+			(*idx)[self].first = c
+			link(self)
+		}
+	default:
+		for _, c := range n.Content {
+			if _, err := indexNode(c, depth+1, budget, idx); err != nil {
+				return -1, err
+			}
+		}
+	}
+	return first, nil
+}
+
+// expandBudget charges an alias target's expanded size to the budget.
+func expandBudget(n *yaml.Node, depth int, budget *int) *boundsError {
+	*budget--
+	if *budget < 0 {
+		return &boundsError{line: n.Line, msg: aliasMsg}
+	}
+	if depth > MaxDepth {
+		return &boundsError{line: n.Line, msg: depthMsg}
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return nil
+		}
+		return expandBudget(n.Alias, depth+1, budget)
+	}
+	for _, c := range n.Content {
+		if err := expandBudget(c, depth+1, budget); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexDocument builds the position index of a document's root node.
+func indexDocument(n *yaml.Node, buf positions) (positions, *boundsError) {
+	budget := MaxNodes
+	line, col := n.Line, n.Column
+	if n.Kind == yaml.MappingNode && len(n.Content) > 0 {
+		line, col = n.Content[0].Line, n.Content[0].Column
+	}
+	idx := append(buf[:0], posNode{line: int32(line), col: int32(col), first: -1, next: -1})
+	first, err := indexNode(n, 0, &budget, &idx)
+	if err != nil {
+		return nil, err
+	}
+	idx[0].first = first
+	return idx, nil
+}
+
+// locate returns the line and column of the deepest field of segs that
+// exists; for the empty path, the object's first field.
+func (p positions) locate(segs []Segment) (int, int) {
+	if len(p) == 0 {
+		return 0, 0
+	}
+	cur := int32(0)
+	for _, s := range segs {
+		c, n := p[cur].first, 0
+		for ; c >= 0; c, n = p[c].next, n+1 {
+			if s.Index >= 0 && p[c].key == "" && n == s.Index || s.Index < 0 && p[c].key == s.Key && p[c].key != "" {
+				break
+			}
+		}
+		if c < 0 {
+			break
+		}
+		cur = c
+	}
+	return int(p[cur].line), int(p[cur].col)
+}

@@ -40,7 +40,6 @@ func (p *fieldPath) String() string {
 	return JoinKey(p.parent.String(), p.key)
 }
 
-
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 type field struct {

@@ -220,7 +220,6 @@ func readLimited(r io.Reader, hint, limit int64) ([]byte, error) {
 	}
 }
 
-
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
 // Parse reads the objects of one file's content. name is used in positions.

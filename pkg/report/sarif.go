@@ -167,11 +167,11 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 	}
 	for _, f := range res.Findings {
 		r := sarifResult{
-			RuleID:    f.CheckID,
-			RuleIndex: ruleIndex[f.CheckID],
-			Level:     sarifLevel(f.Severity),
-			Message:   sarifText{Text: f.Object.String() + ": " + f.Message},
-			Locations: []sarifLocation{locationFor(f.Location, f.Object, opts.Root)},
+			RuleID:              f.CheckID,
+			RuleIndex:           ruleIndex[f.CheckID],
+			Level:               sarifLevel(f.Severity),
+			Message:             sarifText{Text: f.Object.String() + ": " + f.Message},
+			Locations:           []sarifLocation{locationFor(f.Location, f.Object, opts.Root)},
 			PartialFingerprints: sarifFingerprints{Rampart: fingerprint(f.CheckID, f.Object.String(), f.Field, f.Message)},
 			Properties:          sarifResultProps{Field: f.Field, Severity: f.Severity.String(), Remediation: f.Remediation},
 		}

@@ -45,7 +45,7 @@ and reported).`,
 		Example: `  rampart scan examples/
   rampart scan -o sarif --output-file rampart.sarif .
   kubectl get deploy -A -o yaml | rampart scan -`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(_ *cobra.Command, args []string) error {
 			return runScan(s, o, args)
 		},
 	}
@@ -104,7 +104,7 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	res.Summary.Files = loaded.Files
 	slog.Debug("scan done", "files", loaded.Files, "objects", len(inv.Objects), "findings", len(res.Findings), "elapsed", time.Since(start))
 
-	var w io.Writer = s.out
+	w := s.out
 	color := o.color == "always" || (o.color == "auto" && isTerminal(s.out) && os.Getenv("NO_COLOR") == "")
 	if o.outputFile != "" {
 		f, err := os.Create(o.outputFile)

@@ -56,7 +56,7 @@ func pssApplicable(lv api.LevelVersion) map[policy.CheckID]policy.CheckPodFn {
 	if lv.Level == api.LevelPrivileged {
 		return nil
 	}
-	if lv.Version.Latest() || pssMax.Older(lv.Version) {
+	if lv.Latest() || pssMax.Older(lv.Version) {
 		lv.Version = pssMax
 	}
 	if s, ok := pssSets.Load(lv); ok {
@@ -69,7 +69,7 @@ func pssApplicable(lv api.LevelVersion) map[policy.CheckID]policy.CheckPodFn {
 		}
 		var vc *policy.VersionedCheck
 		for i := range c.Versions {
-			if !lv.Version.Older(c.Versions[i].MinimumVersion) {
+			if !lv.Older(c.Versions[i].MinimumVersion) {
 				vc = &c.Versions[i]
 			}
 		}

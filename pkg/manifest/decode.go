@@ -318,11 +318,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 		if s == nil {
 			return
 		}
-		u := uint64(s.i)
-		if s.u != 0 {
-			u = s.u
-		}
-		if s.kind != scalarInt || s.big || (s.u == 0 && s.i < 0) || v.OverflowUint(u) {
+		u, ok := s.asUint()
+		if !ok || v.OverflowUint(u) {
 			d.fail(n, path, "%s must be a non-negative integer, not %s", pathArg, kindName(n))
 			return
 		}

@@ -14,6 +14,9 @@ var (
 // posNode is one field of a document in a compact position index: a few
 // words per field instead of a whole yaml.Node, so a scan of a large
 // repository does not keep every parsed node tree alive.
+//
+// Positions are int32: a document has at most MaxNodes entries and a file at
+// most DefaultMaxFileSize bytes, far below 1<<31.
 type posNode struct {
 	key         string // mapping key; "" for sequence items
 	line, col   int32
@@ -58,8 +61,8 @@ func indexNode(n *yaml.Node, depth int, budget *int, idx *positions) (int32, *bo
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			self := int32(len(*idx))
-			*idx = append(*idx, posNode{key: k.Value, line: int32(k.Line), col: int32(k.Column), first: -1, next: -1})
+			self := int32(len(*idx))                                                                                   //nolint:gosec // bounded by MaxNodes
+			*idx = append(*idx, posNode{key: k.Value, line: int32(k.Line), col: int32(k.Column), first: -1, next: -1}) //nolint:gosec // bounded by the file size
 			c, err := indexNode(v, depth+1, budget, idx)
 			if err != nil {
 				return -1, err
@@ -69,8 +72,8 @@ func indexNode(n *yaml.Node, depth int, budget *int, idx *positions) (int32, *bo
 		}
 	case yaml.SequenceNode:
 		for _, item := range n.Content {
-			self := int32(len(*idx))
-			*idx = append(*idx, posNode{line: int32(item.Line), col: int32(item.Column), first: -1, next: -1})
+			self := int32(len(*idx))                                                                           //nolint:gosec // bounded by MaxNodes
+			*idx = append(*idx, posNode{line: int32(item.Line), col: int32(item.Column), first: -1, next: -1}) //nolint:gosec // bounded by the file size
 			c, err := indexNode(item, depth+1, budget, idx)
 			if err != nil {
 				return -1, err
@@ -118,7 +121,7 @@ func indexDocument(n *yaml.Node, buf positions) (positions, *boundsError) {
 	if n.Kind == yaml.MappingNode && len(n.Content) > 0 {
 		line, col = n.Content[0].Line, n.Content[0].Column
 	}
-	idx := append(buf[:0], posNode{line: int32(line), col: int32(col), first: -1, next: -1})
+	idx := append(buf[:0], posNode{line: int32(line), col: int32(col), first: -1, next: -1}) //nolint:gosec // bounded by the file size
 	first, err := indexNode(n, 0, &budget, &idx)
 	if err != nil {
 		return nil, err

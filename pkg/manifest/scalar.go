@@ -78,7 +78,7 @@ func resolveScalar(n *yaml.Node) scalar {
 		return scalar{kind: scalarFloat, f: math.NaN()}
 	}
 	c := v[0]
-	if !(c >= '0' && c <= '9') && c != '-' && c != '+' && c != '.' {
+	if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' {
 		return scalar{kind: scalarString, str: v}
 	}
 	if s, ok := resolveInt(v); ok {
@@ -134,16 +134,30 @@ func resolveInt(v string) (scalar, bool) {
 		}
 		return scalar{}, false
 	}
-	if neg {
-		if u > 1<<63 {
-			return scalar{kind: scalarInt, big: true, str: v}, true
-		}
-		return scalar{kind: scalarInt, i: -int64(u)}, true
-	}
-	if u > math.MaxInt64 {
+	switch {
+	case neg && u > 1<<63:
+		return scalar{kind: scalarInt, big: true, str: v}, true
+	case neg && u == 1<<63:
+		return scalar{kind: scalarInt, i: math.MinInt64}, true
+	case neg:
+		return scalar{kind: scalarInt, i: -int64(u)}, true //nolint:gosec // u < 1<<63 here
+	case u > math.MaxInt64:
 		return scalar{kind: scalarInt, u: u, i: -1}, true
 	}
 	return scalar{kind: scalarInt, i: int64(u)}, true
+}
+
+// asUint returns a non-negative integer scalar as a uint64.
+func (s scalar) asUint() (uint64, bool) {
+	switch {
+	case s.kind != scalarInt || s.big:
+		return 0, false
+	case s.u != 0:
+		return s.u, true
+	case s.i < 0:
+		return 0, false
+	}
+	return uint64(s.i), true
 }
 
 // json renders the scalar as a JSON value.

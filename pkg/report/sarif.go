@@ -238,7 +238,7 @@ func sarifRuleFor(c check.Check) sarifRule {
 func ruleName(title string) string {
 	var b strings.Builder
 	for _, w := range strings.FieldsFunc(title, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9')
 	}) {
 		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
 	}

@@ -1,0 +1,39 @@
+# Rampart: `make help` lists the targets.
+GO ?= go
+BIN ?= bin/rampart
+FUZZTIME ?= 20s
+
+.PHONY: help build test fuzz bench bench-compare generate verify lint clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/rampart
+	$(GO) build -o $(BIN) ./cmd/rampart
+
+test: verify ## run every test (what CI runs): vet, gofmt, unit, fixture, golden and CLI tests, then a short fuzz
+	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+fuzz: ## fuzz the manifest loader for FUZZTIME (default 20s)
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/manifest
+
+bench: ## go test benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/engine
+
+bench-compare: ## whole-process comparison with kube-score and a parse-only floor (bench/compare.sh)
+	bench/compare.sh
+
+generate: ## regenerate docs/checks.md from the check metadata
+	$(GO) run ./cmd/rampart checks -o markdown > docs/checks.md
+
+verify: ## gofmt, go vet, go mod tidy check
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+lint: ## golangci-lint v2 with the project's configuration (installs it into the Go bin folder)
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
+
+clean: ## remove build outputs
+	rm -rf bin bench/results

@@ -14,7 +14,6 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/checks"
 	"github.com/rampart-k8s/rampart/pkg/engine"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/report"
 )
@@ -90,19 +89,11 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 
 	tuneGC()
 	start := time.Now()
-	loaded := manifest.Load(paths, manifest.Options{Stdin: s.in})
-	slog.Debug("loaded", "objects", len(loaded.Objects), "elapsed", time.Since(start))
-	inv := inventory.New(loaded.Objects)
-	slog.Debug("inventory built", "elapsed", time.Since(start))
-	res := engine.Run(reg.Checks(), inv, engine.Options{
+	res := engine.Scan(paths, manifest.Options{Stdin: s.in}, reg.Checks(), engine.Options{
 		PSS:    api.LevelVersion{Level: level, Version: pssVersion},
 		FailOn: failOn,
 	})
-	res.Errors = append(loaded.Errors, res.Errors...)
-	manifest.SortErrors(res.Errors)
-	res.Summarize(failOn)
-	res.Summary.Files = loaded.Files
-	slog.Debug("scan done", "files", loaded.Files, "objects", len(inv.Objects), "findings", len(res.Findings), "elapsed", time.Since(start))
+	slog.Debug("scan done", "files", res.Summary.Files, "objects", res.Summary.Objects, "findings", len(res.Findings), "elapsed", time.Since(start))
 
 	w := s.out
 	color := o.color == "always" || (o.color == "auto" && isTerminal(s.out) && os.Getenv("NO_COLOR") == "")

@@ -134,6 +134,19 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	return res
 }
 
+// Scan loads paths (files, folders, "-" for stdin), builds the inventory and
+// runs checks: what `rampart scan` does. Input errors and check errors are
+// merged and sorted; the summary counts files too.
+func Scan(paths []string, load manifest.Options, checks []check.Check, opts Options) *Result {
+	loaded := manifest.Load(paths, load)
+	res := Run(checks, inventory.New(loaded.Objects), opts)
+	res.Errors = append(loaded.Errors, res.Errors...)
+	manifest.SortErrors(res.Errors)
+	res.Summarize(opts.FailOn)
+	res.Summary.Files = loaded.Files
+	return res
+}
+
 // Summarize recomputes the summary's counts and verdict.
 func (r *Result) Summarize(failOn *check.Severity) {
 	s := &r.Summary

@@ -285,9 +285,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 			v.SetString(s)
 		}
 	case reflect.Bool:
-		if isNull(n) {
-			return
-		}
 		s := d.scalar(n, path)
 		if s == nil {
 			return
@@ -298,9 +295,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 		}
 		v.SetBool(s.b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if isNull(n) {
-			return
-		}
 		s := d.scalar(n, path)
 		if s == nil {
 			return
@@ -311,9 +305,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 		}
 		v.SetInt(s.i)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if isNull(n) {
-			return
-		}
 		s := d.scalar(n, path)
 		if s == nil {
 			return
@@ -325,9 +316,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 		}
 		v.SetUint(u)
 	case reflect.Float32, reflect.Float64:
-		if isNull(n) {
-			return
-		}
 		s := d.scalar(n, path)
 		if s == nil {
 			return
@@ -335,7 +323,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 		switch {
 		case s.kind == scalarFloat && !math.IsInf(s.f, 0) && !math.IsNaN(s.f):
 			v.SetFloat(s.f)
-		case s.kind == scalarInt && !s.big:
+		case s.kind == scalarInt && !s.big && s.u == 0:
 			v.SetFloat(float64(s.i))
 		default:
 			d.fail(n, path, "%s must be a number, not %s", pathArg, kindName(n))
@@ -349,12 +337,18 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *fieldPath) {
 	}
 }
 
+// scalar resolves a scalar node for a boolean or numeric field; it returns
+// nil, leaving the zero value, for null, and records an error for a mapping
+// or a list.
 func (d *decoder) scalar(n *yaml.Node, path *fieldPath) *scalar {
 	if n.Kind != yaml.ScalarNode {
 		d.fail(n, path, "%s must be a scalar, not %s", pathArg, kindName(n))
 		return nil
 	}
 	s := resolveScalar(n)
+	if s.kind == scalarNull {
+		return nil
+	}
 	return &s
 }
 

@@ -60,7 +60,7 @@ type FieldError struct {
 	Column  int
 }
 
-// Ref names the object as kind/namespace/name.
+// String names the object as kind/namespace/name.
 func (o *Object) String() string {
 	if o.Namespace == "" {
 		return o.Kind + "/" + o.Name

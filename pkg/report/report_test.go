@@ -15,7 +15,6 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/checks"
 	"github.com/rampart-k8s/rampart/pkg/engine"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
@@ -24,17 +23,11 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // scanTestdata scans testdata/scan as the CLI does.
 func scanTestdata(t *testing.T) *engine.Result {
 	t.Helper()
-	loaded := manifest.Load([]string{"testdata/scan"}, manifest.Options{})
 	high := check.High
-	res := engine.Run(checks.Builtin(), inventory.New(loaded.Objects), engine.Options{
+	return engine.Scan([]string{"testdata/scan"}, manifest.Options{}, checks.Builtin(), engine.Options{
 		PSS:    api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()},
 		FailOn: &high,
 	})
-	res.Errors = append(loaded.Errors, res.Errors...)
-	manifest.SortErrors(res.Errors)
-	res.Summarize(&high)
-	res.Summary.Files = loaded.Files
-	return res
 }
 
 func render(t *testing.T, format string, res *engine.Result) []byte {

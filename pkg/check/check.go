@@ -63,9 +63,28 @@ type Category string
 
 // Categories of the catalog.
 const (
-	CategorySchema Category = "schema"
-	CategoryPSS    Category = "pss"
+	CategorySchema          Category = "schema"
+	CategoryPSS             Category = "pss"
+	CategoryContainer       Category = "container"
+	CategoryCapabilities    Category = "capabilities"
+	CategoryResources       Category = "resources"
+	CategoryImages          Category = "images"
+	CategorySecrets         Category = "secrets"
+	CategoryServiceAccounts Category = "service-accounts"
+	CategoryExposure        Category = "exposure"
+	CategoryNetworkPolicy   Category = "network-policy"
+	CategoryRBAC            Category = "rbac"
+	CategoryNamespaces      Category = "namespaces"
+	CategoryDeprecatedAPI   Category = "deprecated-api"
+	CategorySuppression     Category = "suppression"
 )
+
+// Categories lists every category, in the order the docs present them.
+var Categories = []Category{
+	CategorySchema, CategoryPSS, CategoryContainer, CategoryCapabilities, CategoryResources,
+	CategoryImages, CategorySecrets, CategoryServiceAccounts, CategoryExposure,
+	CategoryNetworkPolicy, CategoryRBAC, CategoryNamespaces, CategoryDeprecatedAPI, CategorySuppression,
+}
 
 // Ref points at the standard a check comes from.
 type Ref struct {

@@ -12,6 +12,12 @@ type Context struct {
 	// PSS is the Pod Security level and version applied where no Namespace
 	// in the scan says otherwise.
 	PSS api.LevelVersion
+	// AllowedRegistries are the image registries the configuration allows;
+	// empty means the registry check has nothing to enforce.
+	AllowedRegistries []string
+	// KnownCheck reports whether an ID names a check of the catalog (used
+	// by the checks that validate suppressions); nil accepts every ID.
+	KnownCheck func(id string) bool
 }
 
 // PSSFor returns the level and version that apply to o: the enforce labels

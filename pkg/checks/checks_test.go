@@ -24,7 +24,15 @@ func scanBytes(t *testing.T, name string, data []byte, lv api.LevelVersion) *eng
 	if len(errs) > 0 {
 		t.Fatalf("%s: input errors: %v", name, errs)
 	}
-	return engine.Run(Builtin(), inventory.New(objs), engine.Options{PSS: lv})
+	reg, err := Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Run(Builtin(), inventory.New(objs), engine.Options{
+		PSS:               lv,
+		AllowedRegistries: []string{"registry.example.com", "*.mirror.example.com"},
+		KnownCheck:        func(id string) bool { _, ok := reg.Get(id); return ok },
+	})
 }
 
 var restrictedLatest = api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}

@@ -25,6 +25,11 @@ type Options struct {
 	FailOn *check.Severity
 	// Workers is the number of objects evaluated at once; GOMAXPROCS when zero.
 	Workers int
+	// AllowedRegistries is the image registry allowlist from the configuration.
+	AllowedRegistries []string
+	// KnownCheck reports whether an ID is in the catalog (for checks that
+	// validate suppressions); nil accepts every ID.
+	KnownCheck func(string) bool
 }
 
 // Summary counts what a run saw and found.
@@ -65,7 +70,7 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ctx := &check.Context{Inventory: inv, PSS: opts.PSS}
+	ctx := &check.Context{Inventory: inv, PSS: opts.PSS, AllowedRegistries: opts.AllowedRegistries, KnownCheck: opts.KnownCheck}
 	perObject := make([][]check.Finding, len(inv.Objects))
 	evaluated := make([]Evaluated, len(inv.Objects))
 	var (

@@ -5,10 +5,15 @@ package inventory
 import (
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/manifest"
@@ -29,25 +34,127 @@ type Object struct {
 	// Pod is the pod spec the object runs (Pods, workload templates, and
 	// unknown kinds that embed a pod template), or nil.
 	Pod *PodTemplate
+	// Annotations are the object's own metadata.annotations.
+	Annotations map[string]string
 }
 
-// Inventory is the indexed set of objects of one scan.
+// EffectiveNamespace is the namespace the object lands in: its own, or
+// "default" for a namespaced object that names none.
+func (o *Object) EffectiveNamespace() string {
+	if o.Namespace == "" {
+		return "default"
+	}
+	return o.Namespace
+}
+
+// Inventory is the indexed set of objects of one scan, with the views that
+// checks share, computed once.
 type Inventory struct {
-	Objects    []*Object
-	namespaces map[string]*corev1.Namespace
+	Objects []*Object
+
+	namespaces      map[string]*corev1.Namespace
+	workloads       map[string][]*Object // by effective namespace, in scan order
+	netpols         map[string][]*networkingv1.NetworkPolicy
+	netpolObjects   map[*networkingv1.NetworkPolicy]*Object
+	serviceAccounts map[string]*corev1.ServiceAccount // "namespace/name"
+	boundSAs        map[string]bool                   // "namespace/name" of ServiceAccounts some binding names
 }
 
-// New indexes objs and derives pod templates.
+// New indexes objs and derives pod templates and the shared views.
 func New(objs []*manifest.Object) *Inventory {
-	inv := &Inventory{namespaces: map[string]*corev1.Namespace{}}
+	inv := &Inventory{
+		namespaces:      map[string]*corev1.Namespace{},
+		workloads:       map[string][]*Object{},
+		netpols:         map[string][]*networkingv1.NetworkPolicy{},
+		netpolObjects:   map[*networkingv1.NetworkPolicy]*Object{},
+		serviceAccounts: map[string]*corev1.ServiceAccount{},
+		boundSAs:        map[string]bool{},
+	}
 	inv.Objects = make([]*Object, len(objs))
 	for i, o := range objs {
-		inv.Objects[i] = &Object{Object: o, Pod: podTemplate(o)}
-		if ns, ok := o.Typed.(*corev1.Namespace); ok && o.Name != "" {
-			inv.namespaces[o.Name] = ns
+		io := &Object{Object: o, Pod: podTemplate(o), Annotations: annotations(o)}
+		inv.Objects[i] = io
+		if io.Pod != nil {
+			ns := io.EffectiveNamespace()
+			inv.workloads[ns] = append(inv.workloads[ns], io)
+		}
+		switch t := o.Typed.(type) {
+		case *corev1.Namespace:
+			if o.Name != "" {
+				inv.namespaces[o.Name] = t
+			}
+		case *networkingv1.NetworkPolicy:
+			ns := io.EffectiveNamespace()
+			inv.netpols[ns] = append(inv.netpols[ns], t)
+			inv.netpolObjects[t] = io
+		case *corev1.ServiceAccount:
+			inv.serviceAccounts[io.EffectiveNamespace()+"/"+o.Name] = t
+		case *rbacv1.RoleBinding:
+			inv.bind(t.Subjects, io.EffectiveNamespace())
+		case *rbacv1.ClusterRoleBinding:
+			inv.bind(t.Subjects, "")
 		}
 	}
 	return inv
+}
+
+func (inv *Inventory) bind(subjects []rbacv1.Subject, bindingNS string) {
+	for _, s := range subjects {
+		if s.Kind != rbacv1.ServiceAccountKind {
+			continue
+		}
+		ns := s.Namespace
+		if ns == "" {
+			ns = bindingNS
+		}
+		inv.boundSAs[ns+"/"+s.Name] = true
+	}
+}
+
+// Workloads returns the objects that run pods in namespace ns, in scan order.
+func (inv *Inventory) Workloads(ns string) []*Object { return inv.workloads[ns] }
+
+// WorkloadNamespaces lists the namespaces that have workloads, sorted.
+func (inv *Inventory) WorkloadNamespaces() []string {
+	names := make([]string, 0, len(inv.workloads))
+	for n := range inv.workloads {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// NetworkPolicies returns the NetworkPolicies of namespace ns.
+func (inv *Inventory) NetworkPolicies(ns string) []*networkingv1.NetworkPolicy {
+	return inv.netpols[ns]
+}
+
+// ObjectOf returns the inventory object a NetworkPolicy was decoded from.
+func (inv *Inventory) ObjectOf(np *networkingv1.NetworkPolicy) *Object { return inv.netpolObjects[np] }
+
+// ServiceAccount returns the ServiceAccount ns/name if the scan has it.
+func (inv *Inventory) ServiceAccount(ns, name string) (*corev1.ServiceAccount, bool) {
+	sa, ok := inv.serviceAccounts[ns+"/"+name]
+	return sa, ok
+}
+
+// HasRoleBinding reports whether a RoleBinding or ClusterRoleBinding in the
+// scan names the ServiceAccount ns/name as a subject.
+func (inv *Inventory) HasRoleBinding(ns, name string) bool { return inv.boundSAs[ns+"/"+name] }
+
+// annotations returns the object's metadata.annotations.
+func annotations(o *manifest.Object) map[string]string {
+	if o.Typed != nil {
+		if m, err := meta.Accessor(o.Typed); err == nil {
+			return m.GetAnnotations()
+		}
+		return nil
+	}
+	var m metav1.ObjectMeta
+	if o.Decode("metadata", &m) {
+		return m.Annotations
+	}
+	return nil
 }
 
 // Namespace returns the Namespace object named name, if the scan has it.
@@ -136,4 +243,40 @@ func embeddedTemplate(o *manifest.Object) *PodTemplate {
 		return &PodTemplate{Meta: &meta, Spec: &spec, MetaPath: "metadata", SpecPath: "spec"}
 	}
 	return nil
+}
+
+// Container is one container of a pod template and its field path.
+type Container struct {
+	*corev1.Container
+	// Path is the container's field path, e.g. spec.template.spec.containers[1].
+	Path string
+	// Init is true for init containers, Ephemeral for ephemeral containers.
+	Init, Ephemeral bool
+}
+
+// Containers lists init, regular and ephemeral containers, in that order.
+func (p *PodTemplate) Containers() []Container {
+	out := make([]Container, 0, len(p.Spec.InitContainers)+len(p.Spec.Containers)+len(p.Spec.EphemeralContainers))
+	for i := range p.Spec.InitContainers {
+		out = append(out, Container{Container: &p.Spec.InitContainers[i], Path: p.SpecPath + ".initContainers[" + strconv.Itoa(i) + "]", Init: true})
+	}
+	for i := range p.Spec.Containers {
+		out = append(out, Container{Container: &p.Spec.Containers[i], Path: p.SpecPath + ".containers[" + strconv.Itoa(i) + "]"})
+	}
+	for i := range p.Spec.EphemeralContainers {
+		c := (*corev1.Container)(&p.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		out = append(out, Container{Container: c, Path: p.SpecPath + ".ephemeralContainers[" + strconv.Itoa(i) + "]", Ephemeral: true})
+	}
+	return out
+}
+
+// ContainerAt returns the name of the container whose field path prefixes
+// field, or "".
+func (p *PodTemplate) ContainerAt(field string) string {
+	for _, c := range p.Containers() {
+		if field == c.Path || strings.HasPrefix(field, c.Path+".") {
+			return c.Name
+		}
+	}
+	return ""
 }

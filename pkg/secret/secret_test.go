@@ -1,0 +1,45 @@
+package secret
+
+import "testing"
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		key, value string
+		want       string // "" when not a secret
+	}{
+		{"DB_PASSWORD", "hunter2-Xq9!vL", "literal password"},
+		{"API_TOKEN", "d41d8cd98f00b204e9800998ecf8427e", "literal token"},
+		{"anything", "AKIAIOSFODNN7EXAMPLE", "AWS access key ID"},
+		{"", "ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"},
+		{"", "glpat-abcdefghij0123456789", "GitLab token"},
+		{"", "-----BEGIN RSA PRIVATE KEY-----\nMIIE...", "private key"},
+		{"", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "JSON Web Token"},
+		{"DATABASE_URL", "postgres://app:s3cr3tpw@db.internal:5432/app", "password in a URL"},
+		// not secrets
+		{"DB_PASSWORD", "changeme", ""},
+		{"DB_PASSWORD", "${DB_PASSWORD}", ""},
+		{"DB_PASSWORD_FILE", "/run/secrets/db-password-file", ""},
+		{"LOG_LEVEL", "d41d8cd98f00b204e9800998ecf8427e", ""},
+		{"TOKEN", "short", ""},
+		{"TOKEN", "aaaaaaaaaaaaaaaa", ""},
+		{"DATABASE_URL", "postgres://db.internal:5432/app", ""},
+		{"AUTH_MODE", "oauth2 with pkce", ""},
+		{"token-secret", "api-monitoring-token", ""},
+		{"token-file", "/var/run/secrets/token", ""},
+		{"password-file", "/var/run/secrets/db/password", ""},
+		{"DB_PASSWORD", "Xk9#mQ2!vLp7@wR4", "literal password"},
+	}
+	for _, tt := range tests {
+		got, ok := Detect(tt.key, tt.value)
+		if ok != (tt.want != "") || got != tt.want {
+			t.Errorf("Detect(%q, %q) = %q, %v; want %q", tt.key, tt.value, got, ok, tt.want)
+		}
+	}
+}
+
+func FuzzDetect(f *testing.F) {
+	f.Add("PASSWORD", "p@ssw0rd-long-enough")
+	f.Fuzz(func(t *testing.T, k, v string) {
+		Detect(k, v) // must not panic
+	})
+}

@@ -107,7 +107,7 @@ func newRoot(s *streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: ExitError, err: err}
 	})
-	root.AddCommand(newScanCmd(s), newChecksCmd(s), newExplainCmd(s))
+	root.AddCommand(newScanCmd(s), newChecksCmd(s), newExplainCmd(s), newConfigCmd(s))
 	return root
 }
 

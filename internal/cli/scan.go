@@ -13,18 +13,27 @@ import (
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/config"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/report"
+	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
 type scanOptions struct {
-	output     string
-	outputFile string
-	failOn     string
-	pssLevel   string
-	pssVersion string
-	color      string
+	output         string
+	outputFile     string
+	failOn         string
+	pssLevel       string
+	pssVersion     string
+	color          string
+	config         string
+	baseline       string
+	writeBaseline  string
+	showSuppressed bool
+	allowEmpty     bool
+	disable        []string
+	enable         []string
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -55,7 +64,56 @@ and reported).`,
 	f.StringVar(&o.pssLevel, "pss-level", "restricted", "Pod Security Standards level where no Namespace label says otherwise: baseline or restricted")
 	f.StringVar(&o.pssVersion, "pss-version", "latest", "Pod Security Standards version, e.g. v1.37 or latest")
 	f.StringVar(&o.color, "color", "auto", "colour text output: auto (on a terminal, unless NO_COLOR is set), always, never")
+	f.StringVar(&o.config, "config", "", "configuration file (default: the first .rampart.yaml found walking up from the first PATH)")
+	f.StringVar(&o.baseline, "baseline", "", "report only findings that are not in this baseline file")
+	f.StringVar(&o.writeBaseline, "write-baseline", "", "write the findings of this scan as a baseline file")
+	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list suppressed findings with their justification (text and JSON)")
+	f.BoolVar(&o.allowEmpty, "allow-empty", false, "exit 0 when the paths hold no Kubernetes object (otherwise an input error)")
+	f.StringSliceVar(&o.disable, "disable", nil, "check IDs or categories not to run (repeatable, comma-separated)")
+	f.StringSliceVar(&o.enable, "enable", nil, "check IDs or categories to run even when the configuration disables them")
 	return cmd
+}
+
+// selectChecks loads the configuration and applies it and the flags to the
+// catalog.
+func selectChecks(o *scanOptions, paths []string, reg *check.Registry) ([]check.Check, *config.Config, error) {
+	cfg := &config.Config{}
+	file := o.config
+	if file == "" {
+		start := "."
+		if len(paths) > 0 && paths[0] != "-" {
+			start = paths[0]
+		}
+		file = config.Find(start)
+	}
+	if file != "" {
+		loaded, err := config.Load(file, reg)
+		if err != nil {
+			return nil, nil, usageError("invalid configuration:\n%v", err)
+		}
+		cfg = loaded
+		slog.Debug("configuration", "file", file)
+	}
+	cfg.Checks.Disable = append(cfg.Checks.Disable, o.disable...)
+	cfg.Checks.Enable = append(cfg.Checks.Enable, o.enable...)
+	for _, n := range append(append([]string{}, o.disable...), o.enable...) {
+		if !knownCheckOrCategory(reg, n) {
+			return nil, nil, usageError("unknown check or category %q (see `rampart checks`)", n)
+		}
+	}
+	return cfg.Select(reg.Checks()), cfg, nil
+}
+
+func knownCheckOrCategory(reg *check.Registry, n string) bool {
+	if _, ok := reg.Get(n); ok {
+		return true
+	}
+	for _, c := range check.Categories {
+		if string(c) == n {
+			return true
+		}
+	}
+	return false
 }
 
 func runScan(s *streams, o *scanOptions, paths []string) error {
@@ -86,13 +144,42 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	if err != nil {
 		return err
 	}
+	selected, cfg, err := selectChecks(o, paths, reg)
+	if err != nil {
+		return err
+	}
+	rules := &suppress.Rules{Exceptions: cfg.SuppressionExceptions(), Now: time.Now()}
+	if o.baseline != "" {
+		if rules.Baseline, err = suppress.LoadBaseline(o.baseline); err != nil {
+			return usageError("--baseline: %v", err)
+		}
+	}
 
 	tuneGC()
 	start := time.Now()
-	res := engine.Scan(paths, manifest.Options{Stdin: s.in}, reg.Checks(), engine.Options{
-		PSS:    api.LevelVersion{Level: level, Version: pssVersion},
-		FailOn: failOn,
+	res := engine.Scan(paths, manifest.Options{Stdin: s.in}, selected, engine.Options{
+		PSS:               api.LevelVersion{Level: level, Version: pssVersion},
+		FailOn:            failOn,
+		AllowedRegistries: cfg.Images.AllowedRegistries,
+		KnownCheck:        func(id string) bool { _, ok := reg.Get(id); return ok },
+		Suppress:          rules,
 	})
+	if res.Summary.Objects == 0 && !o.allowEmpty {
+		// A scan that evaluated nothing must not pass silently.
+		res.Errors = append(res.Errors, manifest.InputError{File: strings.Join(paths, ", "), Message: "no Kubernetes object found; nothing was evaluated (use --allow-empty if that is expected)"})
+		res.Summarize(failOn)
+	}
+	if o.writeBaseline != "" {
+		known := append([]check.Finding{}, res.Findings...)
+		for _, sf := range res.Suppressed {
+			if strings.HasPrefix(sf.By, "baseline ") {
+				known = append(known, sf.Finding)
+			}
+		}
+		if err := suppress.WriteBaseline(o.writeBaseline, known); err != nil {
+			return usageError("--write-baseline: %v", err)
+		}
+	}
 	slog.Debug("scan done", "files", res.Summary.Files, "objects", res.Summary.Objects, "findings", len(res.Findings), "elapsed", time.Since(start))
 
 	w := s.out
@@ -107,7 +194,7 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		color = o.color == "always"
 	}
 	root, _ := os.Getwd()
-	if err := rep.Write(w, res, report.Options{Root: root, Color: color, Version: toolVersion()}); err != nil {
+	if err := rep.Write(w, res, report.Options{Root: root, Color: color, Version: toolVersion(), ShowSuppressed: o.showSuppressed}); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	switch {

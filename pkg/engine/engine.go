@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
 // Options tune a run.
@@ -30,6 +31,9 @@ type Options struct {
 	// KnownCheck reports whether an ID is in the catalog (for checks that
 	// validate suppressions); nil accepts every ID.
 	KnownCheck func(string) bool
+	// Suppress holds configured exceptions and the baseline; annotations
+	// always apply.
+	Suppress *suppress.Rules
 }
 
 // Summary counts what a run saw and found.
@@ -40,7 +44,12 @@ type Summary struct {
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"bySeverity"`
 	Errors     int            `json:"errors"`
-	FailOn     string         `json:"failOn"`
+	// Suppressed counts findings silenced by annotations, exceptions or the
+	// baseline; ExpiredExceptions, findings an expired exception no longer
+	// silences.
+	Suppressed        int    `json:"suppressed"`
+	ExpiredExceptions int    `json:"expiredExceptions"`
+	FailOn            string `json:"failOn"`
 	// Failed is true when a finding is at or above FailOn.
 	Failed bool `json:"failed"`
 }
@@ -48,7 +57,9 @@ type Summary struct {
 // Result is the outcome of a run.
 type Result struct {
 	Findings []check.Finding
-	Errors   []manifest.InputError
+	// Suppressed are the findings suppressions silenced, sorted like Findings.
+	Suppressed []suppress.Suppressed
+	Errors     []manifest.InputError
 	Summary  Summary
 	// Checks are the checks that ran, sorted by ID (for reporters' rule lists).
 	Checks []check.Check
@@ -72,6 +83,8 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	}
 	ctx := &check.Context{Inventory: inv, PSS: opts.PSS, AllowedRegistries: opts.AllowedRegistries, KnownCheck: opts.KnownCheck}
 	perObject := make([][]check.Finding, len(inv.Objects))
+	silenced := make([][]suppress.Suppressed, len(inv.Objects))
+	expired := make([]int, len(inv.Objects))
 	evaluated := make([]Evaluated, len(inv.Objects))
 	var (
 		mu       sync.Mutex
@@ -108,6 +121,7 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 						perObject[i] = append(perObject[i], complete(f, c))
 					}
 				}
+				perObject[i], silenced[i], expired[i] = suppressObject(o, perObject[i], opts.Suppress)
 				SortFindings(perObject[i])
 			}
 		}()
@@ -121,8 +135,10 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
 	slices.SortFunc(res.Checks, func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) })
 	n := 0
-	for _, fs := range perObject {
+	for i, fs := range perObject {
 		n += len(fs)
+		res.Suppressed = append(res.Suppressed, silenced[i]...)
+		res.Summary.ExpiredExceptions += expired[i]
 	}
 	res.Findings = make([]check.Finding, 0, n)
 	for _, fs := range perObject {
@@ -133,8 +149,9 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	if !slices.IsSortedFunc(res.Findings, compareFindings) {
 		SortFindings(res.Findings)
 	}
+	slices.SortStableFunc(res.Suppressed, func(a, b suppress.Suppressed) int { return compareFindings(a.Finding, b.Finding) })
 	res.Errors = internal
-	res.Summary = Summary{Objects: len(inv.Objects), Checks: len(checks), BySeverity: map[string]int{}}
+	res.Summary.Objects, res.Summary.Checks = len(inv.Objects), len(checks)
 	res.Summarize(opts.FailOn)
 	return res
 }
@@ -157,6 +174,7 @@ func (r *Result) Summarize(failOn *check.Severity) {
 	s := &r.Summary
 	s.Findings = len(r.Findings)
 	s.Errors = len(r.Errors)
+	s.Suppressed = len(r.Suppressed)
 	s.BySeverity = map[string]int{}
 	for sev := check.Info; sev <= check.Critical; sev++ {
 		s.BySeverity[sev.String()] = 0

@@ -71,7 +71,7 @@ type Result struct {
 }
 
 // Load reads every path: a file, a folder (recursively, .yaml, .yml and .json
-// files, hidden folders skipped) or "-" for stdin. Objects come out in a
+// files, hidden files and folders skipped) or "-" for stdin. Objects come out in a
 // stable order: files in walk order, then document order.
 func Load(paths []string, opts Options) *Result {
 	if opts.MaxFileSize <= 0 {
@@ -149,6 +149,9 @@ func expand(p string) ([]string, []InputError) {
 				return fs.SkipDir
 			}
 			return nil
+		}
+		if strings.HasPrefix(name, ".") {
+			return nil // hidden files (.rampart.yaml, editor droppings) are not manifests
 		}
 		switch strings.ToLower(filepath.Ext(name)) {
 		case ".yaml", ".yml", ".json":

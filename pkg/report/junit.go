@@ -29,6 +29,7 @@ type junitSuite struct {
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
 	Errors   int         `xml:"errors,attr"`
+	Skipped  int         `xml:"skipped,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
 
@@ -37,6 +38,11 @@ type junitCase struct {
 	ClassName string        `xml:"classname,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Error     *junitFailure `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -52,6 +58,10 @@ func (JUnit) Write(w io.Writer, res *engine.Result, opts Options) error {
 	for _, f := range res.Findings {
 		k := key{f.Object.String(), f.CheckID}
 		found[k] = append(found[k], f)
+	}
+	silenced := map[key]string{}
+	for _, s := range res.Suppressed {
+		silenced[key{s.Object.String(), s.CheckID}] = "suppressed by " + s.By + ": " + s.Justification
 	}
 	suites := map[string]*junitSuite{}
 	suite := func(file string) *junitSuite {
@@ -86,6 +96,9 @@ func (JUnit) Write(w io.Writer, res *engine.Result, opts Options) error {
 				}
 				tc.Failure = &junitFailure{Message: fs[0].Title, Type: worst.String(), Text: strings.Join(text, "\n") + "\nfix: " + fs[0].Remediation}
 				s.Failures++
+			} else if why, ok := silenced[key{ev.Object.String(), id}]; ok {
+				tc.Skipped = &junitSkipped{Message: why}
+				s.Skipped++
 			}
 			s.Cases = append(s.Cases, tc)
 			s.Tests++

@@ -20,6 +20,9 @@ type Options struct {
 	Color bool
 	// Version is the tool version written into SARIF and JSON.
 	Version string
+	// ShowSuppressed lists suppressed findings in text and JSON output
+	// (SARIF always carries them, marked as suppressed).
+	ShowSuppressed bool
 }
 
 // Reporter writes a result.

@@ -114,8 +114,14 @@ type sarifResult struct {
 	Level               string            `json:"level"`
 	Message             sarifText         `json:"message"`
 	Locations           []sarifLocation   `json:"locations"`
-	PartialFingerprints sarifFingerprints `json:"partialFingerprints"`
-	Properties          sarifResultProps  `json:"properties"`
+	PartialFingerprints sarifFingerprints  `json:"partialFingerprints"`
+	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
+	Properties          sarifResultProps   `json:"properties"`
+}
+
+type sarifSuppression struct {
+	Kind          string `json:"kind"`
+	Justification string `json:"justification,omitempty"`
 }
 
 type sarifFingerprints struct {
@@ -165,7 +171,7 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 		ruleIndex[c.ID] = len(run.Tool.Driver.Rules)
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleFor(c))
 	}
-	for _, f := range res.Findings {
+	add := func(f check.Finding, sup *sarifSuppression) {
 		r := sarifResult{
 			RuleID:              f.CheckID,
 			RuleIndex:           ruleIndex[f.CheckID],
@@ -175,7 +181,16 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 			PartialFingerprints: sarifFingerprints{Rampart: fingerprint(f.CheckID, f.Object.String(), f.Field, f.Message)},
 			Properties:          sarifResultProps{Field: f.Field, Severity: f.Severity.String(), Remediation: f.Remediation},
 		}
+		if sup != nil {
+			r.Suppressions = []sarifSuppression{*sup}
+		}
 		run.Results = append(run.Results, r)
+	}
+	for _, f := range res.Findings {
+		add(f, nil)
+	}
+	for _, s := range res.Suppressed {
+		add(s.Finding, &sarifSuppression{Kind: s.Kind, Justification: s.Justification + " (" + s.By + ")"})
 	}
 	inv := sarifInvocation{ExecutionSuccessful: len(res.Errors) == 0}
 	for _, e := range res.Errors {

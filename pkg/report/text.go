@@ -65,8 +65,21 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 		}
 		fmt.Fprintf(bw, "            %s\n", paint(dim, "fix:   "+f.Remediation))
 	}
-	if len(res.Errors) > 0 {
+	if opts.ShowSuppressed && len(res.Suppressed) > 0 {
 		if len(res.Findings) > 0 {
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintln(bw, paint(bold, "suppressed"))
+		for _, s := range res.Suppressed {
+			pos := s.Object.String()
+			if s.Location != nil && s.Location.Line > 0 {
+				pos = s.Location.String() + " " + pos
+			}
+			fmt.Fprintf(bw, "  %s %s %s\n", pos, s.CheckID, paint(dim, "("+s.By+": "+s.Justification+")"))
+		}
+	}
+	if len(res.Errors) > 0 {
+		if len(res.Findings) > 0 || (opts.ShowSuppressed && len(res.Suppressed) > 0) {
 			fmt.Fprintln(bw)
 		}
 		fmt.Fprintln(bw, paint(bold, "input errors"))
@@ -107,8 +120,15 @@ func summaryLine(res *engine.Result, color bool) string {
 		}
 		verdict = code + verdict + reset
 	}
-	return fmt.Sprintf("%d %s%s in %d %s from %d %s, %d input %s; fail-on %s: %s",
-		s.Findings, plural(s.Findings, "finding", "findings"), counts,
+	suppressed := ""
+	if s.Suppressed > 0 {
+		suppressed = fmt.Sprintf(", %d suppressed", s.Suppressed)
+	}
+	if s.ExpiredExceptions > 0 {
+		suppressed += fmt.Sprintf(", %d no longer suppressed (expired exceptions)", s.ExpiredExceptions)
+	}
+	return fmt.Sprintf("%d %s%s%s in %d %s from %d %s, %d input %s; fail-on %s: %s",
+		s.Findings, plural(s.Findings, "finding", "findings"), counts, suppressed,
 		s.Objects, plural(s.Objects, "object", "objects"),
 		s.Files, plural(s.Files, "file", "files"),
 		s.Errors, plural(s.Errors, "error", "errors"),

@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/suppress"
+)
+
+// suppressObject splits an object's findings into the ones reported and the
+// ones silenced: by a rampart.dev/ignore annotation with a reason (on the
+// object or its pod template; .<container> for one container), by a
+// configured exception that has not expired, or by the baseline. An expired
+// exception silences nothing and says so in the finding's message.
+func suppressObject(o *inventory.Object, fs []check.Finding, rules *suppress.Rules) (kept []check.Finding, silenced []suppress.Suppressed, expired int) {
+	anns := suppress.ParseAnnotations(o.Annotations)
+	if o.Pod != nil && o.Pod.MetaPath != "metadata" {
+		anns = append(anns, suppress.ParseAnnotations(o.Pod.Meta.Annotations)...)
+	}
+	now := time.Now()
+	if rules != nil && !rules.Now.IsZero() {
+		now = rules.Now
+	}
+findings:
+	for _, f := range fs {
+		container := ""
+		if o.Pod != nil {
+			container = o.Pod.ContainerAt(f.Field)
+		}
+		for _, a := range anns {
+			if a.Covers(f.CheckID, container) {
+				silenced = append(silenced, suppress.Suppressed{Finding: f, Kind: suppress.InSource, By: "annotation " + a.Key, Justification: a.Reason})
+				continue findings
+			}
+		}
+		if rules != nil {
+			for _, e := range rules.Exceptions {
+				if !e.Matches(f, container) {
+					continue
+				}
+				if e.Expired(now) {
+					f.Message += fmt.Sprintf(" (the exception at %s expired on %s: %s)", e.Source, e.Expires.Format("2006-01-02"), e.Reason)
+					expired++
+					continue
+				}
+				just := e.Reason
+				if !e.Expires.IsZero() {
+					just += " (until " + e.Expires.Format("2006-01-02") + ")"
+				}
+				silenced = append(silenced, suppress.Suppressed{Finding: f, Kind: suppress.External, By: "exception " + e.Source, Justification: just})
+				continue findings
+			}
+			if rules.Baseline.Has(f) {
+				silenced = append(silenced, suppress.Suppressed{Finding: f, Kind: suppress.External, By: "baseline " + rules.Baseline.Path, Justification: "known finding recorded in the baseline"})
+				continue
+			}
+		}
+		kept = append(kept, f)
+	}
+	return kept, silenced, expired
+}

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
@@ -139,7 +142,11 @@ func Parse(file string, data []byte, reg *check.Registry) (*Config, error) {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
 			for _, leaf := range leaves(ve) {
-				cerr.Problems = append(cerr.Problems, Problem{Line: lineOf(doc, leaf.InstanceLocation), Message: describe(leaf)})
+				loc := leaf.InstanceLocation
+				if ap, ok := leaf.ErrorKind.(*kind.AdditionalProperties); ok && len(ap.Properties) > 0 {
+					loc = append(append([]string{}, loc...), ap.Properties[0]) // point at the unknown key
+				}
+				cerr.Problems = append(cerr.Problems, Problem{Line: lineOf(doc, loc), Message: describe(leaf)})
 			}
 		} else {
 			cerr.Problems = append(cerr.Problems, Problem{Message: err.Error()})
@@ -165,7 +172,10 @@ func Parse(file string, data []byte, reg *check.Registry) (*Config, error) {
 	return cfg, nil
 }
 
-var compiled *jsonschema.Schema
+var (
+	compiled *jsonschema.Schema
+	printer  = message.NewPrinter(language.English)
+)
 
 func validateSchema(v any) error {
 	if compiled == nil {
@@ -216,7 +226,7 @@ func leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 
 func describe(ve *jsonschema.ValidationError) string {
 	loc := "/" + strings.Join(ve.InstanceLocation, "/")
-	return loc + ": " + ve.ErrorKind.LocalizedString(nil)
+	return loc + ": " + ve.ErrorKind.LocalizedString(printer)
 }
 
 // lineOf finds the line of a JSON-pointer location in the YAML document.

@@ -60,7 +60,7 @@ type Result struct {
 	// Suppressed are the findings suppressions silenced, sorted like Findings.
 	Suppressed []suppress.Suppressed
 	Errors     []manifest.InputError
-	Summary  Summary
+	Summary    Summary
 	// Checks are the checks that ran, sorted by ID (for reporters' rule lists).
 	Checks []check.Check
 	// Objects lists every object evaluated and the checks that applied to it,

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/report"
+)
+
+// valueAt resolves a field path in a generic YAML document.
+func valueAt(doc any, path string) any {
+	cur := doc
+	for _, s := range manifest.ParsePath(path) {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[s.Key]
+		case []any:
+			if s.Index < 0 || s.Index >= len(c) {
+				return nil
+			}
+			cur = c[s.Index]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// collectSecrets returns every string under v, and base64-decoded forms.
+func collectSecrets(v any, out map[string]bool) {
+	switch t := v.(type) {
+	case string:
+		out[t] = true
+		if b, err := base64.StdEncoding.DecodeString(t); err == nil && len(b) >= 6 {
+			out[string(b)] = true
+		}
+		// the value part of --name=value arguments and each line of a file
+		for _, line := range strings.Split(t, "\n") {
+			if _, v, ok := strings.Cut(line, "="); ok && len(v) >= 6 {
+				out[v] = true
+			}
+		}
+	case map[string]any:
+		for _, x := range t {
+			collectSecrets(x, out)
+		}
+	case []any:
+		for _, x := range t {
+			collectSecrets(x, out)
+		}
+	}
+}
+
+// TestNoSecretValueLeaks scans every secrets fixture and the examples in
+// every output format, suppressed findings shown, and asserts that no value a
+// secrets finding points at appears anywhere in the output.
+func TestNoSecretValueLeaks(t *testing.T) {
+	dir := t.TempDir()
+	var inputs []string
+	for _, pattern := range []string{"../../pkg/checks/testdata/hardcoded-credential-*/fail-*.yaml", "../../pkg/checks/testdata/secret-*/fail-*.yaml", "../../examples/insecure/*.yaml"} {
+		m, _ := filepath.Glob(pattern)
+		inputs = append(inputs, m...)
+	}
+	for i, in := range inputs {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(filepath.Dir(in))+"-"+string(rune('a'+i%26))+filepath.Base(in)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rampart(t, "", "scan", dir, "-o", "json", "--fail-on", "none")
+	var out struct {
+		Findings []struct {
+			CheckID  string `json:"checkID"`
+			Category string `json:"category"`
+			Field    string `json:"field"`
+			Object   struct{ Kind, Name string }
+			Location struct {
+				File string `json:"file"`
+			} `json:"location"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v: %s", err, r.stderr)
+	}
+	secrets := map[string]bool{}
+	for _, f := range out.Findings {
+		// secret-env-var points at a Secret reference (a name), not a value.
+		if f.Category != "secrets" || f.CheckID == "secret-env-var" {
+			continue
+		}
+		data, _ := os.ReadFile(f.Location.File)
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		for {
+			var doc map[string]any
+			if dec.Decode(&doc) != nil {
+				break
+			}
+			if meta, _ := doc["metadata"].(map[string]any); meta != nil && meta["name"] == f.Object.Name && doc["kind"] == f.Object.Kind {
+				collectSecrets(valueAt(doc, f.Field), secrets)
+			}
+		}
+	}
+	var values []string
+	for s := range secrets {
+		if len(s) >= 6 {
+			values = append(values, s)
+		}
+	}
+	if len(values) < 8 {
+		t.Fatalf("only %d secret values collected from the fixtures; the test would prove little: %v", len(values), values)
+	}
+	for _, format := range report.Formats {
+		r := rampart(t, "", "scan", dir, "-o", format, "--show-suppressed", "--fail-on", "none", "--color", "always")
+		for _, v := range values {
+			if strings.Contains(r.stdout, v) || strings.Contains(r.stderr, v) {
+				t.Errorf("%s output contains a secret value from the fixtures: %q", format, v)
+			}
+		}
+	}
+}

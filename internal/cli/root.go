@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -49,14 +50,16 @@ func toolVersion() string {
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	// stopProfile ends a --cpuprofile, whatever the command returned.
+	stopProfile func()
 }
 
 // tuneGC trades memory for speed in a short-lived scan: the collector runs at
-// a fifth of its default frequency (GOGC=400) while the heap stays under 1 GiB,
+// a ninth of its default frequency (GOGC=800) while the heap stays under 1 GiB,
 // and as often as needed above it. GOGC and GOMEMLIMIT override both.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+		debug.SetGCPercent(800)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
@@ -72,6 +75,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()
+	if s.stopProfile != nil {
+		s.stopProfile()
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -88,6 +94,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func newRoot(s *streams) *cobra.Command {
 	var verbose bool
+	var cpuProfile string
 	root := &cobra.Command{
 		Use:           "rampart",
 		Short:         "Kubernetes hardening as code",
@@ -101,8 +108,16 @@ func newRoot(s *streams) *cobra.Command {
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level})))
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err == nil && pprof.StartCPUProfile(f) == nil {
+					s.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+				}
+			}
 		},
 	}
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: ExitError, err: err}

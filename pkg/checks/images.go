@@ -2,6 +2,7 @@ package checks
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +20,20 @@ type imageRef struct {
 	valid    bool
 }
 
+// imageCache remembers parsed references: the same image appears in many
+// workloads and four checks read it.
+var imageCache sync.Map // string -> imageRef
+
 func parseImage(image string) imageRef {
+	if r, ok := imageCache.Load(image); ok {
+		return r.(imageRef)
+	}
+	r := parseImageUncached(image)
+	imageCache.Store(image, r)
+	return r
+}
+
+func parseImageUncached(image string) imageRef {
 	r, err := name.ParseReference(image, name.WeakValidation)
 	if err != nil {
 		return imageRef{}

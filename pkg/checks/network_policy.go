@@ -48,6 +48,11 @@ func selects(np *networkingv1.NetworkPolicy, podLabels map[string]string) bool {
 	return sel.Matches(labels.Set(podLabels))
 }
 
+// selectsIn is selects with the selector compiled once by the inventory.
+func selectsIn(inv *inventory.Inventory, np *networkingv1.NetworkPolicy, podLabels map[string]string) bool {
+	return inv.Selects(np, podLabels)
+}
+
 // namespaceRepresentative returns the namespace o stands for in whole-
 // namespace findings, or "" when o is not its namespace's representative or
 // the namespace has no workloads.
@@ -157,7 +162,7 @@ func notSelectedCheck(id string, egress bool) check.Check {
 			}
 			for _, np := range policies {
 				in, eg := policyDirections(np)
-				if ((egress && eg) || (!egress && in)) && selects(np, o.Pod.Meta.Labels) {
+				if ((egress && eg) || (!egress && in)) && selectsIn(ctx.Inventory, np, o.Pod.Meta.Labels) {
 					return nil
 				}
 			}
@@ -197,7 +202,7 @@ func networkPolicySelectsNothing() check.Check {
 				return nil
 			}
 			for _, w := range workloads {
-				if selects(np, w.Pod.Meta.Labels) {
+				if selectsIn(ctx.Inventory, np, w.Pod.Meta.Labels) {
 					return nil
 				}
 			}

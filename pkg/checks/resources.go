@@ -13,18 +13,13 @@ import (
 // requests or limits CPU or memory, Burstable otherwise.
 func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
 	set, guaranteed := false, true
-	cs := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range cs {
-		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[r]
-			lim, hasLim := c.Resources.Limits[r]
-			if (hasReq && !req.IsZero()) || (hasLim && !lim.IsZero()) {
-				set = true
-			}
-			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
-				guaranteed = false
-			}
-		}
+	for _, c := range spec.InitContainers {
+		s, g := qosOf(&c)
+		set, guaranteed = set || s, guaranteed && g
+	}
+	for _, c := range spec.Containers {
+		s, g := qosOf(&c)
+		set, guaranteed = set || s, guaranteed && g
 	}
 	switch {
 	case !set:
@@ -33,6 +28,23 @@ func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
 		return corev1.PodQOSGuaranteed
 	}
 	return corev1.PodQOSBurstable
+}
+
+// qosOf says whether a container requests or limits CPU or memory, and
+// whether it meets the Guaranteed rule.
+func qosOf(c *corev1.Container) (set, guaranteed bool) {
+	guaranteed = true
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, hasReq := c.Resources.Requests[r]
+		lim, hasLim := c.Resources.Limits[r]
+		if (hasReq && !req.IsZero()) || (hasLim && !lim.IsZero()) {
+			set = true
+		}
+		if !hasLim || (hasReq && req.Cmp(lim) != 0) {
+			guaranteed = false
+		}
+	}
+	return set, guaranteed
 }
 
 // resourceCheck reports containers that do not set resource name in
@@ -55,7 +67,7 @@ func resourceCheck(id string, name corev1.ResourceName, limit bool, sev check.Se
 		},
 		Scope: podScope,
 		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
-			qos := qosClass(o.Pod.Spec)
+			var qos corev1.PodQOSClass // computed only when something is missing
 			return perContainer(o, func(c inventory.Container) []check.Finding {
 				if c.Ephemeral {
 					return nil // ephemeral containers may not set resources
@@ -71,6 +83,9 @@ func resourceCheck(id string, name corev1.ResourceName, limit bool, sev check.Se
 					if q, ok := c.Resources.Limits[name]; ok && !q.IsZero() {
 						return nil
 					}
+				}
+				if qos == "" {
+					qos = qosClass(o.Pod.Spec)
 				}
 				return []check.Finding{check.NewFinding(o, c.Path+".resources."+field+"."+string(name),
 					kindOf(c)+" \""+c.Name+"\" sets no "+string(name)+" "+field[:len(field)-1]+" (pod QoS class: "+string(qos)+")")}

@@ -6,9 +6,12 @@ package engine
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"k8s.io/pod-security-admission/api"
 
@@ -91,45 +94,50 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 		internal []manifest.InputError
 		wg       sync.WaitGroup
 	)
-	next := make(chan int, workers)
+	// Workers take objects in small batches from an atomic counter: a
+	// channel send per object costs as much as checking a small object.
+	var cursor atomic.Int64
+	const batch = 16
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				o := inv.Objects[i]
-				ev := &evaluated[i]
-				ev.Object = check.ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
-				if o.File != "" {
-					loc := o.Locate("")
-					ev.Location = &loc
+			for {
+				start := int(cursor.Add(batch)) - batch
+				if start >= len(inv.Objects) {
+					return
 				}
-				for ci := range checks {
-					c := &checks[ci]
-					if !c.Scope.Matches(o) {
-						continue
+				for i := start; i < min(start+batch, len(inv.Objects)); i++ {
+					o := inv.Objects[i]
+					ev := &evaluated[i]
+					ev.Object = check.ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+					if o.File != "" {
+						loc := o.Locate("")
+						ev.Location = &loc
 					}
-					ev.Checks = append(ev.Checks, c.ID)
-					fs, err := runOne(ctx, c, o)
-					if err != nil {
-						mu.Lock()
-						internal = append(internal, *err)
-						mu.Unlock()
-						continue
+					for ci := range checks {
+						c := &checks[ci]
+						if !c.Scope.Matches(o) {
+							continue
+						}
+						ev.Checks = append(ev.Checks, c.ID)
+						fs, err := runOne(ctx, c, o)
+						if err != nil {
+							mu.Lock()
+							internal = append(internal, *err)
+							mu.Unlock()
+							continue
+						}
+						for _, f := range fs {
+							perObject[i] = append(perObject[i], complete(f, c))
+						}
 					}
-					for _, f := range fs {
-						perObject[i] = append(perObject[i], complete(f, c))
-					}
+					perObject[i], silenced[i], expired[i] = suppressObject(o, perObject[i], opts.Suppress)
+					SortFindings(perObject[i])
 				}
-				perObject[i], silenced[i], expired[i] = suppressObject(o, perObject[i], opts.Suppress)
-				SortFindings(perObject[i])
 			}
 		}()
 	}
-	for i := range inv.Objects {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 
 	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
@@ -160,8 +168,13 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 // runs checks: what `rampart scan` does. Input errors and check errors are
 // merged and sorted; the summary counts files too.
 func Scan(paths []string, load manifest.Options, checks []check.Check, opts Options) *Result {
+	start := time.Now()
 	loaded := manifest.Load(paths, load)
-	res := Run(checks, inventory.New(loaded.Objects), opts)
+	slog.Debug("loaded", "objects", len(loaded.Objects), "elapsed", time.Since(start))
+	inv := inventory.New(loaded.Objects)
+	slog.Debug("inventory built", "elapsed", time.Since(start))
+	res := Run(checks, inv, opts)
+	slog.Debug("checks done", "elapsed", time.Since(start))
 	res.Errors = append(loaded.Errors, res.Errors...)
 	manifest.SortErrors(res.Errors)
 	res.Summarize(opts.FailOn)
@@ -216,10 +229,27 @@ func complete(f check.Finding, c *check.Check) check.Finding {
 // SortFindings orders findings by file, line, column, check and message, and
 // findings without a file by object.
 func SortFindings(fs []check.Finding) {
-	slices.SortStableFunc(fs, compareFindings)
+	if len(fs) < 2 {
+		return
+	}
+	// Sort indexes, not the large Finding values, then permute once.
+	idx := make([]int32, len(fs))
+	for i := range idx {
+		idx[i] = int32(i) //nolint:gosec // a slice's length fits
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return compareFindingPtrs(&fs[a], &fs[b]) })
+	sorted := make([]check.Finding, len(fs))
+	for i, j := range idx {
+		sorted[i] = fs[j]
+	}
+	copy(fs, sorted)
 }
 
 func compareFindings(a, b check.Finding) int {
+	return compareFindingPtrs(&a, &b)
+}
+
+func compareFindingPtrs(a, b *check.Finding) int {
 	var af, bf string
 	var al, bl, ac, bc int
 	if a.Location != nil {

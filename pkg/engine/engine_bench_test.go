@@ -56,3 +56,14 @@ func BenchmarkScan(b *testing.B) {
 		engine.Run(cs, inv, engine.Options{PSS: lv, Workers: 1})
 	}
 }
+
+// BenchmarkEngineParallel is the catalog on GOMAXPROCS workers.
+func BenchmarkEngineParallel(b *testing.B) {
+	files := corpus.Generate(2000, 1)
+	inv := inventory.New(parseAll(b, files))
+	cs := checks.Builtin()
+	b.ReportAllocs()
+	for b.Loop() {
+		engine.Run(cs, inv, engine.Options{PSS: lv})
+	}
+}

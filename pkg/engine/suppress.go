@@ -23,6 +23,9 @@ func suppressObject(o *inventory.Object, fs []check.Finding, rules *suppress.Rul
 	if rules != nil && !rules.Now.IsZero() {
 		now = rules.Now
 	}
+	if len(anns) == 0 && (rules == nil || (len(rules.Exceptions) == 0 && rules.Baseline == nil)) {
+		return fs, nil, 0
+	}
 findings:
 	for _, f := range fs {
 		container := ""

@@ -15,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
@@ -26,6 +27,8 @@ type PodTemplate struct {
 	Spec     *corev1.PodSpec
 	MetaPath string
 	SpecPath string
+
+	containers []Container // computed once by Containers
 }
 
 // Object is a manifest object with its derived views.
@@ -56,8 +59,9 @@ type Inventory struct {
 	workloads       map[string][]*Object // by effective namespace, in scan order
 	netpols         map[string][]*networkingv1.NetworkPolicy
 	netpolObjects   map[*networkingv1.NetworkPolicy]*Object
-	serviceAccounts map[string]*corev1.ServiceAccount // "namespace/name"
-	boundSAs        map[string]bool                   // "namespace/name" of ServiceAccounts some binding names
+	selectors       map[*networkingv1.NetworkPolicy]labels.Selector // nil: invalid selector
+	serviceAccounts map[string]*corev1.ServiceAccount               // "namespace/name"
+	boundSAs        map[string]bool                                 // "namespace/name" of ServiceAccounts some binding names
 }
 
 // New indexes objs and derives pod templates and the shared views.
@@ -67,6 +71,7 @@ func New(objs []*manifest.Object) *Inventory {
 		workloads:       map[string][]*Object{},
 		netpols:         map[string][]*networkingv1.NetworkPolicy{},
 		netpolObjects:   map[*networkingv1.NetworkPolicy]*Object{},
+		selectors:       map[*networkingv1.NetworkPolicy]labels.Selector{},
 		serviceAccounts: map[string]*corev1.ServiceAccount{},
 		boundSAs:        map[string]bool{},
 	}
@@ -87,6 +92,11 @@ func New(objs []*manifest.Object) *Inventory {
 			ns := io.EffectiveNamespace()
 			inv.netpols[ns] = append(inv.netpols[ns], t)
 			inv.netpolObjects[t] = io
+			if sel, err := metav1.LabelSelectorAsSelector(&t.Spec.PodSelector); err == nil {
+				inv.selectors[t] = sel
+			} else {
+				inv.selectors[t] = nil // the API server rejects it; it selects nothing
+			}
 		case *corev1.ServiceAccount:
 			inv.serviceAccounts[io.EffectiveNamespace()+"/"+o.Name] = t
 		case *rbacv1.RoleBinding:
@@ -127,6 +137,20 @@ func (inv *Inventory) WorkloadNamespaces() []string {
 // NetworkPolicies returns the NetworkPolicies of namespace ns.
 func (inv *Inventory) NetworkPolicies(ns string) []*networkingv1.NetworkPolicy {
 	return inv.netpols[ns]
+}
+
+// Selects reports whether NetworkPolicy np's podSelector (compiled once)
+// matches podLabels; an invalid selector matches nothing.
+func (inv *Inventory) Selects(np *networkingv1.NetworkPolicy, podLabels map[string]string) bool {
+	sel, ok := inv.selectors[np]
+	if !ok {
+		s, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil {
+			return false
+		}
+		sel = s
+	}
+	return sel != nil && sel.Matches(labels.Set(podLabels))
 }
 
 // ObjectOf returns the inventory object a NetworkPolicy was decoded from.
@@ -189,6 +213,7 @@ func podTemplate(o *manifest.Object) *PodTemplate {
 	t := derivePodTemplate(o)
 	if t != nil {
 		DefaultPodSpec(t.Spec)
+		t.containers = t.listContainers()
 	}
 	return t
 }
@@ -255,7 +280,15 @@ type Container struct {
 }
 
 // Containers lists init, regular and ephemeral containers, in that order.
+// The list is computed when the inventory is built and shared: do not modify.
 func (p *PodTemplate) Containers() []Container {
+	if p.containers != nil {
+		return p.containers
+	}
+	return p.listContainers()
+}
+
+func (p *PodTemplate) listContainers() []Container {
 	out := make([]Container, 0, len(p.Spec.InitContainers)+len(p.Spec.Containers)+len(p.Spec.EphemeralContainers))
 	for i := range p.Spec.InitContainers {
 		out = append(out, Container{Container: &p.Spec.InitContainers[i], Path: p.SpecPath + ".initContainers[" + strconv.Itoa(i) + "]", Init: true})

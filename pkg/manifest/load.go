@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -93,12 +94,16 @@ func Load(paths []string, opts Options) *Result {
 	}
 	outs := make([]out, len(files))
 	var wg sync.WaitGroup
-	next := make(chan int)
+	var cursor atomic.Int64 // workers take files in order from a shared counter
 	for w := 0; w < opts.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for {
+				i := int(cursor.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
 				data, err := readFile(files[i], opts)
 				if err != nil {
 					outs[i].errs = []InputError{{File: files[i], Message: err.Error()}}
@@ -108,10 +113,6 @@ func Load(paths []string, opts Options) *Result {
 			}
 		}()
 	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	res.Files = len(files)
 	for _, o := range outs {
@@ -470,7 +471,7 @@ func newObject(name string, doc, item int, n *yaml.Node, idx positions, offset i
 		if kind == "" {
 			missing = append(missing, "kind")
 		}
-		line, _ := idx.locate(nil)
+		line, _ := idx.locatePath("")
 		return nil, &InputError{File: name, Line: line + offset, Message: where + " has no " + strings.Join(missing, " and ") + "; skipped"}
 	}
 	meta := mapGet(n, "metadata")

@@ -75,7 +75,7 @@ func (o *Object) Locate(path string) Location {
 	if o.pos == nil {
 		return loc
 	}
-	line, col := o.pos.locate(ParsePath(path))
+	line, col := o.pos.locatePath(path)
 	loc.Line, loc.Column = line+o.lineOffset, col
 	return loc
 }

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -130,17 +132,44 @@ func indexDocument(n *yaml.Node, buf positions) (positions, *boundsError) {
 	return idx, nil
 }
 
-// locate returns the line and column of the deepest field of segs that
-// exists; for the empty path, the object's first field.
-func (p positions) locate(segs []Segment) (int, int) {
+// locatePath is locate for a path string, parsed as it is walked, without
+// allocating: the hot path of every finding.
+func (p positions) locatePath(path string) (int, int) {
 	if len(p) == 0 {
 		return 0, 0
 	}
 	cur := int32(0)
-	for _, s := range segs {
+	for i := 0; i < len(path); {
+		var key string
+		index := -1
+		switch path[i] {
+		case '.':
+			i++
+			continue
+		case '[':
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				return int(p[cur].line), int(p[cur].col)
+			}
+			inner := path[i+1 : i+end]
+			i += end + 1
+			if n, err := strconv.Atoi(inner); err == nil {
+				index = n
+			} else if uq, err := strconv.Unquote(inner); err == nil {
+				key = uq
+			} else {
+				key = inner
+			}
+		default:
+			j := i
+			for j < len(path) && path[j] != '.' && path[j] != '[' {
+				j++
+			}
+			key, i = path[i:j], j
+		}
 		c, n := p[cur].first, 0
 		for ; c >= 0; c, n = p[c].next, n+1 {
-			if s.Index >= 0 && p[c].key == "" && n == s.Index || s.Index < 0 && p[c].key == s.Key && p[c].key != "" {
+			if index >= 0 && p[c].key == "" && n == index || index < 0 && p[c].key == key && key != "" {
 				break
 			}
 		}

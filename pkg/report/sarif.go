@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -166,6 +167,7 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 		}
 		run.OriginalURIBaseIDs = map[string]sarifArtifactLoc{"%SRCROOT%": {URI: (&url.URL{Scheme: "file", Path: root}).String()}}
 	}
+	paths := pathCache{root: opts.Root, rel: map[string]sarifArtifactLoc{}}
 	ruleIndex := map[string]int{}
 	for _, c := range res.Checks {
 		ruleIndex[c.ID] = len(run.Tool.Driver.Rules)
@@ -177,7 +179,7 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 			RuleIndex:           ruleIndex[f.CheckID],
 			Level:               sarifLevel(f.Severity),
 			Message:             sarifText{Text: f.Object.String() + ": " + f.Message},
-			Locations:           []sarifLocation{locationFor(f.Location, f.Object, opts.Root)},
+			Locations:           []sarifLocation{paths.locationFor(f.Location, f.Object)},
 			PartialFingerprints: sarifFingerprints{Rampart: fingerprint(f.CheckID, f.Object.String(), f.Field, f.Message)},
 			Properties:          sarifResultProps{Field: f.Field, Severity: f.Severity.String(), Remediation: f.Remediation},
 		}
@@ -196,7 +198,7 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 	for _, e := range res.Errors {
 		n := sarifNotification{Level: "error", Message: sarifText{Text: e.Message}}
 		if e.File != "" {
-			p := &sarifPhysical{ArtifactLocation: artifact(e.File, opts.Root)}
+			p := &sarifPhysical{ArtifactLocation: paths.artifact(e.File)}
 			if e.Line > 0 {
 				p.Region = &sarifRegion{StartLine: e.Line}
 			}
@@ -205,9 +207,13 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 		inv.Notifications = append(inv.Notifications, n)
 	}
 	run.Invocations = []sarifInvocation{inv}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}})
+	// Compact: SARIF logs are read by tools, and indenting tens of thousands
+	// of results costs more than computing them.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := json.NewEncoder(bw).Encode(sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}}); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func sarifRuleFor(c check.Check) sarifRule {
@@ -260,6 +266,21 @@ func ruleName(title string) string {
 	return b.String()
 }
 
+// pathCache computes each file's artifact location once.
+type pathCache struct {
+	root string
+	rel  map[string]sarifArtifactLoc
+}
+
+func (c *pathCache) artifact(file string) sarifArtifactLoc {
+	if a, ok := c.rel[file]; ok {
+		return a
+	}
+	a := artifact(file, c.root)
+	c.rel[file] = a
+	return a
+}
+
 func artifact(file, root string) sarifArtifactLoc {
 	rel := relPath(root, file)
 	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") {
@@ -268,10 +289,10 @@ func artifact(file, root string) sarifArtifactLoc {
 	return sarifArtifactLoc{URI: (&url.URL{Path: rel}).String(), URIBaseID: "%SRCROOT%"}
 }
 
-func locationFor(p *manifest.Location, obj check.ObjectRef, root string) sarifLocation {
+func (c *pathCache) locationFor(p *manifest.Location, obj check.ObjectRef) sarifLocation {
 	l := sarifLocation{LogicalLocations: []sarifLogical{{FullyQualifiedName: obj.String(), Kind: "object"}}}
 	if p != nil && p.File != "" {
-		phys := &sarifPhysical{ArtifactLocation: artifact(p.File, root)}
+		phys := &sarifPhysical{ArtifactLocation: c.artifact(p.File)}
 		if p.Line > 0 {
 			phys.Region = &sarifRegion{StartLine: p.Line, StartColumn: p.Column}
 		}

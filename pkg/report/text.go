@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
@@ -30,7 +31,7 @@ const (
 
 // Write implements Reporter.
 func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
-	bw := bufio.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 64<<10)
 	paint := func(code, s string) string {
 		if !opts.Color {
 			return s
@@ -38,6 +39,7 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 		return code + s + reset
 	}
 	lastFile, lastObj := "\x00", ""
+	var scratch [32]byte
 	for _, f := range res.Findings {
 		file := "(cluster)"
 		line, col := 0, 0
@@ -55,15 +57,33 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 			fmt.Fprintf(bw, "  %s\n", obj)
 			lastObj = obj
 		}
-		pos := ""
+		// Written piece by piece: fmt costs more than the rest of the
+		// report when a repository has tens of thousands of findings.
+		bw.WriteString("    ")
+		n := 0
 		if line > 0 {
-			pos = fmt.Sprintf("%d:%d", line, col)
+			b := strconv.AppendInt(scratch[:0], int64(line), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(col), 10)
+			bw.Write(b)
+			n = len(b)
 		}
-		fmt.Fprintf(bw, "    %-7s %s %s %s\n", pos, paint(severityColor[f.Severity], fmt.Sprintf("%-8s", f.Severity)), paint(bold, f.CheckID), f.Message)
+		pad(bw, 8-n)
+		sev := f.Severity.String()
+		bw.WriteString(paint(severityColor[f.Severity], sev))
+		pad(bw, 9-len(sev))
+		bw.WriteString(paint(bold, f.CheckID))
+		bw.WriteByte(' ')
+		bw.WriteString(f.Message)
+		bw.WriteByte('\n')
 		if f.Field != "" {
-			fmt.Fprintf(bw, "            %s\n", paint(dim, "field: "+f.Field))
+			bw.WriteString("            ")
+			bw.WriteString(paint(dim, "field: "+f.Field))
+			bw.WriteByte('\n')
 		}
-		fmt.Fprintf(bw, "            %s\n", paint(dim, "fix:   "+f.Remediation))
+		bw.WriteString("            ")
+		bw.WriteString(paint(dim, "fix:   "+f.Remediation))
+		bw.WriteByte('\n')
 	}
 	if opts.ShowSuppressed && len(res.Suppressed) > 0 {
 		if len(res.Findings) > 0 {
@@ -133,6 +153,12 @@ func summaryLine(res *engine.Result, color bool) string {
 		s.Files, plural(s.Files, "file", "files"),
 		s.Errors, plural(s.Errors, "error", "errors"),
 		s.FailOn, verdict)
+}
+
+func pad(w *bufio.Writer, n int) {
+	for ; n > 0; n-- {
+		w.WriteByte(' ')
+	}
 }
 
 func plural(n int, one, many string) string {

@@ -12,20 +12,24 @@ import (
 
 type format struct {
 	kind string
-	re   *regexp.Regexp
+	// hints are literals one of which every match contains: the regular
+	// expression only runs on values that contain one, which keeps the
+	// common case (no secret) to a few substring searches.
+	hints []string
+	re    *regexp.Regexp
 }
 
 // formats are token shapes that are secrets whatever their name.
 var formats = []format{
-	{"private key", regexp.MustCompile(`-----BEGIN ((RSA|DSA|EC|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY( BLOCK)?-----`)},
-	{"AWS access key ID", regexp.MustCompile(`\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
-	{"GitHub token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b`)},
-	{"GitLab token", regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}\b`)},
-	{"Slack token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`)},
-	{"Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
-	{"Stripe secret key", regexp.MustCompile(`\b(sk|rk)_live_[0-9A-Za-z]{20,}\b`)},
-	{"JSON Web Token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
-	{"password in a URL", regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]{3,}@[^/\s]+`)},
+	{"private key", []string{"PRIVATE KEY"}, regexp.MustCompile(`-----BEGIN ((RSA|DSA|EC|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY( BLOCK)?-----`)},
+	{"AWS access key ID", []string{"AKIA", "ASIA", "ABIA", "ACCA"}, regexp.MustCompile(`\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
+	{"GitHub token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b`)},
+	{"GitLab token", []string{"glpat-"}, regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}\b`)},
+	{"Slack token", []string{"xox"}, regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`)},
+	{"Google API key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
+	{"Stripe secret key", []string{"_live_"}, regexp.MustCompile(`\b(sk|rk)_live_[0-9A-Za-z]{20,}\b`)},
+	{"JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
+	{"password in a URL", []string{"://"}, regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]{3,}@[^/\s]+`)},
 }
 
 // secretNames are words that make a key name a secret's name.
@@ -44,8 +48,13 @@ func Detect(key, value string) (string, bool) {
 		return "", false
 	}
 	for _, f := range formats {
-		if f.re.MatchString(value) {
-			return f.kind, true
+		for _, h := range f.hints {
+			if strings.Contains(value, h) {
+				if f.re.MatchString(value) {
+					return f.kind, true
+				}
+				break
+			}
 		}
 	}
 	if !secretName(key) || placeholder(value) || reference(value) {

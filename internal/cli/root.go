@@ -109,9 +109,14 @@ func newRoot(s *streams) *cobra.Command {
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level})))
 			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+				f, err := os.Create(cpuProfile) //nolint:gosec // the user names the file
 				if err == nil && pprof.StartCPUProfile(f) == nil {
-					s.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+					s.stopProfile = func() {
+						pprof.StopCPUProfile()
+						if err := f.Close(); err != nil {
+							slog.Warn("writing the CPU profile", "err", err)
+						}
+					}
 				}
 			}
 		},

@@ -235,7 +235,7 @@ func SortFindings(fs []check.Finding) {
 	// Sort indexes, not the large Finding values, then permute once.
 	idx := make([]int32, len(fs))
 	for i := range idx {
-		idx[i] = int32(i) //nolint:gosec // a slice's length fits
+		idx[i] = int32(i)
 	}
 	slices.SortFunc(idx, func(a, b int32) int { return compareFindingPtrs(&fs[a], &fs[b]) })
 	sorted := make([]check.Finding, len(fs))

@@ -41,7 +41,7 @@ func render(t *testing.T, format string, res *engine.Result) []byte {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := rep.Write(&buf, res, Options{Root: root, Version: "test"}); err != nil {
+	if err := rep.Write(&buf, res, Options{Root: root, Version: "test", ShowSuppressed: true}); err != nil {
 		t.Fatal(err)
 	}
 	// The absolute scan root differs between machines.
@@ -71,8 +71,8 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestGoldens(t *testing.T) {
 	res := scanTestdata(t)
-	if len(res.Findings) == 0 || len(res.Errors) != 1 {
-		t.Fatalf("test input should give findings and one input error; got %d and %v", len(res.Findings), res.Errors)
+	if len(res.Findings) == 0 || len(res.Errors) != 1 || len(res.Suppressed) != 1 {
+		t.Fatalf("test input should give findings, one suppressed finding and one input error; got %d, %d and %v", len(res.Findings), len(res.Suppressed), res.Errors)
 	}
 	for _, format := range Formats {
 		t.Run(format, func(t *testing.T) {
@@ -159,8 +159,8 @@ func TestEveryFindingIsLocated(t *testing.T) {
 	if err := json.Unmarshal(render(t, "sarif", res), &sarif); err != nil {
 		t.Fatal(err)
 	}
-	if len(sarif.Runs[0].Results) != len(doc.Findings) {
-		t.Fatalf("SARIF has %d results, JSON %d findings", len(sarif.Runs[0].Results), len(doc.Findings))
+	if len(sarif.Runs[0].Results) != len(doc.Findings)+len(res.Suppressed) {
+		t.Fatalf("SARIF has %d results, want %d findings and %d suppressed", len(sarif.Runs[0].Results), len(doc.Findings), len(res.Suppressed))
 	}
 	for _, r := range sarif.Runs[0].Results {
 		pl := r.Locations[0].PhysicalLocation

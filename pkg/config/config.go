@@ -279,7 +279,7 @@ func (c *Config) validate(doc *yaml.Node, reg *check.Registry) []Problem {
 			names []string
 		}{{"disable", c.Checks.Disable}, {"enable", c.Checks.Enable}} {
 			for i, n := range list.names {
-				if !knownName(reg, n) {
+				if !KnownName(reg, n) {
 					out = append(out, Problem{Line: at("checks", list.key, fmt.Sprint(i)), Message: fmt.Sprintf("checks.%s: unknown check or category %q", list.key, n)})
 				}
 			}
@@ -310,7 +310,8 @@ func (c *Config) validate(doc *yaml.Node, reg *check.Registry) []Problem {
 	return out
 }
 
-func knownName(reg *check.Registry, n string) bool {
+// KnownName reports whether n is a check ID or a category of the catalog.
+func KnownName(reg *check.Registry, n string) bool {
 	if _, ok := reg.Get(n); ok {
 		return true
 	}

@@ -97,23 +97,11 @@ func selectChecks(o *scanOptions, paths []string, reg *check.Registry) ([]check.
 	cfg.Checks.Disable = append(cfg.Checks.Disable, o.disable...)
 	cfg.Checks.Enable = append(cfg.Checks.Enable, o.enable...)
 	for _, n := range append(append([]string{}, o.disable...), o.enable...) {
-		if !knownCheckOrCategory(reg, n) {
+		if !config.KnownName(reg, n) {
 			return nil, nil, usageError("unknown check or category %q (see `rampart checks`)", n)
 		}
 	}
 	return cfg.Select(reg.Checks()), cfg, nil
-}
-
-func knownCheckOrCategory(reg *check.Registry, n string) bool {
-	if _, ok := reg.Get(n); ok {
-		return true
-	}
-	for _, c := range check.Categories {
-		if string(c) == n {
-			return true
-		}
-	}
-	return false
 }
 
 func runScan(s *streams, o *scanOptions, paths []string) error {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/report"
+	"github.com/rampart-k8s/rampart/pkg/source"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
@@ -34,6 +36,9 @@ type scanOptions struct {
 	allowEmpty     bool
 	disable        []string
 	enable         []string
+	cluster        bool
+	cl             source.ClusterOptions
+	allowPartial   bool
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -71,6 +76,12 @@ and reported).`,
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "exit 0 when the paths hold no Kubernetes object (otherwise an input error)")
 	f.StringSliceVar(&o.disable, "disable", nil, "check IDs or categories not to run (repeatable, comma-separated)")
 	f.StringSliceVar(&o.enable, "enable", nil, "check IDs or categories to run even when the configuration disables them")
+	f.BoolVar(&o.cluster, "cluster", false, "scan the live cluster of the kubeconfig context instead of files")
+	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)")
+	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context to use")
+	f.StringVarP(&o.cl.Namespace, "namespace", "n", "", "with --cluster: the namespace to scan (default: the context's)")
+	f.BoolVarP(&o.cl.AllNamespaces, "all-namespaces", "A", false, "with --cluster: scan every namespace and the cluster-scoped objects")
+	f.BoolVar(&o.allowPartial, "allow-partial", false, "with --cluster: exit by the findings even when some kinds could not be read (default: exit 2)")
 	return cmd
 }
 
@@ -125,12 +136,18 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	if err != nil {
 		return usageError("--pss-version: %v", err)
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 && !o.cluster {
 		paths = []string{"."}
 	}
 	reg, err := checks.Registry()
 	if err != nil {
 		return err
+	}
+	if o.cluster && len(paths) > 0 {
+		return usageError("--cluster scans the cluster; do not give paths too")
+	}
+	if !o.cluster && (o.cl.Namespace != "" || o.cl.AllNamespaces || o.cl.Context != "" || o.cl.Kubeconfig != "") {
+		return usageError("--namespace, --all-namespaces, --context and --kubeconfig need --cluster")
 	}
 	selected, cfg, err := selectChecks(o, paths, reg)
 	if err != nil {
@@ -145,13 +162,22 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 
 	tuneGC()
 	start := time.Now()
-	res := engine.Scan(paths, manifest.Options{Stdin: s.in}, selected, engine.Options{
+	eopts := engine.Options{
 		PSS:               api.LevelVersion{Level: level, Version: pssVersion},
 		FailOn:            failOn,
 		AllowedRegistries: cfg.Images.AllowedRegistries,
 		KnownCheck:        func(id string) bool { _, ok := reg.Get(id); return ok },
 		Suppress:          rules,
-	})
+	}
+	var res *engine.Result
+	if o.cluster {
+		if res, err = scanCluster(o, selected, eopts); err != nil {
+			return err
+		}
+		paths = []string{"the cluster"}
+	} else {
+		res = engine.Scan(paths, manifest.Options{Stdin: s.in}, selected, eopts)
+	}
 	if res.Summary.Objects == 0 && !o.allowEmpty {
 		// A scan that evaluated nothing must not pass silently.
 		res.Errors = append(res.Errors, manifest.InputError{File: strings.Join(paths, ", "), Message: "no Kubernetes object found; nothing was evaluated (use --allow-empty if that is expected)"})
@@ -186,7 +212,7 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	switch {
-	case len(res.Errors) > 0:
+	case len(res.Errors) > 0, len(res.NotEvaluated) > 0 && !o.allowPartial:
 		return &exitError{code: ExitError}
 	case res.Summary.Failed:
 		return &exitError{code: ExitFindings}
@@ -201,4 +227,25 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// scanCluster reads the live cluster and runs the checks over what it read.
+func scanCluster(o *scanOptions, checks []check.Check, opts engine.Options) (*engine.Result, error) {
+	cfg, ns, err := source.Config(o.cl)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	read, err := source.ReadCluster(ctx, cfg, ns, o.cl)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	slog.Debug("cluster read", "server", read.Server, "namespace", ns, "objects", len(read.Objects), "not evaluated", len(read.NotEvaluated))
+	res := engine.ScanObjects(read.Objects, read.Errors, checks, opts)
+	for _, n := range read.NotEvaluated {
+		res.NotEvaluated = append(res.NotEvaluated, engine.NotEvaluated(n))
+	}
+	res.Summarize(opts.FailOn)
+	return res, nil
 }

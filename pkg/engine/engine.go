@@ -52,6 +52,8 @@ type Summary struct {
 	// silences.
 	Suppressed        int    `json:"suppressed"`
 	ExpiredExceptions int    `json:"expiredExceptions"`
+	// NotEvaluated counts the kinds a live scan could not read.
+	NotEvaluated int `json:"notEvaluated"`
 	FailOn            string `json:"failOn"`
 	// Failed is true when a finding is at or above FailOn.
 	Failed bool `json:"failed"`
@@ -69,6 +71,17 @@ type Result struct {
 	// Objects lists every object evaluated and the checks that applied to it,
 	// in inventory order.
 	Objects []Evaluated
+	// NotEvaluated lists what a live scan could not read.
+	NotEvaluated []NotEvaluated
+}
+
+// NotEvaluated is a kind a live scan could not read: its objects were not
+// judged, which a report must say rather than pass.
+type NotEvaluated struct {
+	Resource  string `json:"resource"`
+	Namespace string `json:"namespace,omitempty"`
+	Verb      string `json:"verb"`
+	Reason    string `json:"reason"`
 }
 
 // Evaluated is one object of a run and the IDs of the checks that applied.
@@ -171,14 +184,19 @@ func Scan(paths []string, load manifest.Options, checks []check.Check, opts Opti
 	start := time.Now()
 	loaded := manifest.Load(paths, load)
 	slog.Debug("loaded", "objects", len(loaded.Objects), "elapsed", time.Since(start))
-	inv := inventory.New(loaded.Objects)
-	slog.Debug("inventory built", "elapsed", time.Since(start))
-	res := Run(checks, inv, opts)
+	res := ScanObjects(loaded.Objects, loaded.Errors, checks, opts)
+	res.Summary.Files = loaded.Files
 	slog.Debug("checks done", "elapsed", time.Since(start))
-	res.Errors = append(loaded.Errors, res.Errors...)
+	return res
+}
+
+// ScanObjects runs checks over objects read elsewhere (a live cluster), with
+// the input errors met while reading them.
+func ScanObjects(objs []*manifest.Object, inputErrors []manifest.InputError, checks []check.Check, opts Options) *Result {
+	res := Run(checks, inventory.New(objs), opts)
+	res.Errors = append(inputErrors, res.Errors...)
 	manifest.SortErrors(res.Errors)
 	res.Summarize(opts.FailOn)
-	res.Summary.Files = loaded.Files
 	return res
 }
 
@@ -188,6 +206,7 @@ func (r *Result) Summarize(failOn *check.Severity) {
 	s.Findings = len(r.Findings)
 	s.Errors = len(r.Errors)
 	s.Suppressed = len(r.Suppressed)
+	s.NotEvaluated = len(r.NotEvaluated)
 	s.BySeverity = map[string]int{}
 	for sev := check.Info; sev <= check.Critical; sev++ {
 		s.BySeverity[sev.String()] = 0

@@ -25,6 +25,10 @@ func (JSON) Write(w io.Writer, res *engine.Result, opts Options) error {
 		jw.raw(",\n  \"suppressed\": ")
 		jw.array(len(res.Suppressed), func(i int) any { return res.Suppressed[i] })
 	}
+	if len(res.NotEvaluated) > 0 {
+		jw.raw(",\n  \"notEvaluated\": ")
+		jw.array(len(res.NotEvaluated), func(i int) any { return res.NotEvaluated[i] })
+	}
 	jw.raw(",\n  \"errors\": ")
 	jw.array(len(res.Errors), func(i int) any { return res.Errors[i] })
 	jw.raw(",\n  \"summary\": ")

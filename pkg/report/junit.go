@@ -110,6 +110,12 @@ func (JUnit) Write(w io.Writer, res *engine.Result, opts Options) error {
 		s.Tests++
 		s.Errors++
 	}
+	for _, n := range res.NotEvaluated {
+		s := suite("")
+		s.Cases = append(s.Cases, junitCase{Name: "list " + n.Resource, ClassName: "(cluster)", Error: &junitFailure{Message: "not evaluated", Type: "forbidden", Text: n.Reason}})
+		s.Tests++
+		s.Errors++
+	}
 	out := junitSuites{Name: "rampart"}
 	for _, name := range sortedKeys(suites) {
 		s := suites[name]

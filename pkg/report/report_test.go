@@ -65,7 +65,20 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("missing golden %s (run go test ./pkg/report -update): %v", path, err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; run go test ./pkg/report -update and review the diff\n--- got ---\n%s", name, got)
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) || i < len(wl); i++ {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Errorf("%s differs from the golden file at line %d (run go test ./pkg/report -update and review the diff)\n got: %.300s\nwant: %.300s", name, i+1, g, w)
+				break
+			}
+		}
 	}
 }
 

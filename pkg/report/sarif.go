@@ -194,7 +194,10 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 	for _, s := range res.Suppressed {
 		add(s.Finding, &sarifSuppression{Kind: s.Kind, Justification: s.Justification + " (" + s.By + ")"})
 	}
-	inv := sarifInvocation{ExecutionSuccessful: len(res.Errors) == 0}
+	inv := sarifInvocation{ExecutionSuccessful: len(res.Errors) == 0 && len(res.NotEvaluated) == 0}
+	for _, n := range res.NotEvaluated {
+		inv.Notifications = append(inv.Notifications, sarifNotification{Level: "error", Message: sarifText{Text: "not evaluated: cannot " + n.Verb + " " + n.Resource + ": " + n.Reason}})
+	}
 	for _, e := range res.Errors {
 		n := sarifNotification{Level: "error", Message: sarifText{Text: e.Message}}
 		if e.File != "" {

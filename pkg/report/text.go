@@ -98,6 +98,17 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 			fmt.Fprintf(bw, "  %s %s %s\n", pos, s.CheckID, paint(dim, "("+s.By+": "+s.Justification+")"))
 		}
 	}
+	if len(res.NotEvaluated) > 0 {
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, paint(bold, "not evaluated (missing permissions)"))
+		for _, n := range res.NotEvaluated {
+			where := "all namespaces"
+			if n.Namespace != "" {
+				where = "namespace " + n.Namespace
+			}
+			fmt.Fprintf(bw, "  %s cannot %s %s in %s\n", paint(severityColor[check.High], "error"), n.Verb, n.Resource, where)
+		}
+	}
 	if len(res.Errors) > 0 {
 		if len(res.Findings) > 0 || (opts.ShowSuppressed && len(res.Suppressed) > 0) {
 			fmt.Fprintln(bw)
@@ -130,6 +141,8 @@ func summaryLine(res *engine.Result, color bool) string {
 	switch {
 	case s.Errors > 0:
 		verdict = "input errors"
+	case s.NotEvaluated > 0:
+		verdict = "incomplete: " + fmt.Sprint(s.NotEvaluated) + " kinds not evaluated"
 	case s.Failed:
 		verdict = "failed"
 	}

@@ -50,11 +50,11 @@ type Summary struct {
 	// Suppressed counts findings silenced by annotations, exceptions or the
 	// baseline; ExpiredExceptions, findings an expired exception no longer
 	// silences.
-	Suppressed        int    `json:"suppressed"`
-	ExpiredExceptions int    `json:"expiredExceptions"`
+	Suppressed        int `json:"suppressed"`
+	ExpiredExceptions int `json:"expiredExceptions"`
 	// NotEvaluated counts the kinds a live scan could not read.
-	NotEvaluated int `json:"notEvaluated"`
-	FailOn            string `json:"failOn"`
+	NotEvaluated int    `json:"notEvaluated"`
+	FailOn       string `json:"failOn"`
 	// Failed is true when a finding is at or above FailOn.
 	Failed bool `json:"failed"`
 }

@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin/rampart
 FUZZTIME ?= 20s
 
-.PHONY: help build test fuzz bench bench-compare generate verify lint clean
+.PHONY: help build test control-plane fuzz bench bench-compare generate verify lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -11,9 +11,12 @@ help: ## list the targets
 build: ## build bin/rampart
 	$(GO) build -o $(BIN) ./cmd/rampart
 
-test: verify ## run every test (what CI runs): vet, gofmt, unit, fixture, golden and CLI tests, then a short fuzz
-	$(GO) test -count=1 ./...
+test: verify control-plane ## run every test (what CI runs): vet, gofmt, unit, fixture, golden, CLI and cluster tests, then a short fuzz
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
+
+control-plane: ## build kube-apiserver and etcd for the cluster tests (once; cached outside the repo)
+	@hack/control-plane.sh >/dev/null
 
 fuzz: ## fuzz the manifest loader for FUZZTIME (default 20s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/manifest

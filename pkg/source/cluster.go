@@ -278,3 +278,14 @@ func ownedByScanned(o *manifest.Object, owners map[string]bool) bool {
 	}
 	return false
 }
+
+// Resource returns the resource name (e.g. deployments.apps) and scope of a
+// kind the scan reads.
+func Resource(apiVersion, kindName string) (resource string, namespaced, ok bool) {
+	for _, k := range kinds {
+		if k.gv == apiVersion && k.kind == kindName {
+			return k.resource, k.namespaced, true
+		}
+	}
+	return "", false, false
+}

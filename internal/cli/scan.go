@@ -39,6 +39,7 @@ type scanOptions struct {
 	cluster        bool
 	cl             source.ClusterOptions
 	allowPartial   bool
+	helm           source.HelmOptions
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -79,9 +80,13 @@ and reported).`,
 	f.BoolVar(&o.cluster, "cluster", false, "scan the live cluster of the kubeconfig context instead of files")
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)")
 	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context to use")
-	f.StringVarP(&o.cl.Namespace, "namespace", "n", "", "with --cluster: the namespace to scan (default: the context's)")
+	f.StringVarP(&o.cl.Namespace, "namespace", "n", "", "with --cluster: the namespace to scan (default: the context's); for Helm charts: the release namespace")
 	f.BoolVarP(&o.cl.AllNamespaces, "all-namespaces", "A", false, "with --cluster: scan every namespace and the cluster-scoped objects")
 	f.BoolVar(&o.allowPartial, "allow-partial", false, "with --cluster: exit by the findings even when some kinds could not be read (default: exit 2)")
+	f.StringArrayVarP(&o.helm.ValueFiles, "values", "f", nil, "Helm charts: a values file (repeatable; later files win)")
+	f.StringArrayVar(&o.helm.Set, "set", nil, "Helm charts: set a value, key=value (repeatable)")
+	f.StringVar(&o.helm.ReleaseName, "release-name", "release", "Helm charts: the release name to render with")
+	f.StringVar(&o.helm.KubeVersion, "kube-version", "", "Helm charts: the Kubernetes version for .Capabilities (default: Helm's)")
 	return cmd
 }
 
@@ -146,9 +151,10 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	if o.cluster && len(paths) > 0 {
 		return usageError("--cluster scans the cluster; do not give paths too")
 	}
-	if !o.cluster && (o.cl.Namespace != "" || o.cl.AllNamespaces || o.cl.Context != "" || o.cl.Kubeconfig != "") {
-		return usageError("--namespace, --all-namespaces, --context and --kubeconfig need --cluster")
+	if !o.cluster && (o.cl.AllNamespaces || o.cl.Context != "" || o.cl.Kubeconfig != "") {
+		return usageError("--all-namespaces, --context and --kubeconfig need --cluster")
 	}
+	o.helm.Namespace = o.cl.Namespace // -n is the release namespace when rendering charts
 	selected, cfg, err := selectChecks(o, paths, reg)
 	if err != nil {
 		return err
@@ -176,7 +182,10 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		}
 		paths = []string{"the cluster"}
 	} else {
-		res = engine.Scan(paths, manifest.Options{Stdin: s.in}, selected, eopts)
+		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, o.helm)
+		slog.Debug("loaded", "objects", len(loaded.Objects), "charts and kustomizations", len(loaded.Claimed), "elapsed", time.Since(start))
+		res = engine.ScanObjects(loaded.Objects, loaded.Errors, selected, eopts)
+		res.Summary.Files = loaded.Files
 	}
 	if res.Summary.Objects == 0 && !o.allowEmpty {
 		// A scan that evaluated nothing must not pass silently.

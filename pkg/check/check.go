@@ -185,6 +185,9 @@ func NewFinding(o *inventory.Object, field, message string) Finding {
 	if o.File != "" {
 		loc := o.Locate(field)
 		f.Location = &loc
+		if h := o.Hint(field); h != "" {
+			f.Message += " (set from values key " + h + ")"
+		}
 	}
 	return f
 }

@@ -61,6 +61,10 @@ type Options struct {
 	MaxFileSize int64
 	// Workers is the number of files parsed at once; GOMAXPROCS when zero.
 	Workers int
+	// Claim, when set, is asked about every folder a walk meets (and every
+	// path given): a folder or file it claims (a Helm chart, a kustomization)
+	// is not read as plain manifests but listed in Result.Claimed.
+	Claim func(path string) bool
 }
 
 // Result is what Load read.
@@ -69,6 +73,8 @@ type Result struct {
 	Errors  []InputError
 	// Files is the number of files read (stdin counts as one).
 	Files int
+	// Claimed are the paths Options.Claim took, in walk order.
+	Claimed []string
 }
 
 // Load reads every path: a file, a folder (recursively, .yaml, .yml and .json
@@ -84,8 +90,9 @@ func Load(paths []string, opts Options) *Result {
 	res := &Result{}
 	var files []string
 	for _, p := range paths {
-		fs, errs := expand(p)
+		fs, claimed, errs := expand(p, opts.Claim)
 		files = append(files, fs...)
+		res.Claimed = append(res.Claimed, claimed...)
 		res.Errors = append(res.Errors, errs...)
 	}
 	type out struct {
@@ -123,18 +130,21 @@ func Load(paths []string, opts Options) *Result {
 }
 
 // expand turns one path argument into the files to read.
-func expand(p string) ([]string, []InputError) {
+func expand(p string, claim func(string) bool) ([]string, []string, []InputError) {
 	if p == "-" {
-		return []string{StdinName}, nil
+		return []string{StdinName}, nil, nil
 	}
 	info, err := os.Stat(p)
 	if err != nil {
-		return nil, []InputError{{File: p, Message: describeFSError(err)}}
+		return nil, nil, []InputError{{File: p, Message: describeFSError(err)}}
+	}
+	if claim != nil && claim(p) {
+		return nil, []string{p}, nil
 	}
 	if !info.IsDir() {
-		return []string{p}, nil
+		return []string{p}, nil, nil
 	}
-	var files []string
+	var files, claimed []string
 	var errs []InputError
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -147,6 +157,10 @@ func expand(p string) ([]string, []InputError) {
 		name := d.Name()
 		if d.IsDir() {
 			if path != p && strings.HasPrefix(name, ".") {
+				return fs.SkipDir
+			}
+			if path != p && claim != nil && claim(path) {
+				claimed = append(claimed, path)
 				return fs.SkipDir
 			}
 			return nil
@@ -165,7 +179,7 @@ func expand(p string) ([]string, []InputError) {
 	if err != nil {
 		errs = append(errs, InputError{File: p, Message: describeFSError(err)})
 	}
-	return files, errs
+	return files, claimed, errs
 }
 
 func describeFSError(err error) string {

@@ -47,7 +47,8 @@ type Object struct {
 	// SchemaErrors are unknown fields, duplicate fields and wrong types.
 	SchemaErrors []FieldError
 
-	pos        positions  // field positions; nil for live objects
+	pos        positions // field positions; nil for live objects
+	locator    func(path string) (line, col int, hint string)
 	node       *yaml.Node // kept only for kinds the scheme does not know
 	lineOffset int        // added to index lines: the document's first line in File
 }
@@ -72,6 +73,10 @@ func (o *Object) String() string {
 // nearest ancestor that exists when the field itself is absent.
 func (o *Object) Locate(path string) Location {
 	loc := Location{File: o.File}
+	if o.locator != nil {
+		loc.Line, loc.Column, _ = o.locator(path)
+		return loc
+	}
 	if o.pos == nil {
 		return loc
 	}
@@ -83,4 +88,36 @@ func (o *Object) Locate(path string) Location {
 // NewLiveObject wraps an object that has no source file.
 func NewLiveObject(apiVersion, kind, namespace, name string, typed runtime.Object) *Object {
 	return &Object{APIVersion: apiVersion, Kind: kind, Namespace: namespace, Name: name, Typed: typed, Item: -1}
+}
+
+// UseSourceOf makes o point at src's file and positions: for an object built
+// from src (by kustomize, say), findings then name the file and line a person
+// edits. Fields src lacks resolve to their nearest ancestor in src.
+func (o *Object) UseSourceOf(src *Object) {
+	o.File, o.Doc, o.Item = src.File, src.Doc, src.Item
+	o.pos, o.lineOffset = src.pos, src.lineOffset
+	for i := range o.SchemaErrors {
+		loc := o.Locate(o.SchemaErrors[i].Path)
+		o.SchemaErrors[i].Line, o.SchemaErrors[i].Column = loc.Line, loc.Column
+	}
+}
+
+// SetLocator replaces position lookup, for objects whose source is not the
+// YAML that was parsed (a Helm template): locate returns the line and column
+// of a field path and, optionally, a hint such as the values key it comes from.
+func (o *Object) SetLocator(locate func(path string) (line, col int, hint string)) {
+	o.locator = locate
+	for i := range o.SchemaErrors {
+		o.SchemaErrors[i].Line, o.SchemaErrors[i].Column, _ = locate(o.SchemaErrors[i].Path)
+	}
+}
+
+// Hint returns what the locator knows about where a field's value comes from
+// (for Helm charts, the values key), or "".
+func (o *Object) Hint(path string) string {
+	if o.locator == nil {
+		return ""
+	}
+	_, _, h := o.locator(path)
+	return h
 }

@@ -1,0 +1,172 @@
+package source
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+// KustomizationFiles are the names kustomize recognises.
+var KustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// KustomizationFile returns the kustomization file of dir, or "".
+func KustomizationFile(dir string) string {
+	for _, n := range KustomizationFiles {
+		p := filepath.Join(dir, n)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+const originAnnotation = "config.kubernetes.io/origin"
+
+// originFS reads the top kustomization with buildMetadata: [originAnnotations]
+// added, so that every built object says which file it came from.
+type originFS struct {
+	filesys.FileSystem
+	top string
+}
+
+func (f originFS) ReadFile(path string) ([]byte, error) {
+	data, err := f.FileSystem.ReadFile(path)
+	if err != nil || filepath.Clean(path) != f.top {
+		return data, err
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return data, nil // kustomize reports what is wrong with it
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "buildMetadata" {
+			m.Content[i+1].Content = append(m.Content[i+1].Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "originAnnotations"})
+			return yaml.Marshal(&doc)
+		}
+	}
+	m.Content = append(m.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Value: "buildMetadata"},
+		&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "originAnnotations"}}})
+	return yaml.Marshal(&doc)
+}
+
+// Kustomize builds the kustomization in dir in-process (overlays, patches,
+// components) and returns its objects, each pointing at the resource file it
+// came from (kustomize's origin annotation): positions are those of the field
+// in that file, or of its nearest ancestor there when a patch added it.
+func Kustomize(dir string) ([]*manifest.Object, []manifest.InputError) {
+	kfile := KustomizationFile(dir)
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, []manifest.InputError{{File: kfile, Message: err.Error()}}
+	}
+	fs := originFS{FileSystem: filesys.MakeFsOnDisk(), top: filepath.Join(abs, filepath.Base(kfile))}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, abs)
+	if err != nil {
+		return nil, []manifest.InputError{{File: kfile, Line: 1, Message: "kustomize build failed: " + err.Error()}}
+	}
+	sources := map[string][]*manifest.Object{}
+	var objs []*manifest.Object
+	var errs []manifest.InputError
+	for _, r := range m.Resources() {
+		origin := r.GetAnnotations()[originAnnotation]
+		if origin != "" {
+			anns := r.GetAnnotations()
+			delete(anns, originAnnotation)
+			if err := r.SetAnnotations(anns); err != nil {
+				errs = append(errs, manifest.InputError{File: kfile, Message: err.Error()})
+				continue
+			}
+		}
+		data, err := r.AsYAML()
+		if err != nil {
+			errs = append(errs, manifest.InputError{File: kfile, Message: fmt.Sprintf("rendering %s: %v", r.CurId(), err)})
+			continue
+		}
+		file := originPath(origin, abs)
+		display := kfile
+		if file != "" {
+			display = relTo(dir, abs, file)
+		}
+		built, perrs := manifest.Parse(display, data)
+		errs = append(errs, perrs...)
+		for _, o := range built {
+			if file != "" {
+				if _, ok := sources[file]; !ok {
+					raw, err := os.ReadFile(file) //nolint:gosec // a file the kustomization names
+					if err == nil {
+						sources[file], _ = manifest.Parse(display, raw)
+					}
+				}
+				if src := matchSource(sources[file], o); src != nil {
+					o.UseSourceOf(src)
+				}
+			}
+			objs = append(objs, o)
+		}
+	}
+	return objs, errs
+}
+
+// originPath reads the path of an origin annotation, absolute.
+func originPath(origin, root string) string {
+	if origin == "" {
+		return ""
+	}
+	var o struct {
+		Path         string `yaml:"path"`
+		ConfiguredIn string `yaml:"configuredIn"`
+	}
+	if yaml.Unmarshal([]byte(origin), &o) != nil {
+		return ""
+	}
+	p := o.Path
+	if p == "" {
+		p = o.ConfiguredIn
+	}
+	if p == "" || strings.Contains(p, "://") {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, p)
+	}
+	return filepath.Clean(p)
+}
+
+// relTo shows file relative to the scanned dir's parent as the user typed it.
+func relTo(dir, abs, file string) string {
+	rel, err := filepath.Rel(abs, file)
+	if err != nil {
+		return file
+	}
+	return filepath.Join(dir, rel)
+}
+
+// matchSource finds the object a built object came from: same kind and name,
+// or the one object of that kind whose name a prefix or suffix changed.
+func matchSource(srcs []*manifest.Object, o *manifest.Object) *manifest.Object {
+	var candidates []*manifest.Object
+	for _, s := range srcs {
+		if s.Kind != o.Kind {
+			continue
+		}
+		if s.Name == o.Name {
+			return s
+		}
+		if s.Name != "" && strings.Contains(o.Name, s.Name) {
+			candidates = append(candidates, s)
+		}
+	}
+	if len(candidates) == 1 {
+		return candidates[0]
+	}
+	return nil
+}

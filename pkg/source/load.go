@@ -1,0 +1,36 @@
+package source
+
+import (
+	"os"
+
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+// Load reads paths as `rampart scan` does: plain manifests through the
+// manifest loader, and every Helm chart (a folder with Chart.yaml, or a
+// .tgz) and kustomization (a folder with kustomization.yaml) it meets,
+// given or found by the walk, rendered in-process. A chart or kustomization
+// folder is not also read as plain files.
+func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Result {
+	opts.Claim = func(p string) bool {
+		if IsChart(p) {
+			return true
+		}
+		st, err := os.Stat(p)
+		return err == nil && st.IsDir() && KustomizationFile(p) != ""
+	}
+	res := manifest.Load(paths, opts)
+	for _, p := range res.Claimed {
+		var objs []*manifest.Object
+		var errs []manifest.InputError
+		if IsChart(p) {
+			objs, errs = RenderChart(p, helm)
+		} else {
+			objs, errs = Kustomize(p)
+		}
+		res.Objects = append(res.Objects, objs...)
+		res.Errors = append(res.Errors, errs...)
+		res.Files++
+	}
+	return res
+}

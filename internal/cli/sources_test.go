@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 )
 
 type locatedFinding struct {
@@ -92,8 +95,21 @@ func TestHelmChart(t *testing.T) {
 			}
 		})
 	}
+	// A packaged chart (.tgz) renders the same.
+	ch, err := loader.Load(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, r := scanFindings(t, tgz, "-f", filepath.Join(chart, "values-prod.yaml"))
+	if r.code != ExitOK || len(find(fs, "pss-privileged")) != 1 || len(find(fs, "pss-host-namespaces")) != 1 {
+		t.Errorf("packaged chart: exit %d, %d findings; stderr %s", r.code, len(fs), r.stderr)
+	}
 	// A failing template is an input error naming the chart.
-	_, r := scanFindings(t, filepath.Join(helmDir, "broken"))
+	_, r = scanFindings(t, filepath.Join(helmDir, "broken"))
 	if r.code != ExitError || !strings.Contains(r.stdout, "image.tag is required") || !strings.Contains(r.stdout, filepath.Join("broken", "Chart.yaml")) {
 		t.Errorf("broken chart: exit %d, output %s", r.code, r.stdout)
 	}

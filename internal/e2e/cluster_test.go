@@ -48,6 +48,10 @@ func TestMain(m *testing.M) {
 // apply server-side-applies every object of the files that the scan reads
 // and that this API server serves, and returns their kind/namespace/name.
 func apply(t *testing.T, dir string) map[string]bool {
+	return applyWith(t, dir, false)
+}
+
+func applyWith(t *testing.T, dir string, dryRun bool) map[string]bool {
 	t.Helper()
 	dyn, err := dynamic.NewForConfig(cluster.Config)
 	if err != nil {
@@ -83,10 +87,14 @@ func apply(t *testing.T, dir string) map[string]bool {
 			}
 			ri = dyn.Resource(gvr).Namespace(ns)
 		}
-		if _, err := ri.Apply(context.Background(), o.Name, u, metav1.ApplyOptions{FieldManager: "rampart-e2e", Force: true}); err != nil {
-			t.Fatalf("applying %s: %v", o, err)
+		opts := metav1.ApplyOptions{FieldManager: "rampart-e2e", Force: true}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
 		}
-		if o.Kind != "Namespace" { // nothing in the test control plane finalizes Namespaces
+		if _, err := ri.Apply(context.Background(), o.Name, u, opts); err != nil {
+			t.Fatalf("applying %s (dry run %v): %v", o, dryRun, err)
+		}
+		if o.Kind != "Namespace" && !dryRun { // nothing in the test control plane finalizes Namespaces
 			name := o.Name
 			t.Cleanup(func() {
 				zero := int64(0)
@@ -266,5 +274,30 @@ func TestForbiddenKindsAreNotEvaluated(t *testing.T) {
 	code = cli.Main([]string{"scan", "--cluster", "--kubeconfig", kubeconfig, "-A", "--allow-partial", "--fail-on", "none"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
 	if code != cli.ExitOK {
 		t.Errorf("--allow-partial --fail-on none: exit %d, want 0", code)
+	}
+}
+
+// TestFixedManifestsAreAccepted: after fix --write --breaking, every object
+// of the insecure example is still accepted by the real API server
+// (server-side dry run).
+func TestFixedManifestsAreAccepted(t *testing.T) {
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join("..", "..", "examples", "insecure", "*.yaml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := cli.Main([]string{"fix", "--write", "--breaking", dir}, strings.NewReader(""), &out, &errb); code != cli.ExitOK {
+		t.Fatalf("fix: exit %d %s", code, errb.String())
+	}
+	created := applyWith(t, dir, true)
+	if len(created) < 10 {
+		t.Errorf("only %d objects were dry-run applied", len(created))
 	}
 }

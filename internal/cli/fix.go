@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/spf13/cobra"
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/fix"
+)
+
+type fixOptions struct {
+	write    bool
+	level    string
+	breaking bool
+	only     []string
+	skip     []string
+}
+
+func newFixCmd(s *streams) *cobra.Command {
+	o := &fixOptions{}
+	cmd := &cobra.Command{
+		Use:   "fix [PATH ...]",
+		Short: "Harden manifests in place: print a diff, or apply it with --write",
+		Long: `Fix the findings that have a fix, one at a time, editing the YAML text so
+that comments, key order, quoting and every untouched line stay as they are.
+Fixes that can change how a workload runs (removing privileges, host access
+or capabilities it asked for) are made only with --breaking; the others are
+listed. Without --write, the changes are printed as a unified diff.`,
+		Example: `  rampart fix k8s/                       # show the diff
+  rampart fix --write --breaking k8s/    # apply every fix`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{"."}
+			}
+			level, err := api.ParseLevel(o.level)
+			if err != nil || level == api.LevelPrivileged {
+				return usageError("--level: want baseline or restricted, got %q", o.level)
+			}
+			reg, err := checks.Registry()
+			if err != nil {
+				return err
+			}
+			for _, id := range append(append([]string{}, o.only...), o.skip...) {
+				if _, ok := reg.Get(id); !ok {
+					return usageError("unknown check %q (see `rampart checks`)", id)
+				}
+			}
+			res, err := fix.Files(args, reg.Checks(), engine.Options{PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}},
+				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip})
+			if err != nil {
+				return usageError("%v", err)
+			}
+			for _, f := range res.Files {
+				if o.write {
+					st, err := os.Stat(f.Name)
+					if err != nil {
+						return err
+					}
+					if err := os.WriteFile(f.Name, []byte(f.After), st.Mode().Perm()); err != nil {
+						return fmt.Errorf("writing %s: %w", f.Name, err)
+					}
+					continue
+				}
+				diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+					A: difflib.SplitLines(f.Before), B: difflib.SplitLines(f.After),
+					FromFile: "a/" + strings.TrimPrefix(f.Name, "/"), ToFile: "b/" + strings.TrimPrefix(f.Name, "/"), Context: 3,
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(s.out, diff)
+			}
+			breaking := 0
+			for _, a := range res.Applied {
+				if a.Breaking {
+					breaking++
+				}
+				fmt.Fprintf(s.err, "fixed   %s %s: %s\n", a.Object, a.CheckID, a.Message)
+			}
+			for _, p := range res.Pending {
+				fmt.Fprintf(s.err, "not fixed %s %s: %s\n", p.Object, p.CheckID, p.Reason)
+			}
+			verb := "would change"
+			if o.write {
+				verb = "changed"
+			}
+			fmt.Fprintf(s.err, "%d fixes (%d breaking) %s %d files; %d not made\n", len(res.Applied), breaking, verb, len(res.Files), len(res.Pending))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.write, "write", false, "write the fixed files instead of printing a diff")
+	f.StringVar(&o.level, "level", "restricted", "Pod Security level to fix for: baseline or restricted")
+	f.BoolVar(&o.breaking, "breaking", false, "also make fixes that can change how a workload runs")
+	f.StringSliceVar(&o.only, "only", nil, "fix only these check IDs")
+	f.StringSliceVar(&o.skip, "skip", nil, "do not fix these check IDs")
+	return cmd
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(from, "*.yaml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestFixCommand(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	before, _ := os.ReadFile(filepath.Join(dir, "frontend.yaml"))
+
+	r := rampart(t, "", "fix", dir)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "+          securityContext:") || !strings.Contains(r.stderr, "need") && !strings.Contains(r.stderr, "not made") {
+		t.Fatalf("fix (diff): exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "frontend.yaml")); string(after) != string(before) {
+		t.Fatal("fix without --write changed a file")
+	}
+
+	if r := rampart(t, "", "fix", "--write", "--breaking", dir); r.code != ExitOK {
+		t.Fatalf("fix --write: exit %d %s", r.code, r.stderr)
+	}
+	// Every fixable finding is gone; fixing again changes nothing.
+	r = rampart(t, "", "fix", dir)
+	if r.stdout != "" {
+		t.Errorf("a second fix still changes files:\n%s", r.stdout)
+	}
+	for _, id := range []string{"pss-allow-privilege-escalation", "pss-privileged", "pss-capabilities-baseline", "sa-token-automount"} {
+		out, _ := scanDirPath(t, dir)
+		for _, f := range out {
+			if f == id {
+				t.Errorf("%s still reported after fix --write --breaking", id)
+			}
+		}
+	}
+	// Comments survive.
+	if after, _ := os.ReadFile(filepath.Join(dir, "frontend.yaml")); !strings.Contains(string(after), "# Storefront: a floating image tag") {
+		t.Error("a comment was lost")
+	}
+	if r := rampart(t, "", "fix", "--only", "no-such-check", dir); r.code != ExitError {
+		t.Errorf("--only unknown: exit %d", r.code)
+	}
+}
+
+func scanDirPath(t *testing.T, dir string) ([]string, int) {
+	t.Helper()
+	fs, r := scanFindings(t, dir)
+	var ids []string
+	for _, f := range fs {
+		ids = append(ids, f.CheckID)
+	}
+	return ids, r.code
+}

@@ -1,0 +1,331 @@
+package fix
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+// Options choose which fixes run.
+type Options struct {
+	// Breaking allows fixes that can change how a workload runs (removing
+	// privileges, host access or capabilities it asked for).
+	Breaking bool
+	// Only and Skip filter by check ID.
+	Only, Skip []string
+}
+
+// Applied is one fix made.
+type Applied struct {
+	File     string `json:"file"`
+	CheckID  string `json:"checkID"`
+	Object   string `json:"object"`
+	Message  string `json:"message"`
+	Breaking bool   `json:"breaking"`
+}
+
+// Pending is a finding a fix exists for but that was not made: breaking
+// without --breaking, or in YAML the editor does not rewrite.
+type Pending struct {
+	File, CheckID, Object, Reason string
+}
+
+// FileResult is one file before and after.
+type FileResult struct {
+	Name, Before, After string
+}
+
+// Result is what Files changed.
+type Result struct {
+	Files   []FileResult
+	Applied []Applied
+	Pending []Pending
+}
+
+// set is one field assignment a fix makes: path relative to the object, the
+// YAML text of the value, and whether it may only fill in a missing field
+// (a non-breaking fix never overwrites a value someone chose).
+type set struct {
+	path, value string
+	ifMissing   bool
+}
+
+// recipe is how to fix one finding: alternatives are tried in order until
+// one changes the text.
+type recipe struct {
+	message  string
+	breaking bool
+	sets     [][]set
+}
+
+// recipeFor returns the fix for a finding on o, if one exists.
+func recipeFor(f check.Finding, o *inventory.Object) (recipe, bool) {
+	if o.Pod == nil {
+		return recipe{}, false
+	}
+	spec := o.Pod.SpecPath
+	container := containerPath(f.Field)
+	switch f.CheckID {
+	case "pss-allow-privilege-escalation":
+		return recipe{message: "Set allowPrivilegeEscalation: false", sets: [][]set{{{container + ".securityContext.allowPrivilegeEscalation", "false", false}}}}, container != ""
+	case "pss-run-as-non-root":
+		r := recipe{message: "Set runAsNonRoot: true"}
+		podSet := []set{{spec + ".securityContext.runAsNonRoot", "true", true}}
+		if !setsRunAsUser(o.Pod.Spec) {
+			podSet = append(podSet, set{spec + ".securityContext.runAsUser", "10001", true})
+			r.message = "Set runAsNonRoot: true and runAsUser: 10001 (the image's user is unknown; check it runs as 10001)"
+		}
+		r.sets = [][]set{podSet}
+		if container != "" {
+			r.sets = append(r.sets, []set{{container + ".securityContext.runAsNonRoot", "true", false}})
+		}
+		return r, true
+	case "pss-seccomp-restricted":
+		r := recipe{message: "Set seccompProfile.type: RuntimeDefault", sets: [][]set{{{spec + ".securityContext.seccompProfile.type", "RuntimeDefault", true}}}}
+		if container != "" {
+			r.sets = append(r.sets, []set{{container + ".securityContext.seccompProfile.type", "RuntimeDefault", true}})
+		}
+		return r, true
+	case "pss-seccomp-baseline":
+		return recipe{message: "Replace the Unconfined seccomp profile with RuntimeDefault", breaking: true,
+			sets: [][]set{{{strings.TrimSuffix(f.Field, ".type") + ".type", "RuntimeDefault", false}}}}, true
+	case "pss-capabilities-restricted", "pss-capabilities-baseline":
+		if container == "" {
+			return recipe{}, false
+		}
+		c := containerAt(o.Pod, container)
+		keep := ""
+		if c != nil && listensBelow1024(c) {
+			keep = `"NET_BIND_SERVICE"`
+		}
+		if strings.HasSuffix(f.Field, ".add") || f.CheckID == "pss-capabilities-baseline" {
+			return recipe{message: "Drop all capabilities and remove the added ones", breaking: true, sets: [][]set{{
+				{container + ".securityContext.capabilities.drop", `["ALL"]`, false},
+				{container + ".securityContext.capabilities.add", "[" + keep + "]", false},
+			}}}, true
+		}
+		r := recipe{message: "Drop all capabilities", sets: [][]set{{{container + ".securityContext.capabilities.drop", `["ALL"]`, false}}}}
+		if keep != "" {
+			r.message = "Drop all capabilities, keeping NET_BIND_SERVICE for a port below 1024"
+			r.sets[0] = append(r.sets[0], set{container + ".securityContext.capabilities.add", "[" + keep + "]", true})
+		}
+		return r, true
+	case "sa-token-automount":
+		return recipe{message: "Set automountServiceAccountToken: false", sets: [][]set{{{spec + ".automountServiceAccountToken", "false", false}}}}, true
+	case "pss-privileged":
+		return recipe{message: "Set privileged: false", breaking: true, sets: [][]set{{{f.Field, "false", false}}}}, true
+	case "pss-host-namespaces":
+		return recipe{message: "Stop sharing the host namespace", breaking: true, sets: [][]set{{{f.Field, "false", false}}}}, strings.HasPrefix(f.Field, spec+".host")
+	}
+	return recipe{}, false
+}
+
+// containerPath returns the container prefix of a field path, or "".
+func containerPath(field string) string {
+	for _, list := range []string{".containers[", ".initContainers[", ".ephemeralContainers["} {
+		if i := strings.Index(field, list); i >= 0 {
+			if j := strings.IndexByte(field[i:], ']'); j >= 0 {
+				return field[:i+j+1]
+			}
+		}
+	}
+	return ""
+}
+
+func containerAt(p *inventory.PodTemplate, path string) *corev1.Container {
+	for _, c := range p.Containers() {
+		if c.Path == path {
+			return c.Container
+		}
+	}
+	return nil
+}
+
+func listensBelow1024(c *corev1.Container) bool {
+	for _, p := range c.Ports {
+		if p.ContainerPort > 0 && p.ContainerPort < 1024 {
+			return true
+		}
+	}
+	return false
+}
+
+func setsRunAsUser(spec *corev1.PodSpec) bool {
+	if spec.SecurityContext != nil && spec.SecurityContext.RunAsUser != nil {
+		return true
+	}
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		if c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func allowed(id string, opts Options) bool {
+	for _, s := range opts.Skip {
+		if s == id {
+			return false
+		}
+	}
+	if len(opts.Only) == 0 {
+		return true
+	}
+	for _, s := range opts.Only {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Files fixes the manifest files among paths (folders are walked; stdin,
+// Helm charts and kustomizations are not rewritten) and returns the files
+// before and after; it writes nothing.
+func Files(paths []string, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
+	loaded := manifest.Load(paths, manifest.Options{})
+	if len(loaded.Errors) > 0 {
+		var msgs []string
+		for _, e := range loaded.Errors {
+			msgs = append(msgs, e.Error())
+		}
+		return nil, errors.New("cannot fix input that does not parse:\n" + strings.Join(msgs, "\n"))
+	}
+	byFile := map[string][]*manifest.Object{}
+	var files []string
+	for _, o := range loaded.Objects {
+		if o.File == manifest.StdinName {
+			continue
+		}
+		if _, ok := byFile[o.File]; !ok {
+			files = append(files, o.File)
+		}
+		byFile[o.File] = append(byFile[o.File], o)
+	}
+	sort.Strings(files)
+	res := &Result{}
+	for _, file := range files {
+		var others []*manifest.Object
+		for _, o := range loaded.Objects {
+			if o.File != file {
+				others = append(others, o)
+			}
+		}
+		data, err := os.ReadFile(file) //nolint:gosec // a file the user asked to fix
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", file, err)
+		}
+		fr, applied, pending := fixFile(file, string(data), others, checks, eopts, opts)
+		res.Applied = append(res.Applied, applied...)
+		res.Pending = append(res.Pending, pending...)
+		if fr.After != fr.Before {
+			res.Files = append(res.Files, fr)
+		}
+	}
+	return res, nil
+}
+
+// fixFile applies one fix at a time, re-reading the file after each, until
+// no fixable finding is left: edits never overlap, and running it again
+// changes nothing.
+func fixFile(name, src string, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts Options) (FileResult, []Applied, []Pending) {
+	fr := FileResult{Name: name, Before: src, After: src}
+	var applied []Applied
+	done := map[string]bool{} // findings given up on
+	pending := map[string]Pending{}
+	for iter := 0; iter < 500; iter++ {
+		objs, errs := manifest.Parse(name, []byte(fr.After))
+		if len(errs) > 0 {
+			break // an edit broke the file: keep what was valid before it
+		}
+		inv := inventory.New(append(append([]*manifest.Object{}, objs...), others...))
+		eopts.Suppress = nil
+		run := engine.Run(checks, inv, eopts)
+		progressed := false
+		for _, f := range run.Findings {
+			if f.Location == nil || f.Location.File != name || !allowed(f.CheckID, opts) {
+				continue
+			}
+			key := f.CheckID + "|" + f.Object.String() + "|" + f.Field
+			if done[key] {
+				continue
+			}
+			o := objectOf(inv, f)
+			r, ok := recipeFor(f, o)
+			if !ok {
+				continue
+			}
+			if r.breaking && !opts.Breaking {
+				pending[key] = Pending{File: name, CheckID: f.CheckID, Object: f.Object.String(), Reason: "breaking fix; run with --breaking: " + r.message}
+				done[key] = true
+				continue
+			}
+			rootLine := o.Locate("").Line
+			next, changed := fr.After, false
+			var lastErr error
+			for _, alt := range r.sets {
+				cur, edited := next, false
+				for _, s := range alt {
+					out, ch, err := set1(cur, rootLine, s)
+					if err != nil {
+						lastErr = err
+						break
+					}
+					cur, edited = out, edited || ch
+				}
+				if edited {
+					next, changed = cur, true
+					break
+				}
+			}
+			if !changed {
+				reason := "the fix changed nothing"
+				if lastErr != nil {
+					reason = lastErr.Error()
+				}
+				pending[key] = Pending{File: name, CheckID: f.CheckID, Object: f.Object.String(), Reason: reason}
+				done[key] = true
+				continue
+			}
+			fr.After = next
+			applied = append(applied, Applied{File: name, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking})
+			done[key] = true
+			progressed = true
+			break // positions moved: read the file again
+		}
+		if !progressed {
+			break
+		}
+	}
+	var ps []Pending
+	for _, p := range pending {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Object+ps[i].CheckID < ps[j].Object+ps[j].CheckID })
+	return fr, applied, ps
+}
+
+func objectOf(inv *inventory.Inventory, f check.Finding) *inventory.Object {
+	for _, o := range inv.Objects {
+		if o.File == f.Location.File && o.Kind == f.Object.Kind && o.Name == f.Object.Name && o.Namespace == f.Object.Namespace {
+			return o
+		}
+	}
+	return nil
+}
+
+func set1(src string, rootLine int, s set) (string, bool, error) {
+	if s.ifMissing && has(src, rootLine, s.path) {
+		return src, false, nil
+	}
+	return Set(src, rootLine, s.path, s.value)
+}

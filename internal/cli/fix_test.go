@@ -69,3 +69,22 @@ func scanDirPath(t *testing.T, dir string) ([]string, int) {
 	}
 	return ids, r.code
 }
+
+// TestFixThenScanRestricted is the fixer's end-to-end promise: after
+// fix --write --level restricted --breaking, the insecure example raises no
+// Pod Security finding at restricted.
+func TestFixThenScanRestricted(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	if r := rampart(t, "", "fix", "--write", "--level", "restricted", "--breaking", dir); r.code != ExitOK {
+		t.Fatalf("fix: exit %d %s", r.code, r.stderr)
+	}
+	fs, r := scanFindings(t, dir, "--pss-level", "restricted")
+	if r.code != ExitOK {
+		t.Fatalf("scan after fix: exit %d: %s", r.code, r.stdout)
+	}
+	for _, f := range fs {
+		if strings.HasPrefix(f.CheckID, "pss-") {
+			t.Errorf("%s on %s/%s still reported after the fix", f.CheckID, f.Object.Kind, f.Object.Name)
+		}
+	}
+}

@@ -381,3 +381,150 @@ func replaceBlockSequence(t *text, key *yaml.Node, value string) (edit, bool, er
 	end := t.offset(last, 1) + len(t.line(last))
 	return edit{start: start, end: end, insert: " " + value}, true, nil
 }
+
+// findRoot returns the document mapping whose first key is on rootLine.
+func findRoot(src string, rootLine int) (*yaml.Node, error) {
+	for _, root := range parseDocuments(src) {
+		if root.Kind == yaml.MappingNode && len(root.Content) > 0 && root.Content[0].Line == rootLine {
+			return root, nil
+		}
+	}
+	return nil, fmt.Errorf("no document starts at line %d", rootLine)
+}
+
+// blockEnd returns the last line of a block node that starts on line start
+// at indentation indent (0-based): following lines that are more indented,
+// or that continue a sequence at the same indentation when seqAtIndent.
+func blockEnd(t *text, start, indent int, seqAtIndent bool) int {
+	end := start
+	for l := start + 1; l <= len(t.lineStarts); l++ {
+		s := t.line(l)
+		trimmed := strings.TrimSpace(s)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		in := indentOf(s)
+		if in > indent || (seqAtIndent && in == indent && strings.HasPrefix(trimmed, "-")) {
+			end = l
+			continue
+		}
+		break
+	}
+	return end
+}
+
+// deleteLines removes whole lines first..last (1-based, inclusive).
+func deleteLines(t *text, first, last int) edit {
+	start := t.lineStarts[first-1]
+	end := len(t.src)
+	if last < len(t.lineStarts) {
+		end = t.lineStarts[last]
+	}
+	return edit{start: start, end: end}
+}
+
+// Delete removes the field or list item at path of the object starting at
+// rootLine; changed is false when it is already absent. Only block-style
+// entries and items are removed.
+func Delete(src string, rootLine int, path string) (string, bool, error) {
+	root, err := findRoot(src, rootLine)
+	if err != nil {
+		return src, false, err
+	}
+	t := newText(src)
+	segs := manifest.ParsePath(path)
+	if len(segs) == 0 {
+		return src, false, errNotEditable
+	}
+	parent, rest, _ := lookupKey(root, segs[:len(segs)-1])
+	if len(rest) > 0 {
+		return src, false, nil // the parent is missing, so the field is too
+	}
+	last := segs[len(segs)-1]
+	if last.Index >= 0 {
+		if parent.Kind != yaml.SequenceNode || last.Index >= len(parent.Content) {
+			return src, false, nil
+		}
+		if parent.Style&yaml.FlowStyle != 0 {
+			return src, false, errNotEditable
+		}
+		if len(parent.Content) == 1 && len(segs) > 1 && segs[len(segs)-2].Index < 0 {
+			// Removing the only item removes the list's key too, rather
+			// than leave an empty "key:" behind.
+			if out, changed, err := Delete(src, rootLine, pathOf(segs[:len(segs)-1])); err == nil && changed {
+				return out, true, nil
+			}
+		}
+		item := parent.Content[last.Index]
+		if !strings.HasPrefix(strings.TrimLeft(t.line(item.Line), " "), "-") {
+			return src, false, errNotEditable
+		}
+		dash := indentOf(t.line(item.Line))
+		return apply(src, []edit{deleteLines(t, item.Line, blockEnd(t, item.Line, dash, false))}), true, nil
+	}
+	if parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 {
+		return src, false, errNotEditable
+	}
+	for j := 0; j+1 < len(parent.Content); j += 2 {
+		k := parent.Content[j]
+		if k.Value != last.Key {
+			continue
+		}
+		if strings.HasPrefix(strings.TrimLeft(t.line(k.Line), " "), "-") {
+			return src, false, errNotEditable // the first key of a list item shares the dash line
+		}
+		end := blockEnd(t, k.Line, k.Column-1, parent.Content[j+1].Kind == yaml.SequenceNode)
+		return apply(src, []edit{deleteLines(t, k.Line, end)}), true, nil
+	}
+	return src, false, nil
+}
+
+// Append adds item (a flow-style YAML value) to the sequence at path,
+// creating it as a flow sequence when missing.
+func Append(src string, rootLine int, path, item string) (string, bool, error) {
+	root, err := findRoot(src, rootLine)
+	if err != nil {
+		return src, false, err
+	}
+	t := newText(src)
+	n, rest, _ := lookupKey(root, manifest.ParsePath(path))
+	if len(rest) > 0 {
+		return Set(src, rootLine, path, "["+item+"]")
+	}
+	if n.Kind != yaml.SequenceNode {
+		return src, false, errNotEditable
+	}
+	if n.Style&yaml.FlowStyle != 0 {
+		start := t.offset(n.Line, n.Column)
+		closing := strings.IndexByte(t.src[start:], ']')
+		if closing < 0 || endLineOfFlow(t, n) != n.Line {
+			return src, false, errNotEditable
+		}
+		sep := ", "
+		if len(n.Content) == 0 {
+			sep = ""
+		}
+		return apply(src, []edit{{start: start + closing, end: start + closing, insert: sep + item}}), true, nil
+	}
+	lastItem := n.Content[len(n.Content)-1]
+	dash := indentOf(t.line(lastItem.Line))
+	end := blockEnd(t, lastItem.Line, dash, false)
+	at := len(t.src)
+	if end < len(t.lineStarts) {
+		at = t.lineStarts[end]
+	}
+	return apply(src, []edit{{start: at, end: at, insert: strings.Repeat(" ", dash) + "- " + item + "\n"}}), true, nil
+}
+
+// pathOf renders segments back into a field path.
+func pathOf(segs []manifest.Segment) string {
+	p := ""
+	for _, s := range segs {
+		if s.Index >= 0 {
+			p = manifest.JoinIndex(p, s.Index)
+		} else {
+			p = manifest.JoinKey(p, s.Key)
+		}
+	}
+	return p
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -57,7 +58,17 @@ type Result struct {
 type set struct {
 	path, value string
 	ifMissing   bool
+	op          op
 }
+
+// op is what a set does at its path.
+type op int
+
+const (
+	opSet    op = iota // assign value
+	opDelete           // remove the field or list item
+	opAppend           // add value as an item of the list
+)
 
 // recipe is how to fix one finding: alternatives are tried in order until
 // one changes the text.
@@ -76,28 +87,28 @@ func recipeFor(f check.Finding, o *inventory.Object) (recipe, bool) {
 	container := containerPath(f.Field)
 	switch f.CheckID {
 	case "pss-allow-privilege-escalation":
-		return recipe{message: "Set allowPrivilegeEscalation: false", sets: [][]set{{{container + ".securityContext.allowPrivilegeEscalation", "false", false}}}}, container != ""
+		return recipe{message: "Set allowPrivilegeEscalation: false", sets: [][]set{{{path: container + ".securityContext.allowPrivilegeEscalation", value: "false"}}}}, container != ""
 	case "pss-run-as-non-root":
 		r := recipe{message: "Set runAsNonRoot: true"}
-		podSet := []set{{spec + ".securityContext.runAsNonRoot", "true", true}}
+		podSet := []set{{path: spec + ".securityContext.runAsNonRoot", value: "true", ifMissing: true}}
 		if !setsRunAsUser(o.Pod.Spec) {
-			podSet = append(podSet, set{spec + ".securityContext.runAsUser", "10001", true})
+			podSet = append(podSet, set{path: spec + ".securityContext.runAsUser", value: "10001", ifMissing: true})
 			r.message = "Set runAsNonRoot: true and runAsUser: 10001 (the image's user is unknown; check it runs as 10001)"
 		}
 		r.sets = [][]set{podSet}
 		if container != "" {
-			r.sets = append(r.sets, []set{{container + ".securityContext.runAsNonRoot", "true", false}})
+			r.sets = append(r.sets, []set{{path: container + ".securityContext.runAsNonRoot", value: "true"}})
 		}
 		return r, true
 	case "pss-seccomp-restricted":
-		r := recipe{message: "Set seccompProfile.type: RuntimeDefault", sets: [][]set{{{spec + ".securityContext.seccompProfile.type", "RuntimeDefault", true}}}}
+		r := recipe{message: "Set seccompProfile.type: RuntimeDefault", sets: [][]set{{{path: spec + ".securityContext.seccompProfile.type", value: "RuntimeDefault", ifMissing: true}}}}
 		if container != "" {
-			r.sets = append(r.sets, []set{{container + ".securityContext.seccompProfile.type", "RuntimeDefault", true}})
+			r.sets = append(r.sets, []set{{path: container + ".securityContext.seccompProfile.type", value: "RuntimeDefault", ifMissing: true}})
 		}
 		return r, true
 	case "pss-seccomp-baseline":
 		return recipe{message: "Replace the Unconfined seccomp profile with RuntimeDefault", breaking: true,
-			sets: [][]set{{{strings.TrimSuffix(f.Field, ".type") + ".type", "RuntimeDefault", false}}}}, true
+			sets: [][]set{{{path: strings.TrimSuffix(f.Field, ".type") + ".type", value: "RuntimeDefault"}}}}, true
 	case "pss-capabilities-restricted", "pss-capabilities-baseline":
 		if container == "" {
 			return recipe{}, false
@@ -109,22 +120,34 @@ func recipeFor(f check.Finding, o *inventory.Object) (recipe, bool) {
 		}
 		if strings.HasSuffix(f.Field, ".add") || f.CheckID == "pss-capabilities-baseline" {
 			return recipe{message: "Drop all capabilities and remove the added ones", breaking: true, sets: [][]set{{
-				{container + ".securityContext.capabilities.drop", `["ALL"]`, false},
-				{container + ".securityContext.capabilities.add", "[" + keep + "]", false},
+				{path: container + ".securityContext.capabilities.drop", value: `["ALL"]`},
+				{path: container + ".securityContext.capabilities.add", value: "[" + keep + "]"},
 			}}}, true
 		}
-		r := recipe{message: "Drop all capabilities", sets: [][]set{{{container + ".securityContext.capabilities.drop", `["ALL"]`, false}}}}
+		r := recipe{message: "Drop all capabilities", sets: [][]set{{{path: container + ".securityContext.capabilities.drop", value: `["ALL"]`}}}}
 		if keep != "" {
 			r.message = "Drop all capabilities, keeping NET_BIND_SERVICE for a port below 1024"
-			r.sets[0] = append(r.sets[0], set{container + ".securityContext.capabilities.add", "[" + keep + "]", true})
+			r.sets[0] = append(r.sets[0], set{path: container + ".securityContext.capabilities.add", value: "[" + keep + "]", ifMissing: true})
 		}
 		return r, true
 	case "sa-token-automount":
-		return recipe{message: "Set automountServiceAccountToken: false", sets: [][]set{{{spec + ".automountServiceAccountToken", "false", false}}}}, true
+		return recipe{message: "Set automountServiceAccountToken: false", sets: [][]set{{{path: spec + ".automountServiceAccountToken", value: "false"}}}}, true
 	case "pss-privileged":
-		return recipe{message: "Set privileged: false", breaking: true, sets: [][]set{{{f.Field, "false", false}}}}, true
+		return recipe{message: "Set privileged: false", breaking: true, sets: [][]set{{{path: f.Field, value: "false"}}}}, true
+	case "pss-run-as-user":
+		return recipe{message: "Run as UID 10001 instead of root", breaking: true, sets: [][]set{{{path: f.Field, value: "10001"}}}}, true
+	case "pss-host-ports", "pss-sysctls":
+		return recipe{message: "Remove " + lastKey(f.Field), breaking: true, sets: [][]set{{{path: f.Field, op: opDelete}}}}, true
+	case "pss-host-probes-lifecycle":
+		return recipe{message: "Remove the host from the probe or handler", breaking: true, sets: [][]set{{{path: f.Field, op: opDelete}}}}, strings.HasSuffix(f.Field, ".host")
+	case "pss-proc-mount", "pss-proc-mount-restricted":
+		return recipe{message: "Set procMount: Default", breaking: true, sets: [][]set{{{path: f.Field, value: "Default"}}}}, strings.HasSuffix(f.Field, ".procMount")
+	case "pss-host-path-volumes", "pss-restricted-volumes":
+		return volumeRemoval(f, o)
+	case "read-only-root-filesystem":
+		return readOnlyRoot(o, container)
 	case "pss-host-namespaces":
-		return recipe{message: "Stop sharing the host namespace", breaking: true, sets: [][]set{{{f.Field, "false", false}}}}, strings.HasPrefix(f.Field, spec+".host")
+		return recipe{message: "Stop sharing the host namespace", breaking: true, sets: [][]set{{{path: f.Field, value: "false"}}}}, strings.HasPrefix(f.Field, spec+".host")
 	}
 	return recipe{}, false
 }
@@ -324,8 +347,71 @@ func objectOf(inv *inventory.Inventory, f check.Finding) *inventory.Object {
 }
 
 func set1(src string, rootLine int, s set) (string, bool, error) {
+	switch s.op {
+	case opDelete:
+		return Delete(src, rootLine, s.path)
+	case opAppend:
+		return Append(src, rootLine, s.path, s.value)
+	}
 	if s.ifMissing && has(src, rootLine, s.path) {
 		return src, false, nil
 	}
 	return Set(src, rootLine, s.path, s.value)
+}
+
+func lastKey(path string) string {
+	segs := manifest.ParsePath(path)
+	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i].Index < 0 {
+			return segs[i].Key
+		}
+	}
+	return path
+}
+
+// volumeRemoval removes a volume and every mount of it.
+func volumeRemoval(f check.Finding, o *inventory.Object) (recipe, bool) {
+	segs := manifest.ParsePath(strings.TrimPrefix(f.Field, o.Pod.SpecPath+"."))
+	if len(segs) < 2 || segs[0].Key != "volumes" || segs[1].Index < 0 || segs[1].Index >= len(o.Pod.Spec.Volumes) {
+		return recipe{}, false
+	}
+	name := o.Pod.Spec.Volumes[segs[1].Index].Name
+	var ops []set
+	for _, c := range o.Pod.Containers() {
+		for j := len(c.VolumeMounts) - 1; j >= 0; j-- {
+			if c.VolumeMounts[j].Name == name {
+				ops = append(ops, set{path: c.Path + ".volumeMounts[" + strconv.Itoa(j) + "]", op: opDelete})
+			}
+		}
+	}
+	ops = append(ops, set{path: o.Pod.SpecPath + ".volumes[" + strconv.Itoa(segs[1].Index) + "]", op: opDelete})
+	return recipe{message: "Remove volume " + name + " and its mounts", breaking: true, sets: [][]set{ops}}, true
+}
+
+// readOnlyRoot makes the root filesystem read-only and mounts an emptyDir at
+// /tmp, where most programs write.
+func readOnlyRoot(o *inventory.Object, container string) (recipe, bool) {
+	c := containerAt(o.Pod, container)
+	if c == nil {
+		return recipe{}, false
+	}
+	ops := []set{{path: container + ".securityContext.readOnlyRootFilesystem", value: "true"}}
+	hasTmp := false
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == "/tmp" {
+			hasTmp = true
+		}
+	}
+	if !hasTmp {
+		volume := "tmp"
+		for _, v := range o.Pod.Spec.Volumes {
+			if v.Name == volume {
+				volume = "rampart-tmp"
+			}
+		}
+		ops = append(ops,
+			set{path: o.Pod.SpecPath + ".volumes", value: "{name: " + volume + ", emptyDir: {}}", op: opAppend},
+			set{path: container + ".volumeMounts", value: "{name: " + volume + ", mountPath: /tmp}", op: opAppend})
+	}
+	return recipe{message: "Make the root filesystem read-only, with an emptyDir at /tmp", breaking: true, sets: [][]set{ops}}, true
 }

@@ -15,11 +15,13 @@ import (
 )
 
 type fixOptions struct {
-	write    bool
-	level    string
-	breaking bool
-	only     []string
-	skip     []string
+	generated  string
+	noGenerate bool
+	write      bool
+	level      string
+	breaking   bool
+	only       []string
+	skip       []string
 }
 
 func newFixCmd(s *streams) *cobra.Command {
@@ -52,17 +54,17 @@ listed. Without --write, the changes are printed as a unified diff.`,
 				}
 			}
 			res, err := fix.Files(args, reg.Checks(), engine.Options{PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}},
-				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip})
+				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate})
 			if err != nil {
 				return usageError("%v", err)
 			}
 			for _, f := range res.Files {
 				if o.write {
-					st, err := os.Stat(f.Name)
-					if err != nil {
-						return err
+					mode := os.FileMode(0o644)
+					if st, err := os.Stat(f.Name); err == nil {
+						mode = st.Mode().Perm()
 					}
-					if err := os.WriteFile(f.Name, []byte(f.After), st.Mode().Perm()); err != nil {
+					if err := os.WriteFile(f.Name, []byte(f.After), mode); err != nil {
 						return fmt.Errorf("writing %s: %w", f.Name, err)
 					}
 					continue
@@ -83,6 +85,9 @@ listed. Without --write, the changes are printed as a unified diff.`,
 				}
 				fmt.Fprintf(s.err, "fixed   %s %s: %s\n", a.Object, a.CheckID, a.Message)
 			}
+			for _, g := range res.Generated {
+				fmt.Fprintf(s.err, "generate %s\n", g)
+			}
 			for _, p := range res.Pending {
 				fmt.Fprintf(s.err, "not fixed %s %s: %s\n", p.Object, p.CheckID, p.Reason)
 			}
@@ -100,5 +105,7 @@ listed. Without --write, the changes are printed as a unified diff.`,
 	f.BoolVar(&o.breaking, "breaking", false, "also make fixes that can change how a workload runs")
 	f.StringSliceVar(&o.only, "only", nil, "fix only these check IDs")
 	f.StringSliceVar(&o.skip, "skip", nil, "do not fix these check IDs")
+	f.StringVar(&o.generated, "generated-file", "", "where generated NetworkPolicies and ServiceAccounts go (default: "+fix.DefaultGeneratedFile+" beside the first path)")
+	f.BoolVar(&o.noGenerate, "no-generate", false, "do not generate NetworkPolicies and ServiceAccounts")
 	return cmd
 }

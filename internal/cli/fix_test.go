@@ -88,3 +88,44 @@ func TestFixThenScanRestricted(t *testing.T) {
 		}
 	}
 }
+
+// TestFixGeneratesObjects: the seed pod's NetworkPolicy becomes its own
+// object selecting the pod (which gets a label), a default deny and
+// per-workload policies are generated, workloads on the default
+// ServiceAccount get their own, every generated object is labelled, and
+// NET_ADMIN goes only with --breaking.
+func TestFixGeneratesObjects(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	if r := rampart(t, "", "fix", "--write", dir); r.code != ExitOK {
+		t.Fatalf("fix: exit %d %s", r.code, r.stderr)
+	}
+	pod, _ := os.ReadFile(filepath.Join(dir, "debug-pod.yaml"))
+	if strings.Contains(string(pod), "networkPolicy:") {
+		t.Error("spec.networkPolicy is still in the Pod")
+	}
+	if !strings.Contains(string(pod), "app: my-pod") || !strings.Contains(string(pod), "NET_ADMIN") {
+		t.Errorf("the pod should be labelled and keep NET_ADMIN without --breaking:\n%s", pod)
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "rampart-generated.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"name: my-pod-network-policy", "name: default-deny", "kind: ServiceAccount", "k8s-app: kube-dns", "protocol: UDP"} {
+		if !strings.Contains(string(gen), want) {
+			t.Errorf("generated file lacks %q", want)
+		}
+	}
+	docs := strings.Count(string(gen), "\n---\n") + 0
+	if labels := strings.Count(string(gen), "app.kubernetes.io/managed-by: rampart"); labels != docs {
+		t.Errorf("%d generated objects, %d labelled managed-by: rampart", docs, labels)
+	}
+	fs, _ := scanFindings(t, dir)
+	for _, f := range fs {
+		switch f.CheckID {
+		case "schema", "default-service-account", "namespace-without-networkpolicy", "no-default-deny-ingress", "no-default-deny-egress":
+			if f.Object.Namespace == "shop" {
+				t.Errorf("%s on %s/%s after fix", f.CheckID, f.Object.Kind, f.Object.Name)
+			}
+		}
+	}
+}

@@ -1,14 +1,18 @@
 package fix
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/engine"
@@ -23,6 +27,25 @@ type Options struct {
 	Breaking bool
 	// Only and Skip filter by check ID.
 	Only, Skip []string
+	// GeneratedFile receives the objects the fixes create (NetworkPolicies,
+	// ServiceAccounts); empty means rampart-generated.yaml beside the first
+	// path. NoGenerate turns generation off.
+	GeneratedFile string
+	NoGenerate    bool
+}
+
+// DefaultGeneratedFile is the generated file's name beside the input.
+const DefaultGeneratedFile = "rampart-generated.yaml"
+
+// GeneratedFileFor returns where generated objects go for these paths.
+func GeneratedFileFor(paths []string) string {
+	if len(paths) == 0 {
+		return DefaultGeneratedFile
+	}
+	if st, err := os.Stat(paths[0]); err == nil && st.IsDir() {
+		return filepath.Join(paths[0], DefaultGeneratedFile)
+	}
+	return filepath.Join(filepath.Dir(paths[0]), DefaultGeneratedFile)
 }
 
 // Applied is one fix made.
@@ -50,6 +73,8 @@ type Result struct {
 	Files   []FileResult
 	Applied []Applied
 	Pending []Pending
+	// Generated lists the objects written to the generated file, with why.
+	Generated []string
 }
 
 // set is one field assignment a fix makes: path relative to the object, the
@@ -76,10 +101,12 @@ type recipe struct {
 	message  string
 	breaking bool
 	sets     [][]set
+	// extra is an object the fix creates, written to the generated file.
+	extra *generated
 }
 
 // recipeFor returns the fix for a finding on o, if one exists.
-func recipeFor(f check.Finding, o *inventory.Object) (recipe, bool) {
+func recipeFor(f check.Finding, o *inventory.Object, src string) (recipe, bool) {
 	if o.Pod == nil {
 		return recipe{}, false
 	}
@@ -130,6 +157,11 @@ func recipeFor(f check.Finding, o *inventory.Object) (recipe, bool) {
 			r.sets[0] = append(r.sets[0], set{path: container + ".securityContext.capabilities.add", value: "[" + keep + "]", ifMissing: true})
 		}
 		return r, true
+	case "default-service-account":
+		name := strings.ToLower(o.Name)
+		return recipe{message: "Run as a dedicated ServiceAccount " + name + " (generated)", sets: [][]set{{{path: spec + ".serviceAccountName", value: name}}}}, true
+	case "schema":
+		return networkPolicyInPod(f, o, src)
 	case "sa-token-automount":
 		return recipe{message: "Set automountServiceAccountToken: false", sets: [][]set{{{path: spec + ".automountServiceAccountToken", value: "false"}}}}, true
 	case "pss-privileged":
@@ -236,6 +268,8 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	}
 	sort.Strings(files)
 	res := &Result{}
+	afterOf := map[string]string{}
+	var extras []generated
 	for _, file := range files {
 		var others []*manifest.Object
 		for _, o := range loaded.Objects {
@@ -247,22 +281,171 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", file, err)
 		}
-		fr, applied, pending := fixFile(file, string(data), others, checks, eopts, opts)
+		fr, applied, pending, more := fixFile(file, string(data), others, checks, eopts, opts)
 		res.Applied = append(res.Applied, applied...)
 		res.Pending = append(res.Pending, pending...)
+		extras = append(extras, more...)
 		if fr.After != fr.Before {
 			res.Files = append(res.Files, fr)
 		}
+		afterOf[file] = fr.After
+	}
+	if opts.NoGenerate {
+		return res, nil
+	}
+	// Generate from the fixed files, so that new labels and ServiceAccount
+	// names are taken into account.
+	gen := opts.GeneratedFile
+	if gen == "" {
+		gen = GeneratedFileFor(paths)
+	}
+	var fixed []*manifest.Object
+	for _, file := range files {
+		objs, _ := manifest.Parse(file, []byte(afterOf[file]))
+		fixed = append(fixed, objs...)
+	}
+	inv := inventory.New(fixed)
+	// With --only, only what the chosen fixes create is generated.
+	all := extras
+	if len(opts.Only) == 0 {
+		all = append(all, generate(inv, filepath.Clean(gen))...)
+	}
+	if allowed("default-service-account", opts) {
+		all = append(all, serviceAccountsFor(inv, filepath.Clean(gen))...)
+	}
+	// Objects an earlier run generated stay, so that a second run writes the
+	// same file (a NetworkPolicy moved out of a Pod, say, cannot be derived
+	// again once the Pod no longer holds it).
+	for _, o := range inv.Objects {
+		if filepath.Clean(o.File) == filepath.Clean(gen) && o.Typed != nil {
+			switch o.Typed.(type) {
+			case *networkingv1.NetworkPolicy, *corev1.ServiceAccount:
+				all = append(all, generated{obj: o.Typed, reason: "kept from an earlier run"})
+			}
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return key(all[i].obj) < key(all[j].obj) })
+	all = dedupeGenerated(all)
+	if len(all) == 0 {
+		return res, nil
+	}
+	text, err := render(all)
+	if err != nil {
+		return nil, err
+	}
+	before := ""
+	if data, err := os.ReadFile(gen); err == nil { //nolint:gosec // the generated file this command owns
+		before = string(data)
+	}
+	if text != before {
+		res.Files = append(res.Files, FileResult{Name: gen, Before: before, After: text})
+	}
+	for _, g := range all {
+		res.Generated = append(res.Generated, key(g.obj)+": "+g.reason)
 	}
 	return res, nil
+}
+
+func dedupeGenerated(gs []generated) []generated {
+	var out []generated
+	seen := map[string]bool{}
+	for _, g := range gs {
+		if k := key(g.obj); !seen[k] {
+			seen[k] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// serviceAccountsFor generates the ServiceAccounts workloads name that the
+// scan does not have, when the name is the workload's own (set by the
+// default-service-account fix).
+func serviceAccountsFor(inv *inventory.Inventory, generatedFile string) []generated {
+	var out []generated
+	for _, ns := range inv.WorkloadNamespaces() {
+		for _, w := range inv.Workloads(ns) {
+			name := w.Pod.Spec.ServiceAccountName
+			if name == "" || name != strings.ToLower(w.Name) {
+				continue
+			}
+			if sa, ok := inv.ServiceAccount(ns, name); ok {
+				if o := objectOfSA(inv, sa); o == nil || o.File != generatedFile {
+					continue
+				}
+			}
+			out = append(out, generated{serviceAccount(ns, name), w.Kind + " " + w.Name + " ran as the default ServiceAccount"})
+		}
+	}
+	return out
+}
+
+func objectOfSA(inv *inventory.Inventory, sa *corev1.ServiceAccount) *inventory.Object {
+	for _, o := range inv.Objects {
+		if o.Typed == sa {
+			return o
+		}
+	}
+	return nil
+}
+
+// networkPolicyInPod turns a NetworkPolicy written inside a Pod spec (an
+// unknown field the API server drops) into a NetworkPolicy object selecting
+// the pod, labelling the pod first when it has no labels.
+func networkPolicyInPod(f check.Finding, o *inventory.Object, src string) (recipe, bool) {
+	if o.Kind != "Pod" || f.Field != "spec.networkPolicy" {
+		return recipe{}, false
+	}
+	root, err := findRoot(src, o.Locate("").Line)
+	if err != nil {
+		return recipe{}, false
+	}
+	n, rest := lookup(root, manifest.ParsePath(f.Field))
+	if len(rest) > 0 {
+		return recipe{}, false
+	}
+	var generic any
+	if err := n.Decode(&generic); err != nil {
+		return recipe{}, false
+	}
+	data, err := json.Marshal(generic)
+	if err != nil {
+		return recipe{}, false
+	}
+	var spec networkingv1.NetworkPolicySpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return recipe{}, false
+	}
+	var ops []set
+	sel := o.Pod.Meta.Labels
+	if len(sel) == 0 {
+		sel = map[string]string{"app": o.Name}
+		ops = append(ops, set{path: `metadata.labels.app`, value: o.Name})
+	}
+	ops = append(ops, set{path: f.Field, op: opDelete})
+	if len(spec.PolicyTypes) == 0 {
+		spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		if len(spec.Egress) > 0 {
+			spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+	}
+	spec.PodSelector = metav1.LabelSelector{MatchLabels: sel}
+	np := policy(o.EffectiveNamespace(), strings.ToLower(o.Name)+"-network-policy", spec.PodSelector, spec.Ingress, spec.Egress)
+	np.Spec.PolicyTypes = spec.PolicyTypes
+	return recipe{
+		message: "Move the NetworkPolicy written inside the Pod into its own object (generated)",
+		sets:    [][]set{ops},
+		extra:   &generated{np, "Pod " + o.Name + " had a NetworkPolicy inside its spec"},
+	}, true
 }
 
 // fixFile applies one fix at a time, re-reading the file after each, until
 // no fixable finding is left: edits never overlap, and running it again
 // changes nothing.
-func fixFile(name, src string, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts Options) (FileResult, []Applied, []Pending) {
+func fixFile(name, src string, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts Options) (FileResult, []Applied, []Pending, []generated) {
 	fr := FileResult{Name: name, Before: src, After: src}
 	var applied []Applied
+	var extras []generated
 	done := map[string]bool{} // findings given up on
 	pending := map[string]Pending{}
 	for iter := 0; iter < 500; iter++ {
@@ -283,7 +466,7 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 				continue
 			}
 			o := objectOf(inv, f)
-			r, ok := recipeFor(f, o)
+			r, ok := recipeFor(f, o, fr.After)
 			if !ok {
 				continue
 			}
@@ -320,6 +503,9 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 				continue
 			}
 			fr.After = next
+			if r.extra != nil {
+				extras = append(extras, *r.extra)
+			}
 			applied = append(applied, Applied{File: name, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking})
 			done[key] = true
 			progressed = true
@@ -334,7 +520,7 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 		ps = append(ps, p)
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Object+ps[i].CheckID < ps[j].Object+ps[j].CheckID })
-	return fr, applied, ps
+	return fr, applied, ps, extras
 }
 
 func objectOf(inv *inventory.Inventory, f check.Finding) *inventory.Object {

@@ -1,0 +1,182 @@
+package fix
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+)
+
+var systemNamespace = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
+
+// ManagedBy labels every object rampart generates.
+var ManagedBy = map[string]string{"app.kubernetes.io/managed-by": "rampart"}
+
+// generated is an object to add, with why.
+type generated struct {
+	obj    runtime.Object
+	reason string
+}
+
+// generate computes the objects the scanned workloads lack: a default-deny
+// NetworkPolicy per namespace, per workload a policy allowing ingress on the
+// ports its Services expose and egress to cluster DNS, and a ServiceAccount
+// for each workload that runs as "default" (the workload is pointed at it by
+// an edit). Objects from the generated file itself are ignored, so the same
+// input always generates the same file.
+func generate(inv *inventory.Inventory, generatedFile string) []generated {
+	var out []generated
+	for _, ns := range inv.WorkloadNamespaces() {
+		var workloads []*inventory.Object
+		for _, w := range inv.Workloads(ns) {
+			if w.File != generatedFile {
+				workloads = append(workloads, w)
+			}
+		}
+		if len(workloads) == 0 {
+			continue
+		}
+		// A default deny in a system namespace would cut off the cluster's
+		// own components; those namespaces get only per-workload policies.
+		if !systemNamespace[ns] && !hasDefaultDeny(inv, ns, generatedFile) {
+			out = append(out, generated{policy(ns, "default-deny", metav1.LabelSelector{}, nil, nil), "namespace " + ns + " has no default-deny policy"})
+		}
+		for _, w := range workloads {
+			sel := w.Pod.Meta.Labels
+			if len(sel) == 0 {
+				continue // nothing to select it by; the edit adding a label comes first
+			}
+			ports := servicePorts(inv, ns, sel)
+			var ingress []networkingv1.NetworkPolicyIngressRule
+			if len(ports) > 0 {
+				ingress = []networkingv1.NetworkPolicyIngressRule{{Ports: ports}}
+			}
+			udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+			dns := intstr.FromInt32(53)
+			egress := []networkingv1.NetworkPolicyEgressRule{{
+				To: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+				}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
+			}}
+			out = append(out, generated{policy(ns, strings.ToLower(w.Name)+"-"+strings.ToLower(w.Kind), metav1.LabelSelector{MatchLabels: sel}, ingress, egress),
+				fmt.Sprintf("%s %s: ingress on %d Service port(s), egress to DNS", w.Kind, w.Name, len(ports))})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i].obj) < key(out[j].obj) })
+	return out
+}
+
+func key(o runtime.Object) string {
+	switch t := o.(type) {
+	case *networkingv1.NetworkPolicy:
+		return "NetworkPolicy/" + t.Namespace + "/" + t.Name
+	case *corev1.ServiceAccount:
+		return "ServiceAccount/" + t.Namespace + "/" + t.Name
+	}
+	return ""
+}
+
+func policy(ns, name string, sel metav1.LabelSelector, in []networkingv1.NetworkPolicyIngressRule, eg []networkingv1.NetworkPolicyEgressRule) *networkingv1.NetworkPolicy {
+	types := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: ManagedBy},
+		Spec:       networkingv1.NetworkPolicySpec{PodSelector: sel, PolicyTypes: types, Ingress: in, Egress: eg},
+	}
+}
+
+func serviceAccount(ns, name string) *corev1.ServiceAccount {
+	f := false
+	return &corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: ns, Labels: ManagedBy},
+		AutomountServiceAccountToken: &f,
+	}
+}
+
+func hasDefaultDeny(inv *inventory.Inventory, ns, generatedFile string) bool {
+	in, eg := false, false
+	for _, np := range inv.NetworkPolicies(ns) {
+		if o := inv.ObjectOf(np); o != nil && o.File == generatedFile {
+			continue
+		}
+		if len(np.Spec.PodSelector.MatchLabels)+len(np.Spec.PodSelector.MatchExpressions) > 0 {
+			continue
+		}
+		for _, t := range np.Spec.PolicyTypes {
+			in = in || (t == networkingv1.PolicyTypeIngress && len(np.Spec.Ingress) == 0)
+			eg = eg || (t == networkingv1.PolicyTypeEgress && len(np.Spec.Egress) == 0)
+		}
+	}
+	return in && eg
+}
+
+// servicePorts lists the target ports of the Services of ns whose selector
+// matches podLabels, deduplicated.
+func servicePorts(inv *inventory.Inventory, ns string, podLabels map[string]string) []networkingv1.NetworkPolicyPort {
+	seen := map[string]bool{}
+	var out []networkingv1.NetworkPolicyPort
+	for _, o := range inv.Objects {
+		svc, ok := o.Typed.(*corev1.Service)
+		if !ok || o.EffectiveNamespace() != ns || len(svc.Spec.Selector) == 0 ||
+			!labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(podLabels)) {
+			continue
+		}
+		for _, p := range svc.Spec.Ports {
+			target := p.TargetPort
+			if target.Type == intstr.Int && target.IntVal == 0 || target.Type == intstr.String && target.StrVal == "" {
+				target = intstr.FromInt32(p.Port)
+			}
+			proto := p.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP
+			}
+			k := target.String() + "/" + string(proto)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			t, pr := target, proto
+			out = append(out, networkingv1.NetworkPolicyPort{Port: &t, Protocol: &pr})
+		}
+	}
+	return out
+}
+
+// render writes objects as a YAML stream with a header, without the empty
+// status and creationTimestamp fields typed objects carry.
+func render(objs []generated) (string, error) {
+	var b strings.Builder
+	b.WriteString("# Generated by rampart fix. Review before applying; rerunning fix rewrites this file.\n")
+	for _, g := range objs {
+		data, err := yaml.Marshal(g.obj)
+		if err != nil {
+			return "", err
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			return "", err
+		}
+		delete(m, "status")
+		if meta, ok := m["metadata"].(map[string]any); ok {
+			delete(meta, "creationTimestamp")
+		}
+		if data, err = yaml.Marshal(m); err != nil {
+			return "", err
+		}
+		b.WriteString("---\n")
+		b.Write(data)
+	}
+	return b.String(), nil
+}

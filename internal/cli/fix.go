@@ -15,6 +15,7 @@ import (
 )
 
 type fixOptions struct {
+	resources  string
 	generated  string
 	noGenerate bool
 	write      bool
@@ -53,8 +54,12 @@ listed. Without --write, the changes are printed as a unified diff.`,
 					return usageError("unknown check %q (see `rampart checks`)", id)
 				}
 			}
+			resources, err := fix.ParseResources(o.resources)
+			if err != nil {
+				return usageError("--default-resources: %v", err)
+			}
 			res, err := fix.Files(args, reg.Checks(), engine.Options{PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}},
-				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate})
+				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate, Resources: resources})
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -106,6 +111,7 @@ listed. Without --write, the changes are printed as a unified diff.`,
 	f.StringSliceVar(&o.only, "only", nil, "fix only these check IDs")
 	f.StringSliceVar(&o.skip, "skip", nil, "do not fix these check IDs")
 	f.StringVar(&o.generated, "generated-file", "", "where generated NetworkPolicies and ServiceAccounts go (default: "+fix.DefaultGeneratedFile+" beside the first path)")
+	f.StringVar(&o.resources, "default-resources", "", "values for missing resources, e.g. cpu=100m,memory=128Mi or requests.cpu=100m,limits.memory=256Mi")
 	f.BoolVar(&o.noGenerate, "no-generate", false, "do not generate NetworkPolicies and ServiceAccounts")
 	return cmd
 }

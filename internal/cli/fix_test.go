@@ -129,3 +129,25 @@ func TestFixGeneratesObjects(t *testing.T) {
 		}
 	}
 }
+
+func TestFixDefaultResources(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	r := rampart(t, "", "fix", "--write", "--no-generate", "--only", "memory-limit-missing,memory-request-missing,cpu-limit-missing",
+		"--default-resources", "cpu=250m,memory=256Mi", dir)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+	fs, _ := scanFindings(t, dir)
+	for _, f := range fs {
+		if f.CheckID == "memory-limit-missing" || f.CheckID == "memory-request-missing" || f.CheckID == "cpu-limit-missing" {
+			t.Errorf("%s on %s after fix", f.CheckID, f.Object.Name)
+		}
+	}
+	api, _ := os.ReadFile(filepath.Join(dir, "api.yaml"))
+	if !strings.Contains(string(api), `memory: "256Mi"`) {
+		t.Errorf("resources not written:\n%s", api)
+	}
+	if r := rampart(t, "", "fix", "--default-resources", "cpu=lots", dir); r.code != ExitError {
+		t.Errorf("bad quantity: exit %d", r.code)
+	}
+}

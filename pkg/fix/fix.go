@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
@@ -32,6 +33,37 @@ type Options struct {
 	// path. NoGenerate turns generation off.
 	GeneratedFile string
 	NoGenerate    bool
+	// Resources are the values resource fixes write, keyed
+	// "requests.cpu", "limits.memory", ... (see ParseResources).
+	Resources map[string]string
+}
+
+// ParseResources reads --default-resources: comma-separated key=value with
+// keys requests.<resource> or limits.<resource>, or a bare resource name
+// (cpu, memory, ephemeral-storage) for both.
+func ParseResources(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || v == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		if _, err := resource.ParseQuantity(v); err != nil {
+			return nil, fmt.Errorf("%s: %q is not a quantity", k, v)
+		}
+		switch {
+		case strings.HasPrefix(k, "requests.") || strings.HasPrefix(k, "limits."):
+			out[k] = v
+		case k == "cpu" || k == "memory" || k == "ephemeral-storage":
+			out["requests."+k], out["limits."+k] = v, v
+		default:
+			return nil, fmt.Errorf("unknown resource key %q (want cpu, memory, ephemeral-storage, or requests./limits. before them)", k)
+		}
+	}
+	return out, nil
 }
 
 // DefaultGeneratedFile is the generated file's name beside the input.
@@ -106,7 +138,7 @@ type recipe struct {
 }
 
 // recipeFor returns the fix for a finding on o, if one exists.
-func recipeFor(f check.Finding, o *inventory.Object, src string) (recipe, bool) {
+func recipeFor(f check.Finding, o *inventory.Object, src string, opts Options) (recipe, bool) {
 	if o.Pod == nil {
 		return recipe{}, false
 	}
@@ -157,6 +189,14 @@ func recipeFor(f check.Finding, o *inventory.Object, src string) (recipe, bool) 
 			r.sets[0] = append(r.sets[0], set{path: container + ".securityContext.capabilities.add", value: "[" + keep + "]", ifMissing: true})
 		}
 		return r, true
+	case "cpu-request-missing", "memory-request-missing", "cpu-limit-missing", "memory-limit-missing", "ephemeral-storage-limit-missing":
+		// the field is <container>.resources.<requests|limits>.<resource>
+		rel := strings.TrimPrefix(f.Field, container+".resources.")
+		v, ok := opts.Resources[rel]
+		if container == "" || !ok {
+			return recipe{}, false
+		}
+		return recipe{message: "Set resources." + rel + " to " + v, sets: [][]set{{{path: f.Field, value: strconv.Quote(v), ifMissing: true}}}}, true
 	case "default-service-account":
 		name := strings.ToLower(o.Name)
 		return recipe{message: "Run as a dedicated ServiceAccount " + name + " (generated)", sets: [][]set{{{path: spec + ".serviceAccountName", value: name}}}}, true
@@ -466,7 +506,7 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 				continue
 			}
 			o := objectOf(inv, f)
-			r, ok := recipeFor(f, o, fr.After)
+			r, ok := recipeFor(f, o, fr.After, opts)
 			if !ok {
 				continue
 			}

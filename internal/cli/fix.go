@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"strings"
@@ -15,14 +16,15 @@ import (
 )
 
 type fixOptions struct {
-	resources  string
-	generated  string
-	noGenerate bool
-	write      bool
-	level      string
-	breaking   bool
-	only       []string
-	skip       []string
+	interactive bool
+	resources   string
+	generated   string
+	noGenerate  bool
+	write       bool
+	level       string
+	breaking    bool
+	only        []string
+	skip        []string
 }
 
 func newFixCmd(s *streams) *cobra.Command {
@@ -58,8 +60,15 @@ listed. Without --write, the changes are printed as a unified diff.`,
 			if err != nil {
 				return usageError("--default-resources: %v", err)
 			}
+			var confirm func(fix.Applied) fix.Answer
+			if o.interactive {
+				if !isTerminal(s.in) || !o.write {
+					return usageError("--interactive needs a terminal on standard input, and --write")
+				}
+				confirm = askEach(s)
+			}
 			res, err := fix.Files(args, reg.Checks(), engine.Options{PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}},
-				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate, Resources: resources})
+				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate, Resources: resources, Confirm: confirm})
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -106,6 +115,7 @@ listed. Without --write, the changes are printed as a unified diff.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.write, "write", false, "write the fixed files instead of printing a diff")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "with --write: ask before each fix (y: yes, n: no, a: this and all the rest, q: stop)")
 	f.StringVar(&o.level, "level", "restricted", "Pod Security level to fix for: baseline or restricted")
 	f.BoolVar(&o.breaking, "breaking", false, "also make fixes that can change how a workload runs")
 	f.StringSliceVar(&o.only, "only", nil, "fix only these check IDs")
@@ -114,4 +124,32 @@ listed. Without --write, the changes are printed as a unified diff.`,
 	f.StringVar(&o.resources, "default-resources", "", "values for missing resources, e.g. cpu=100m,memory=128Mi or requests.cpu=100m,limits.memory=256Mi")
 	f.BoolVar(&o.noGenerate, "no-generate", false, "do not generate NetworkPolicies and ServiceAccounts")
 	return cmd
+}
+
+// askEach prompts on stderr and reads answers from stdin.
+func askEach(s *streams) func(fix.Applied) fix.Answer {
+	in := bufio.NewReader(s.in)
+	return func(a fix.Applied) fix.Answer {
+		for {
+			breaking := ""
+			if a.Breaking {
+				breaking = " [breaking]"
+			}
+			fmt.Fprintf(s.err, "%s %s: %s%s? [y,n,a,q] ", a.Object, a.CheckID, a.Message, breaking)
+			line, err := in.ReadString('\n')
+			if err != nil {
+				return fix.Quit
+			}
+			switch strings.ToLower(strings.TrimSpace(line)) {
+			case "y", "yes":
+				return fix.Yes
+			case "n", "no":
+				return fix.No
+			case "a", "all":
+				return fix.All
+			case "q", "quit":
+				return fix.Quit
+			}
+		}
+	}
 }

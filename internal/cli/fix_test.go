@@ -151,3 +151,10 @@ func TestFixDefaultResources(t *testing.T) {
 		t.Errorf("bad quantity: exit %d", r.code)
 	}
 }
+
+func TestFixInteractiveNeedsATerminal(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	if r := rampart(t, "y\n", "fix", "-i", "--write", dir); r.code != ExitError || !strings.Contains(r.stderr, "terminal") {
+		t.Errorf("-i without a terminal: exit %d, %s", r.code, r.stderr)
+	}
+}

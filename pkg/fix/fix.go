@@ -33,6 +33,8 @@ type Options struct {
 	// path. NoGenerate turns generation off.
 	GeneratedFile string
 	NoGenerate    bool
+	// Confirm, when set, is asked before each fix (interactive mode).
+	Confirm func(Applied) Answer
 	// Resources are the values resource fixes write, keyed
 	// "requests.cpu", "limits.memory", ... (see ParseResources).
 	Resources map[string]string
@@ -65,6 +67,17 @@ func ParseResources(s string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// Answer is a reply to Options.Confirm.
+type Answer int
+
+// Answers: make this fix, skip it, make it and all the rest, stop.
+const (
+	Yes Answer = iota
+	No
+	All
+	Quit
+)
 
 // DefaultGeneratedFile is the generated file's name beside the input.
 const DefaultGeneratedFile = "rampart-generated.yaml"
@@ -310,6 +323,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	res := &Result{}
 	afterOf := map[string]string{}
 	var extras []generated
+	quit := false
 	for _, file := range files {
 		var others []*manifest.Object
 		for _, o := range loaded.Objects {
@@ -321,7 +335,11 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", file, err)
 		}
-		fr, applied, pending, more := fixFile(file, string(data), others, checks, eopts, opts)
+		if quit {
+			afterOf[file] = string(data)
+			continue
+		}
+		fr, applied, pending, more := fixFile(file, string(data), others, checks, eopts, &opts, &quit)
 		res.Applied = append(res.Applied, applied...)
 		res.Pending = append(res.Pending, pending...)
 		extras = append(extras, more...)
@@ -482,13 +500,13 @@ func networkPolicyInPod(f check.Finding, o *inventory.Object, src string) (recip
 // fixFile applies one fix at a time, re-reading the file after each, until
 // no fixable finding is left: edits never overlap, and running it again
 // changes nothing.
-func fixFile(name, src string, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts Options) (FileResult, []Applied, []Pending, []generated) {
+func fixFile(name, src string, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts *Options, quit *bool) (FileResult, []Applied, []Pending, []generated) {
 	fr := FileResult{Name: name, Before: src, After: src}
 	var applied []Applied
 	var extras []generated
 	done := map[string]bool{} // findings given up on
 	pending := map[string]Pending{}
-	for iter := 0; iter < 500; iter++ {
+	for iter := 0; iter < 500 && !*quit; iter++ {
 		objs, errs := manifest.Parse(name, []byte(fr.After))
 		if len(errs) > 0 {
 			break // an edit broke the file: keep what was valid before it
@@ -498,7 +516,7 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 		run := engine.Run(checks, inv, eopts)
 		progressed := false
 		for _, f := range run.Findings {
-			if f.Location == nil || f.Location.File != name || !allowed(f.CheckID, opts) {
+			if f.Location == nil || f.Location.File != name || !allowed(f.CheckID, *opts) {
 				continue
 			}
 			key := f.CheckID + "|" + f.Object.String() + "|" + f.Field
@@ -506,7 +524,7 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 				continue
 			}
 			o := objectOf(inv, f)
-			r, ok := recipeFor(f, o, fr.After, opts)
+			r, ok := recipeFor(f, o, fr.After, *opts)
 			if !ok {
 				continue
 			}
@@ -514,6 +532,21 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 				pending[key] = Pending{File: name, CheckID: f.CheckID, Object: f.Object.String(), Reason: "breaking fix; run with --breaking: " + r.message}
 				done[key] = true
 				continue
+			}
+			if opts.Confirm != nil {
+				switch opts.Confirm(Applied{File: name, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking}) {
+				case No:
+					pending[key] = Pending{File: name, CheckID: f.CheckID, Object: f.Object.String(), Reason: "declined"}
+					done[key] = true
+					continue
+				case All:
+					opts.Confirm = nil
+				case Quit:
+					*quit = true
+				}
+				if *quit {
+					break
+				}
 			}
 			rootLine := o.Locate("").Line
 			next, changed := fr.After, false

@@ -92,3 +92,57 @@ func TestFixGoldens(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirm: interactive answers decide which fixes are made.
+func TestConfirm(t *testing.T) {
+	src := `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: a
+    image: registry.example.com/a:1.0
+  - name: b
+    image: registry.example.com/b:1.0
+`
+	tests := []struct {
+		name    string
+		answers []Answer
+		want    int // fixes made
+	}{
+		{"all no", []Answer{No, No, No, No, No, No, No, No, No, No, No, No}, 0},
+		{"quit at once", []Answer{Quit}, 0},
+		{"yes then quit", []Answer{Yes, Quit}, 1},
+		{"all", []Answer{All}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "p.yaml")
+			if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			i := 0
+			confirm := func(Applied) Answer {
+				if i >= len(tt.answers) {
+					return No
+				}
+				i++
+				return tt.answers[i-1]
+			}
+			res, err := Files([]string{p}, checks.Builtin(), restricted, Options{NoGenerate: true, Confirm: confirm})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, _ := Files([]string{p}, checks.Builtin(), restricted, Options{NoGenerate: true})
+			want := tt.want
+			if want < 0 {
+				want = len(all.Applied)
+			}
+			if len(res.Applied) != want {
+				t.Errorf("%d fixes made, want %d", len(res.Applied), want)
+			}
+		})
+	}
+}

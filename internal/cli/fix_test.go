@@ -158,3 +158,50 @@ func TestFixInteractiveNeedsATerminal(t *testing.T) {
 		t.Errorf("-i without a terminal: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// TestFixChangesOnlyFixedFields: on the insecure example, every original line
+// that fix --write --breaking removes or changes belongs to a field a fix is
+// about; all other lines survive verbatim and in order.
+func TestFixChangesOnlyFixedFields(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	before := map[string]string{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		before[f] = string(data)
+	}
+	if r := rampart(t, "", "fix", "--write", "--breaking", dir); r.code != ExitOK {
+		t.Fatalf("fix: exit %d %s", r.code, r.stderr)
+	}
+	// Keys of the fields the fixes edit or remove, and of the entries inside
+	// what they remove (volumes, mounts, sysctls, the inline NetworkPolicy).
+	fixed := map[string]bool{
+		"privileged": true, "allowPrivilegeEscalation": true, "hostNetwork": true, "hostPID": true, "hostIPC": true,
+		"type": true, "runAsUser": true, "procMount": true, "hostPort": true, "host": true, "sysctls": true,
+		"add": true, "drop": true, "capabilities": true, "networkPolicy": true, "ingress": true, "from": true,
+		"podSelector": true, "matchLabels": true, "app": true, "name": true, "value": true, "mountPath": true,
+		"readOnly": true, "hostPath": true, "path": true, "serviceAccountName": true,
+	}
+	for f, orig := range before {
+		after, _ := os.ReadFile(f)
+		gotLines := strings.Split(string(after), "\n")
+		j := 0
+		for _, l := range strings.Split(orig, "\n") {
+			found := false
+			for k := j; k < len(gotLines); k++ {
+				if gotLines[k] == l {
+					j, found = k+1, true
+					break
+				}
+			}
+			if found {
+				continue
+			}
+			key := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "- "))
+			key, _, _ = strings.Cut(key, ":")
+			if !fixed[key] && !strings.HasPrefix(strings.TrimSpace(l), "- ") {
+				t.Errorf("%s: line %q changed, but no fix is about %q", filepath.Base(f), l, key)
+			}
+		}
+	}
+}

@@ -13,9 +13,11 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/checks"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/fix"
+	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
 type fixOptions struct {
+	helm        source.HelmOptions
 	interactive bool
 	resources   string
 	generated   string
@@ -68,7 +70,7 @@ listed. Without --write, the changes are printed as a unified diff.`,
 				confirm = askEach(s)
 			}
 			res, err := fix.Files(args, reg.Checks(), engine.Options{PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}},
-				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate, Resources: resources, Confirm: confirm})
+				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate, Resources: resources, Confirm: confirm, Helm: o.helm})
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -122,6 +124,10 @@ listed. Without --write, the changes are printed as a unified diff.`,
 	f.StringSliceVar(&o.skip, "skip", nil, "do not fix these check IDs")
 	f.StringVar(&o.generated, "generated-file", "", "where generated NetworkPolicies and ServiceAccounts go (default: "+fix.DefaultGeneratedFile+" beside the first path)")
 	f.StringVar(&o.resources, "default-resources", "", "values for missing resources, e.g. cpu=100m,memory=128Mi or requests.cpu=100m,limits.memory=256Mi")
+	f.StringArrayVarP(&o.helm.ValueFiles, "values", "f", nil, "Helm charts: a values file (repeatable)")
+	f.StringArrayVar(&o.helm.Set, "set", nil, "Helm charts: set a value, key=value (repeatable)")
+	f.StringVar(&o.helm.ReleaseName, "release-name", "release", "Helm charts: the release name to render with")
+	f.StringVarP(&o.helm.Namespace, "namespace", "n", "", "Helm charts: the release namespace")
 	f.BoolVar(&o.noGenerate, "no-generate", false, "do not generate NetworkPolicies and ServiceAccounts")
 	return cmd
 }

@@ -205,3 +205,45 @@ func TestFixChangesOnlyFixedFields(t *testing.T) {
 		}
 	}
 }
+
+// TestFixHelmChart: fix writes values overrides, never templates, and lists
+// the fields the chart does not expose.
+func TestFixHelmChart(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "pkg", "source", "testdata", "helm", "shop")
+	if err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tpl, _ := os.ReadFile(filepath.Join(dir, "templates", "deployment.yaml"))
+	prod := filepath.Join(dir, "values-prod.yaml")
+	r := rampart(t, "", "fix", "--write", "--breaking", dir, "-f", prod)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "the chart exposes no value for") {
+		t.Fatalf("fix chart: exit %d\n%s", r.code, r.stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "templates", "deployment.yaml")); string(after) != string(tpl) {
+		t.Error("fix edited a template")
+	}
+	values := filepath.Join(dir, "rampart-values.yaml")
+	fs, r := scanFindings(t, dir, "-f", prod, "-f", values)
+	if r.code != ExitOK {
+		t.Fatalf("scan with overrides: exit %d %s", r.code, r.stdout)
+	}
+	for _, id := range []string{"pss-privileged", "pss-host-namespaces"} {
+		if len(find(fs, id)) > 0 {
+			t.Errorf("%s still reported with %s", id, values)
+		}
+	}
+}

@@ -89,7 +89,7 @@ func TestHelmChart(t *testing.T) {
 			}
 			if tt.wantSubchart {
 				f := host[0]
-				if !strings.HasSuffix(f.Location.File, filepath.Join("charts", "cache", "templates", "statefulset.yaml")) || f.Location.Line != 13 || !strings.Contains(f.Message, "values key hostNetwork") {
+				if !strings.HasSuffix(f.Location.File, filepath.Join("charts", "cache", "templates", "statefulset.yaml")) || f.Location.Line != 13 || !strings.Contains(f.Message, "values key cache.hostNetwork") {
 					t.Errorf("subchart finding %+v", f)
 				}
 			}

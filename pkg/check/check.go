@@ -186,7 +186,7 @@ func NewFinding(o *inventory.Object, field, message string) Finding {
 		loc := o.Locate(field)
 		f.Location = &loc
 		if h := o.Hint(field); h != "" {
-			f.Message += " (set from values key " + h + ")"
+			f.Message += " (values key " + h + ")"
 		}
 	}
 	return f

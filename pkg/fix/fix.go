@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
 // Options choose which fixes run.
@@ -33,6 +34,8 @@ type Options struct {
 	// path. NoGenerate turns generation off.
 	GeneratedFile string
 	NoGenerate    bool
+	// Helm are the render options for charts among the paths.
+	Helm source.HelmOptions
 	// Confirm, when set, is asked before each fix (interactive mode).
 	Confirm func(Applied) Answer
 	// Resources are the values resource fixes write, keyed
@@ -300,7 +303,13 @@ func allowed(id string, opts Options) bool {
 // Helm charts and kustomizations are not rewritten) and returns the files
 // before and after; it writes nothing.
 func Files(paths []string, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
-	loaded := manifest.Load(paths, manifest.Options{})
+	loaded := manifest.Load(paths, manifest.Options{Claim: func(p string) bool {
+		if source.IsChart(p) {
+			return true
+		}
+		st, err := os.Stat(p)
+		return err == nil && st.IsDir() && source.KustomizationFile(p) != ""
+	}})
 	if len(loaded.Errors) > 0 {
 		var msgs []string
 		for _, e := range loaded.Errors {
@@ -321,6 +330,19 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	}
 	sort.Strings(files)
 	res := &Result{}
+	for _, c := range loaded.Claimed {
+		if !source.IsChart(c) {
+			res.Pending = append(res.Pending, Pending{File: source.KustomizationFile(c), CheckID: "-", Object: c, Reason: "fixing kustomizations (a patch added to the kustomization) is not supported yet"})
+			continue
+		}
+		cr, err := Chart(c, opts.Helm, checks, eopts, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, cr.Files...)
+		res.Applied = append(res.Applied, cr.Applied...)
+		res.Pending = append(res.Pending, cr.Pending...)
+	}
 	afterOf := map[string]string{}
 	var extras []generated
 	quit := false

@@ -121,3 +121,12 @@ func (o *Object) Hint(path string) string {
 	_, _, h := o.locator(path)
 	return h
 }
+
+// Has reports whether the object's source has the field at path (false for
+// objects without positions).
+func (o *Object) Has(path string) bool {
+	if o.pos == nil {
+		return false
+	}
+	return o.pos.has(path)
+}

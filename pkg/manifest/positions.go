@@ -180,3 +180,24 @@ func (p positions) locatePath(path string) (int, int) {
 	}
 	return int(p[cur].line), int(p[cur].col)
 }
+
+// has reports whether every segment of path exists.
+func (p positions) has(path string) bool {
+	if len(p) == 0 {
+		return false
+	}
+	cur := int32(0)
+	for _, s := range ParsePath(path) {
+		c, n := p[cur].first, 0
+		for ; c >= 0; c, n = p[c].next, n+1 {
+			if s.Index >= 0 && p[c].key == "" && n == s.Index || s.Index < 0 && p[c].key == s.Key && p[c].key != "" {
+				break
+			}
+		}
+		if c < 0 {
+			return false
+		}
+		cur = c
+	}
+	return true
+}

@@ -120,7 +120,7 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 		errs = append(errs, perrs...)
 		for _, o := range parsed {
 			if tpl, ok := sources[n]; ok {
-				o.SetLocator(templateLocator(tpl, o.Kind))
+				o.SetLocator(templateLocator(tpl, o.Kind, valuesPrefix(n, ch.Name())))
 			}
 			if o.Namespace == "" && o.Typed != nil {
 				o.Namespace = release.Namespace // what helm install -n does
@@ -153,7 +153,7 @@ var valuesRef = regexp.MustCompile(`\.Values\.([A-Za-z0-9_.]+)`)
 // last one found; the deepest key found gives the line. A .Values reference
 // on that line, or on the next when the key's value is a block, names the
 // values key.
-func templateLocator(tpl, kind string) func(path string) (int, int, string) {
+func templateLocator(tpl, kind, prefix string) func(path string) (int, int, string) {
 	lines := strings.Split(tpl, "\n")
 	start := 0
 	for i, l := range lines {
@@ -165,8 +165,13 @@ func templateLocator(tpl, kind string) func(path string) (int, int, string) {
 	return func(path string) (int, int, string) {
 		line, col := start+1, 1
 		from := start
+		var missing []string
 		for _, seg := range manifest.ParsePath(path) {
 			if seg.Index >= 0 {
+				continue
+			}
+			if len(missing) > 0 {
+				missing = append(missing, seg.Key)
 				continue
 			}
 			found := false
@@ -179,16 +184,39 @@ func templateLocator(tpl, kind string) func(path string) (int, int, string) {
 				}
 			}
 			if !found {
-				break
+				missing = append(missing, seg.Key)
 			}
 		}
+		// The field's own line names its values key; for a field the
+		// template does not write, a block written from values
+		// ({{ toYaml .Values.x }}) under its deepest existing parent does.
 		hint := ""
-		for _, l := range lines[line-1 : min(line+1, len(lines))] {
-			if m := valuesRef.FindStringSubmatch(l); m != nil {
-				hint = m[1]
-				break
+		if len(missing) == 0 {
+			if m := valuesRef.FindStringSubmatch(lines[line-1]); m != nil {
+				hint = prefix + m[1]
+			}
+		} else if line < len(lines) && strings.Contains(lines[line], "toYaml") {
+			if m := valuesRef.FindStringSubmatch(lines[line]); m != nil {
+				hint = prefix + m[1] + "." + strings.Join(missing, ".")
 			}
 		}
 		return line, col, hint
 	}
+}
+
+// valuesPrefix is the values path of a subchart's values in its parent's
+// values ("cache." for shop/charts/cache/templates/x.yaml).
+func valuesPrefix(rendered, chartName string) string {
+	rest := strings.TrimPrefix(rendered, chartName+"/")
+	var prefix string
+	for strings.HasPrefix(rest, "charts/") {
+		rest = strings.TrimPrefix(rest, "charts/")
+		sub, after, ok := strings.Cut(rest, "/")
+		if !ok {
+			break
+		}
+		prefix += sub + "."
+		rest = after
+	}
+	return prefix
 }

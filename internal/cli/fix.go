@@ -11,6 +11,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/config"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/fix"
 	"github.com/rampart-k8s/rampart/pkg/source"
@@ -58,7 +59,17 @@ listed. Without --write, the changes are printed as a unified diff.`,
 					return usageError("unknown check %q (see `rampart checks`)", id)
 				}
 			}
-			resources, err := fix.ParseResources(o.resources)
+			spec := o.resources
+			if spec == "" {
+				if file := config.Find(args[0]); file != "" {
+					cfg, err := config.Load(file, reg)
+					if err != nil {
+						return usageError("invalid configuration:\n%v", err)
+					}
+					spec = cfg.Fix.DefaultResources
+				}
+			}
+			resources, err := fix.ParseResources(spec)
 			if err != nil {
 				return usageError("--default-resources: %v", err)
 			}

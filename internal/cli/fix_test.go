@@ -247,3 +247,64 @@ func TestFixHelmChart(t *testing.T) {
 		}
 	}
 }
+
+// TestFixKustomize: fix writes a patch per object and adds it to the
+// kustomization; the overlays then build without the fixed findings, and a
+// second run changes nothing.
+func TestFixKustomize(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "pkg", "source", "testdata", "kustomize")
+	if err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := os.ReadFile(filepath.Join(dir, "base", "deployment.yaml"))
+	overlays := filepath.Join(dir, "overlays")
+	if r := rampart(t, "", "fix", "--write", "--breaking", overlays); r.code != ExitOK {
+		t.Fatalf("fix: exit %d %s", r.code, r.stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "base", "deployment.yaml")); string(after) != string(base) {
+		t.Error("fix edited a resource instead of patching")
+	}
+	k, _ := os.ReadFile(filepath.Join(overlays, "prod", "kustomization.yaml"))
+	if !strings.Contains(string(k), "rampart-patch-deployment-web.yaml") {
+		t.Errorf("patch not added to the kustomization:\n%s", k)
+	}
+	fs, r := scanFindings(t, overlays)
+	if r.code != ExitOK {
+		t.Fatalf("scan: exit %d %s", r.code, r.stdout)
+	}
+	for _, id := range []string{"pss-host-namespaces", "cap-sys-ptrace", "pss-allow-privilege-escalation", "sa-token-automount"} {
+		if len(find(fs, id)) > 0 {
+			t.Errorf("%s still reported after the patch", id)
+		}
+	}
+	if r := rampart(t, "", "fix", "--breaking", overlays); r.stdout != "" {
+		t.Errorf("a second fix changes files:\n%s", r.stdout)
+	}
+}
+
+func TestFixDefaultResourcesFromConfig(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	if err := os.WriteFile(filepath.Join(dir, ".rampart.yaml"), []byte("fix:\n  defaultResources: memory=192Mi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := rampart(t, "", "fix", "--write", "--only", "memory-limit-missing", dir); r.code != ExitOK {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+	if api, _ := os.ReadFile(filepath.Join(dir, "api.yaml")); !strings.Contains(string(api), `memory: "192Mi"`) {
+		t.Errorf("the configured default was not used:\n%s", api)
+	}
+}

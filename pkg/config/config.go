@@ -43,6 +43,9 @@ type Config struct {
 		AllowedRegistries []string `yaml:"allowedRegistries"`
 	} `yaml:"images"`
 	Exceptions []Exception `yaml:"exceptions"`
+	Fix        struct {
+		DefaultResources string `yaml:"defaultResources"`
+	} `yaml:"fix"`
 }
 
 // Exception silences matching findings with a reason, until it expires.

@@ -332,7 +332,13 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	res := &Result{}
 	for _, c := range loaded.Claimed {
 		if !source.IsChart(c) {
-			res.Pending = append(res.Pending, Pending{File: source.KustomizationFile(c), CheckID: "-", Object: c, Reason: "fixing kustomizations (a patch added to the kustomization) is not supported yet"})
+			kr, err := Kustomization(c, checks, eopts, opts)
+			if err != nil {
+				return nil, err
+			}
+			res.Files = append(res.Files, kr.Files...)
+			res.Applied = append(res.Applied, kr.Applied...)
+			res.Pending = append(res.Pending, kr.Pending...)
 			continue
 		}
 		cr, err := Chart(c, opts.Helm, checks, eopts, opts)

@@ -41,6 +41,9 @@ type Object struct {
 	Doc int
 	// Item is the index in a List's items, or -1.
 	Item int
+	// SourceName is the name the object has in the file it came from, when
+	// a build (kustomize's namePrefix, say) renamed it.
+	SourceName string
 
 	// Typed is the strictly decoded object for built-in kinds, nil otherwise.
 	Typed runtime.Object
@@ -96,6 +99,7 @@ func NewLiveObject(apiVersion, kind, namespace, name string, typed runtime.Objec
 func (o *Object) UseSourceOf(src *Object) {
 	o.File, o.Doc, o.Item = src.File, src.Doc, src.Item
 	o.pos, o.lineOffset = src.pos, src.lineOffset
+	o.SourceName = src.Name
 	for i := range o.SchemaErrors {
 		loc := o.Locate(o.SchemaErrors[i].Path)
 		o.SchemaErrors[i].Line, o.SchemaErrors[i].Column = loc.Line, loc.Column

@@ -26,7 +26,7 @@ func fixOne(t *testing.T, src, only string) string {
 		t.Fatal(err)
 	}
 	res, err := Files([]string{p}, checks.Builtin(), restricted, Options{Breaking: true, Only: []string{only},
-		Resources: map[string]string{"requests.cpu": "100m", "requests.memory": "128Mi", "limits.memory": "128Mi", "limits.ephemeral-storage": "1Gi"}})
+		Resources: map[string]string{"requests.cpu": "100m", "requests.memory": "128Mi", "limits.cpu": "500m", "limits.memory": "128Mi", "limits.ephemeral-storage": "1Gi"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func fixOne(t *testing.T, src, only string) string {
 // parses and no longer raises the check.
 func TestFixGoldens(t *testing.T) {
 	ins, _ := filepath.Glob("../checks/testdata/*/fix/in.yaml")
-	if len(ins) < 16 {
+	if len(ins) < 25 {
 		t.Fatalf("only %d fix goldens", len(ins))
 	}
 	for _, in := range ins {

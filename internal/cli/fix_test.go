@@ -211,22 +211,7 @@ func TestFixChangesOnlyFixedFields(t *testing.T) {
 func TestFixHelmChart(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "pkg", "source", "testdata", "helm", "shop")
-	if err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	copyTree(t, src, dir)
 	tpl, _ := os.ReadFile(filepath.Join(dir, "templates", "deployment.yaml"))
 	prod := filepath.Join(dir, "values-prod.yaml")
 	r := rampart(t, "", "fix", "--write", "--breaking", dir, "-f", prod)
@@ -254,22 +239,7 @@ func TestFixHelmChart(t *testing.T) {
 func TestFixKustomize(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "pkg", "source", "testdata", "kustomize")
-	if err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	copyTree(t, src, dir)
 	base, _ := os.ReadFile(filepath.Join(dir, "base", "deployment.yaml"))
 	overlays := filepath.Join(dir, "overlays")
 	if r := rampart(t, "", "fix", "--write", "--breaking", overlays); r.code != ExitOK {
@@ -306,5 +276,26 @@ func TestFixDefaultResourcesFromConfig(t *testing.T) {
 	}
 	if api, _ := os.ReadFile(filepath.Join(dir, "api.yaml")); !strings.Contains(string(api), `memory: "192Mi"`) {
 		t.Errorf("the configured default was not used:\n%s", api)
+	}
+}
+
+// copyTree copies the folder src into dir.
+func copyTree(t *testing.T, src, dir string) {
+	t.Helper()
+	if err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,346 @@
+// Package rbac answers who can do what with the same semantics as the API
+// server's RBAC authorizer: ClusterRoleBindings everywhere, RoleBindings in
+// their namespace, wildcards, API groups, resourceNames, subresources
+// (including "*/subresource"), non-resource URLs, and the implicit groups
+// every identity carries.
+package rbac
+
+import (
+	"sort"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// User is an identity: a user name and the groups it is in.
+type User struct {
+	Name   string
+	Groups []string
+}
+
+// ParseSubject turns "system:serviceaccount:NS:NAME", "group:NAME" or a user
+// name into a User with the groups the API server gives it.
+func ParseSubject(s string, extraGroups ...string) User {
+	if g, ok := strings.CutPrefix(s, "group:"); ok {
+		return User{Name: "", Groups: append([]string{g}, extraGroups...)}
+	}
+	u := User{Name: s, Groups: append([]string{}, extraGroups...)}
+	if rest, ok := strings.CutPrefix(s, "system:serviceaccount:"); ok {
+		if ns, _, ok := strings.Cut(rest, ":"); ok {
+			u.Groups = append(u.Groups, "system:serviceaccounts", "system:serviceaccounts:"+ns)
+		}
+	}
+	if s != "system:anonymous" {
+		u.Groups = append(u.Groups, "system:authenticated")
+	} else {
+		u.Groups = append(u.Groups, "system:unauthenticated")
+	}
+	return u
+}
+
+// Request is what a user asks to do.
+type Request struct {
+	Verb, APIGroup, Resource, Subresource, Name, Namespace string
+	// Path is set for non-resource requests (e.g. /healthz).
+	Path string
+}
+
+// Ref names a binding or role.
+type Ref struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// Grant is why a request is allowed: the binding, the role and its rule.
+type Grant struct {
+	Binding Ref               `json:"binding"`
+	Role    Ref               `json:"role"`
+	Rule    rbacv1.PolicyRule `json:"rule"`
+	Subject rbacv1.Subject    `json:"subject"`
+}
+
+type binding struct {
+	ref      Ref
+	ns       string // "" for ClusterRoleBindings
+	subjects []rbacv1.Subject
+	roleRef  rbacv1.RoleRef
+}
+
+// Graph holds the RBAC objects of a cluster or a set of manifests.
+type Graph struct {
+	clusterRoles map[string]*rbacv1.ClusterRole
+	roles        map[string]*rbacv1.Role // "ns/name"
+	cluster      []binding
+	namespaced   map[string][]binding
+	aggregated   map[string][]rbacv1.PolicyRule
+}
+
+// New builds a graph from typed RBAC objects (other objects are ignored).
+func New(objs []runtime.Object) *Graph {
+	g := &Graph{clusterRoles: map[string]*rbacv1.ClusterRole{}, roles: map[string]*rbacv1.Role{}, namespaced: map[string][]binding{}, aggregated: map[string][]rbacv1.PolicyRule{}}
+	for _, o := range objs {
+		switch t := o.(type) {
+		case *rbacv1.ClusterRole:
+			g.clusterRoles[t.Name] = t
+		case *rbacv1.Role:
+			g.roles[t.Namespace+"/"+t.Name] = t
+		case *rbacv1.ClusterRoleBinding:
+			g.cluster = append(g.cluster, binding{ref: Ref{"ClusterRoleBinding", "", t.Name}, subjects: t.Subjects, roleRef: t.RoleRef})
+		case *rbacv1.RoleBinding:
+			g.namespaced[t.Namespace] = append(g.namespaced[t.Namespace], binding{ref: Ref{"RoleBinding", t.Namespace, t.Name}, ns: t.Namespace, subjects: t.Subjects, roleRef: t.RoleRef})
+		}
+	}
+	g.aggregate()
+	return g
+}
+
+// aggregate computes the rules of ClusterRoles with an aggregationRule, as
+// the API server's aggregation controller does: the union of the rules of
+// every ClusterRole its selectors match (itself excluded).
+func (g *Graph) aggregate() {
+	for name, cr := range g.clusterRoles {
+		if cr.AggregationRule == nil {
+			continue
+		}
+		var rules []rbacv1.PolicyRule
+		names := make([]string, 0, len(g.clusterRoles))
+		for n := range g.clusterRoles {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, sel := range cr.AggregationRule.ClusterRoleSelectors {
+			s, err := metav1.LabelSelectorAsSelector(&sel)
+			if err != nil {
+				continue
+			}
+			for _, n := range names {
+				other := g.clusterRoles[n]
+				if n != name && s.Matches(labels.Set(other.Labels)) {
+					rules = append(rules, other.Rules...)
+				}
+			}
+		}
+		g.aggregated[name] = rules
+	}
+}
+
+// rules returns the rules a roleRef grants in binding namespace ns.
+func (g *Graph) rules(ref rbacv1.RoleRef, ns string) ([]rbacv1.PolicyRule, Ref, bool) {
+	switch ref.Kind {
+	case "ClusterRole":
+		cr, ok := g.clusterRoles[ref.Name]
+		if !ok {
+			return nil, Ref{}, false
+		}
+		if agg, ok := g.aggregated[ref.Name]; ok {
+			return append(append([]rbacv1.PolicyRule{}, cr.Rules...), agg...), Ref{"ClusterRole", "", ref.Name}, true
+		}
+		return cr.Rules, Ref{"ClusterRole", "", ref.Name}, true
+	case "Role":
+		r, ok := g.roles[ns+"/"+ref.Name]
+		if !ok {
+			return nil, Ref{}, false
+		}
+		return r.Rules, Ref{"Role", ns, ref.Name}, true
+	}
+	return nil, Ref{}, false
+}
+
+// appliesTo reports whether subject s of a binding in namespace ns names u.
+func appliesTo(u User, s rbacv1.Subject, ns string) bool {
+	switch s.Kind {
+	case rbacv1.UserKind:
+		return u.Name != "" && u.Name == s.Name
+	case rbacv1.GroupKind:
+		for _, g := range u.Groups {
+			if g == s.Name {
+				return true
+			}
+		}
+	case rbacv1.ServiceAccountKind:
+		saNS := s.Namespace
+		if saNS == "" {
+			saNS = ns
+		}
+		return saNS != "" && u.Name == "system:serviceaccount:"+saNS+":"+s.Name
+	}
+	return false
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v || x == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleAllows is the authorizer's RuleAllows.
+func ruleAllows(r Request, rule rbacv1.PolicyRule) bool {
+	if !has(rule.Verbs, r.Verb) {
+		return false
+	}
+	if r.Path != "" {
+		for _, u := range rule.NonResourceURLs {
+			if u == "*" || u == r.Path || (strings.HasSuffix(u, "*") && strings.HasPrefix(r.Path, strings.TrimSuffix(u, "*"))) {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(rule.APIGroups, r.APIGroup) {
+		return false
+	}
+	combined := r.Resource
+	if r.Subresource != "" {
+		combined += "/" + r.Subresource
+	}
+	matched := false
+	for _, res := range rule.Resources {
+		if res == "*" || res == combined || (r.Subresource != "" && res == "*/"+r.Subresource) {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return false
+	}
+	if len(rule.ResourceNames) == 0 {
+		return true
+	}
+	for _, n := range rule.ResourceNames {
+		if n == r.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows answers as the RBAC authorizer would, with the first grant found.
+func (g *Graph) Allows(u User, r Request) (bool, *Grant) {
+	for _, b := range g.cluster {
+		if gr := g.grantOf(b, u, r); gr != nil {
+			return true, gr
+		}
+	}
+	if r.Namespace != "" && r.Path == "" {
+		for _, b := range g.namespaced[r.Namespace] {
+			if gr := g.grantOf(b, u, r); gr != nil {
+				return true, gr
+			}
+		}
+	}
+	return false, nil
+}
+
+func (g *Graph) grantOf(b binding, u User, r Request) *Grant {
+	var subject *rbacv1.Subject
+	for i := range b.subjects {
+		if appliesTo(u, b.subjects[i], b.ns) {
+			subject = &b.subjects[i]
+			break
+		}
+	}
+	if subject == nil {
+		return nil
+	}
+	rules, role, ok := g.rules(b.roleRef, b.ns)
+	if !ok {
+		return nil
+	}
+	for _, rule := range rules {
+		if ruleAllows(r, rule) {
+			return &Grant{Binding: b.ref, Role: role, Rule: rule, Subject: *subject}
+		}
+	}
+	return nil
+}
+
+// WhoCan lists the binding subjects that may make the request, each with
+// its grant, sorted. A group subject covers every member; a namespace's
+// RoleBindings only count for requests in that namespace.
+func (g *Graph) WhoCan(r Request) []Grant {
+	var out []Grant
+	consider := func(b binding) {
+		rules, role, ok := g.rules(b.roleRef, b.ns)
+		if !ok {
+			return
+		}
+		for _, rule := range rules {
+			if !ruleAllows(r, rule) {
+				continue
+			}
+			for _, s := range b.subjects {
+				if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == "" {
+					s.Namespace = b.ns
+				}
+				out = append(out, Grant{Binding: b.ref, Role: role, Rule: rule, Subject: s})
+			}
+			return
+		}
+	}
+	for _, b := range g.cluster {
+		consider(b)
+	}
+	if r.Namespace != "" && r.Path == "" {
+		for _, b := range g.namespaced[r.Namespace] {
+			consider(b)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Subject.Kind != b.Subject.Kind {
+			return a.Subject.Kind < b.Subject.Kind
+		}
+		if a.Subject.Namespace+a.Subject.Name != b.Subject.Namespace+b.Subject.Name {
+			return a.Subject.Namespace+"/"+a.Subject.Name < b.Subject.Namespace+"/"+b.Subject.Name
+		}
+		return a.Binding.String() < b.Binding.String()
+	})
+	return out
+}
+
+// Can lists the rules u holds in namespace ns (cluster-wide ones included),
+// with the grant each comes from.
+func (g *Graph) Can(u User, ns string) []Grant {
+	var out []Grant
+	add := func(b binding) {
+		for _, s := range b.subjects {
+			if appliesTo(u, s, b.ns) {
+				rules, role, ok := g.rules(b.roleRef, b.ns)
+				if !ok {
+					return
+				}
+				for _, rule := range rules {
+					out = append(out, Grant{Binding: b.ref, Role: role, Rule: rule, Subject: s})
+				}
+				return
+			}
+		}
+	}
+	for _, b := range g.cluster {
+		add(b)
+	}
+	if ns != "" {
+		for _, b := range g.namespaced[ns] {
+			add(b)
+		}
+	}
+	return out
+}
+
+// SubjectCovers reports whether a who-can subject covers user u (directly,
+// or through a group u is in).
+func SubjectCovers(s rbacv1.Subject, u User) bool { return appliesTo(u, s, s.Namespace) }

@@ -101,6 +101,17 @@ func New(objs []runtime.Object) *Graph {
 			g.namespaced[t.Namespace] = append(g.namespaced[t.Namespace], binding{ref: Ref{"RoleBinding", t.Namespace, t.Name}, ns: t.Namespace, subjects: t.Subjects, roleRef: t.RoleRef})
 		}
 	}
+	if _, ok := g.clusterRoles["cluster-admin"]; !ok {
+		// Manifests bind it but never define it: it is the API server's
+		// bootstrap role, everything on everything.
+		g.clusterRoles["cluster-admin"] = &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: "cluster-admin"},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}},
+				{NonResourceURLs: []string{"*"}, Verbs: []string{"*"}},
+			},
+		}
+	}
 	g.aggregate()
 	return g
 }

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/rbac"
+	"github.com/rampart-k8s/rampart/pkg/source"
+)
+
+type rbacOptions struct {
+	cluster   bool
+	cl        source.ClusterOptions
+	namespace string
+	name      string
+	groups    []string
+	output    string
+}
+
+func newRBACCmd(s *streams) *cobra.Command {
+	o := &rbacOptions{}
+	cmd := &cobra.Command{
+		Use:   "rbac",
+		Short: "Analyse RBAC: who can do what, and why",
+		Long: `Answer RBAC questions with the API server's own semantics, from manifests
+(PATH arguments after the question) or from a live cluster (--cluster).`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.BoolVar(&o.cluster, "cluster", false, "read RBAC from the live cluster")
+	pf.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
+	pf.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
+	pf.StringVarP(&o.namespace, "namespace", "n", "", "the namespace of the question (empty: cluster-wide only)")
+	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+
+	whoCan := &cobra.Command{
+		Use:   "who-can VERB RESOURCE[/SUBRESOURCE] [PATH ...]",
+		Short: "List the subjects that may make a request, with the binding and role that allow it",
+		Example: `  rampart rbac who-can get secrets -n prod k8s/
+  rampart rbac who-can create deployments.apps/scale -n shop --cluster
+  rampart rbac who-can get /metrics --cluster`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			g, err := loadRBAC(s, o, args[2:])
+			if err != nil {
+				return err
+			}
+			req := parseRequest(args[0], args[1], o.namespace, o.name)
+			return writeGrants(s.out, o.output, g.WhoCan(req), true)
+		},
+	}
+	whoCan.Flags().StringVar(&o.name, "name", "", "the object name of the request (for resourceNames rules)")
+	can := &cobra.Command{
+		Use:   "can SUBJECT [PATH ...]",
+		Short: "List what a subject may do, with the binding and role of each rule",
+		Long:  "SUBJECT is a user name, system:serviceaccount:NS:NAME, or group:NAME. The implicit groups (system:authenticated, system:serviceaccounts, system:serviceaccounts:NS) are added as the API server adds them.",
+		Example: `  rampart rbac can system:serviceaccount:shop:ci-robot -n shop k8s/
+  rampart rbac can alice --group developers --cluster`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			g, err := loadRBAC(s, o, args[1:])
+			if err != nil {
+				return err
+			}
+			return writeGrants(s.out, o.output, g.Can(rbac.ParseSubject(args[0], o.groups...), o.namespace), false)
+		},
+	}
+	can.Flags().StringSliceVar(&o.groups, "group", nil, "a group the user is in (repeatable)")
+	cmd.AddCommand(whoCan, can)
+	return cmd
+}
+
+// parseRequest reads RESOURCE as resource[.group][/subresource], or a
+// non-resource path starting with "/".
+func parseRequest(verb, resource, ns, name string) rbac.Request {
+	if strings.HasPrefix(resource, "/") {
+		return rbac.Request{Verb: verb, Path: resource}
+	}
+	res, sub, _ := strings.Cut(resource, "/")
+	res, group, _ := strings.Cut(res, ".")
+	return rbac.Request{Verb: verb, APIGroup: group, Resource: res, Subresource: sub, Namespace: ns, Name: name}
+}
+
+func loadRBAC(s *streams, o *rbacOptions, paths []string) (*rbac.Graph, error) {
+	var objs []runtime.Object
+	if o.cluster {
+		if len(paths) > 0 {
+			return nil, usageError("--cluster reads the cluster; do not give paths too")
+		}
+		o.cl.AllNamespaces = true
+		cfg, _, err := source.Config(o.cl)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		read, err := source.ReadCluster(ctx, cfg, "", o.cl)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		for _, n := range read.NotEvaluated {
+			if strings.Contains(n.Resource, "rbac.authorization.k8s.io") {
+				return nil, &exitError{code: ExitError, err: fmt.Errorf("cannot %s %s: the answer would be incomplete", n.Verb, n.Resource)}
+			}
+		}
+		for _, m := range read.Objects {
+			objs = append(objs, m.Typed)
+		}
+	} else {
+		if len(paths) == 0 {
+			paths = []string{"."}
+		}
+		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, source.HelmOptions{})
+		if len(loaded.Errors) > 0 {
+			return nil, &exitError{code: ExitError, err: fmt.Errorf("%s", loaded.Errors[0].Error())}
+		}
+		for _, m := range loaded.Objects {
+			if m.Typed != nil {
+				objs = append(objs, m.Typed)
+			}
+		}
+	}
+	return rbac.New(objs), nil
+}
+
+func ruleText(r rbacv1.PolicyRule) string {
+	if len(r.NonResourceURLs) > 0 {
+		return strings.Join(r.Verbs, ",") + " " + strings.Join(r.NonResourceURLs, ",")
+	}
+	groups := make([]string, len(r.APIGroups))
+	for i, g := range r.APIGroups {
+		if g == "" {
+			g = "core"
+		}
+		groups[i] = g
+	}
+	s := strings.Join(r.Verbs, ",") + " " + strings.Join(r.Resources, ",") + " (" + strings.Join(groups, ",") + ")"
+	if len(r.ResourceNames) > 0 {
+		s += " names " + strings.Join(r.ResourceNames, ",")
+	}
+	return s
+}
+
+func subjectText(sub rbacv1.Subject) string {
+	if sub.Kind == rbacv1.ServiceAccountKind {
+		return "ServiceAccount " + sub.Namespace + "/" + sub.Name
+	}
+	return sub.Kind + " " + sub.Name
+}
+
+func writeGrants(w io.Writer, format string, grants []rbac.Grant, bySubject bool) error {
+	switch format {
+	case "json":
+		if grants == nil {
+			grants = []rbac.Grant{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(grants)
+	case "text":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		if bySubject {
+			fmt.Fprintln(tw, "SUBJECT\tBINDING\tROLE")
+			for _, g := range grants {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", subjectText(g.Subject), g.Binding, g.Role)
+			}
+		} else {
+			fmt.Fprintln(tw, "RULE\tBINDING\tROLE")
+			for _, g := range grants {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", ruleText(g.Rule), g.Binding, g.Role)
+			}
+		}
+		if len(grants) == 0 {
+			fmt.Fprintln(tw, "(none)")
+		}
+		return tw.Flush()
+	}
+	return usageError("unknown output format %q (want text or json)", format)
+}

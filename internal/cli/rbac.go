@@ -40,7 +40,7 @@ func newRBACCmd(s *streams) *cobra.Command {
 	pf.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
 	pf.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
 	pf.StringVarP(&o.namespace, "namespace", "n", "", "the namespace of the question (empty: cluster-wide only)")
-	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json (paths and risky: also dot or mermaid)")
 
 	whoCan := &cobra.Command{
 		Use:   "who-can VERB RESOURCE[/SUBRESOURCE] [PATH ...]",
@@ -55,7 +55,9 @@ func newRBACCmd(s *streams) *cobra.Command {
 				return err
 			}
 			req := parseRequest(args[0], args[1], o.namespace, o.name)
-			return writeGrants(s.out, o.output, g.WhoCan(req), true)
+			grants := g.WhoCan(req)
+			rbac.SortBySubject(grants)
+			return writeGrants(s.out, o.output, grants, true)
 		},
 	}
 	whoCan.Flags().StringVar(&o.name, "name", "", "the object name of the request (for resourceNames rules)")
@@ -75,8 +77,113 @@ func newRBACCmd(s *streams) *cobra.Command {
 		},
 	}
 	can.Flags().StringSliceVar(&o.groups, "group", nil, "a group the user is in (repeatable)")
-	cmd.AddCommand(whoCan, can)
+	paths := &cobra.Command{
+		Use:   "paths SUBJECT [PATH ...]",
+		Short: "Show how a subject can reach cluster-admin power or read Secrets",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			g, err := loadRBAC(s, o, args[1:])
+			if err != nil {
+				return err
+			}
+			u := rbac.ParseSubject(args[0], o.groups...)
+			return writeRisks(s.out, o.output, []rbac.Risk{{Subject: args[0], Paths: g.Paths(u)}})
+		},
+	}
+	paths.Flags().StringSliceVar(&o.groups, "group", nil, "a group the user is in (repeatable)")
+	risky := &cobra.Command{
+		Use:   "risky [PATH ...]",
+		Short: "Rank the subjects of every binding by what they can reach, with the chains as evidence",
+		Long:  "Kubernetes' own identities (system:* users and groups, ServiceAccounts of kube-system) are the control plane and are not ranked; the anonymous and all-users groups are.",
+		RunE: func(_ *cobra.Command, args []string) error {
+			g, err := loadRBAC(s, o, args)
+			if err != nil {
+				return err
+			}
+			return writeRisks(s.out, o.output, g.Risky())
+		},
+	}
+	cmd.AddCommand(whoCan, can, paths, risky)
 	return cmd
+}
+
+func writeRisks(w io.Writer, format string, risks []rbac.Risk) error {
+	switch format {
+	case "json":
+		if risks == nil {
+			risks = []rbac.Risk{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(risks)
+	case "dot", "mermaid":
+		return writeRiskGraph(w, format, risks)
+	case "text":
+		none := true
+		for _, r := range risks {
+			for _, p := range r.Paths {
+				none = false
+				fmt.Fprintf(w, "%s reaches %s in %d step(s):\n", r.Subject, p.Goal, len(p.Steps))
+				for _, st := range p.Steps {
+					via := ""
+					if st.Grant != nil {
+						via = " (" + st.Grant.Binding.String() + " -> " + st.Grant.Role.String() + ")"
+					}
+					fmt.Fprintf(w, "  %s %s%s\n", st.From, st.Action, via)
+				}
+			}
+		}
+		if none {
+			fmt.Fprintln(w, "no path to cluster-admin power or to Secrets")
+		}
+		return nil
+	}
+	return usageError("unknown output format %q (want text, json, dot or mermaid)", format)
+}
+
+// writeRiskGraph draws the chains: identities and goals as nodes, steps as
+// edges labelled with the binding that allows them.
+func writeRiskGraph(w io.Writer, format string, risks []rbac.Risk) error {
+	type edge struct{ from, to, label string }
+	var edges []edge
+	seen := map[edge]bool{}
+	for _, r := range risks {
+		for _, p := range r.Paths {
+			for _, st := range p.Steps {
+				label := st.Action
+				if st.Grant != nil {
+					label = st.Grant.Binding.String()
+				}
+				e := edge{st.From, st.To, label}
+				if !seen[e] {
+					seen[e] = true
+					edges = append(edges, e)
+				}
+			}
+		}
+	}
+	if format == "dot" {
+		fmt.Fprintln(w, "digraph rbac {")
+		fmt.Fprintln(w, "  rankdir=LR;")
+		for _, e := range edges {
+			fmt.Fprintf(w, "  %q -> %q [label=%q];\n", e.from, e.to, e.label)
+		}
+		fmt.Fprintln(w, "}")
+		return nil
+	}
+	ids := map[string]string{}
+	id := func(s string) string {
+		if v, ok := ids[s]; ok {
+			return v
+		}
+		ids[s] = fmt.Sprintf("n%d", len(ids))
+		return ids[s]
+	}
+	fmt.Fprintln(w, "flowchart LR")
+	for _, e := range edges {
+		fmt.Fprintf(w, "  %s[%q] -->|%q| %s[%q]\n", id(e.from), e.from, e.label, id(e.to), e.to)
+	}
+	return nil
 }
 
 // parseRequest reads RESOURCE as resource[.group][/subresource], or a

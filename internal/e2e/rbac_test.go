@@ -217,3 +217,47 @@ func TestRBACOracle(t *testing.T) {
 		t.Errorf("%d of %d allowed: the random policy proves nothing", allowed, checked)
 	}
 }
+
+// TestBootstrapRBACIsNotRisky reads the RBAC a fresh API server creates for
+// itself and expects no risky subject: its identities are the control plane.
+func TestBootstrapRBACIsNotRisky(t *testing.T) {
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: "kubernetes.io/bootstrapping=rbac-defaults"}
+	var objs []runtime.Object
+	crs, err := cs.RbacV1().ClusterRoles().List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range crs.Items {
+		objs = append(objs, &crs.Items[i])
+	}
+	crbs, _ := cs.RbacV1().ClusterRoleBindings().List(ctx, sel)
+	for i := range crbs.Items {
+		objs = append(objs, &crbs.Items[i])
+	}
+	roles, _ := cs.RbacV1().Roles("").List(ctx, sel)
+	for i := range roles.Items {
+		objs = append(objs, &roles.Items[i])
+	}
+	rbs, _ := cs.RbacV1().RoleBindings("").List(ctx, sel)
+	for i := range rbs.Items {
+		objs = append(objs, &rbs.Items[i])
+	}
+	if len(crbs.Items) < 20 {
+		t.Fatalf("only %d bootstrap ClusterRoleBindings read", len(crbs.Items))
+	}
+	g := rbac.New(objs)
+	if risks := g.Risky(); len(risks) > 0 {
+		for _, r := range risks {
+			t.Errorf("bootstrap subject reported risky: %s -> %s", r.Subject, r.Paths[0].Goal)
+		}
+	}
+	// The control plane can escalate by design; Paths still shows it when asked.
+	if ps := g.Paths(rbac.ParseSubject("system:kube-controller-manager")); len(ps) == 0 {
+		t.Error("no path for the controller manager, which may create tokens for any ServiceAccount")
+	}
+}

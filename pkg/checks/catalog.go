@@ -85,6 +85,7 @@ func Builtin() []check.Check {
 		// RBAC
 		rbacAnonymousBinding(),
 		rbacClusterAdminBinding(),
+		rbacEscalationPath(),
 		rbacEscalateBind(),
 		rbacImpersonate(),
 		rbacNodesProxy(),

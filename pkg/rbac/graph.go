@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -75,6 +76,11 @@ type binding struct {
 	ns       string // "" for ClusterRoleBindings
 	subjects []rbacv1.Subject
 	roleRef  rbacv1.RoleRef
+	// resolved when the graph is built: the role's rules (aggregated ones
+	// included), and whether the role exists at all
+	rules    []rbacv1.PolicyRule
+	role     Ref
+	resolved bool
 }
 
 // Graph holds the RBAC objects of a cluster or a set of manifests.
@@ -84,22 +90,51 @@ type Graph struct {
 	cluster      []binding
 	namespaced   map[string][]binding
 	aggregated   map[string][]rbacv1.PolicyRule
+	// serviceAccounts lists, per namespace, the ServiceAccounts known from
+	// ServiceAccount objects and binding subjects.
+	serviceAccounts map[string][]string
 }
 
 // New builds a graph from typed RBAC objects (other objects are ignored).
 func New(objs []runtime.Object) *Graph {
-	g := &Graph{clusterRoles: map[string]*rbacv1.ClusterRole{}, roles: map[string]*rbacv1.Role{}, namespaced: map[string][]binding{}, aggregated: map[string][]rbacv1.PolicyRule{}}
+	g := &Graph{clusterRoles: map[string]*rbacv1.ClusterRole{}, roles: map[string]*rbacv1.Role{}, namespaced: map[string][]binding{}, aggregated: map[string][]rbacv1.PolicyRule{}, serviceAccounts: map[string][]string{}}
+	seenSA := map[string]bool{}
+	addSA := func(ns, name string) {
+		if ns != "" && name != "" && !seenSA[ns+"/"+name] {
+			seenSA[ns+"/"+name] = true
+			g.serviceAccounts[ns] = append(g.serviceAccounts[ns], name)
+		}
+	}
 	for _, o := range objs {
 		switch t := o.(type) {
+		case *corev1.ServiceAccount:
+			addSA(t.Namespace, t.Name)
 		case *rbacv1.ClusterRole:
 			g.clusterRoles[t.Name] = t
 		case *rbacv1.Role:
 			g.roles[t.Namespace+"/"+t.Name] = t
 		case *rbacv1.ClusterRoleBinding:
 			g.cluster = append(g.cluster, binding{ref: Ref{"ClusterRoleBinding", "", t.Name}, subjects: t.Subjects, roleRef: t.RoleRef})
+			for _, s := range t.Subjects {
+				if s.Kind == rbacv1.ServiceAccountKind {
+					addSA(s.Namespace, s.Name)
+				}
+			}
 		case *rbacv1.RoleBinding:
 			g.namespaced[t.Namespace] = append(g.namespaced[t.Namespace], binding{ref: Ref{"RoleBinding", t.Namespace, t.Name}, ns: t.Namespace, subjects: t.Subjects, roleRef: t.RoleRef})
+			for _, s := range t.Subjects {
+				if s.Kind == rbacv1.ServiceAccountKind {
+					ns := s.Namespace
+					if ns == "" {
+						ns = t.Namespace
+					}
+					addSA(ns, s.Name)
+				}
+			}
 		}
+	}
+	for ns := range g.serviceAccounts {
+		sort.Strings(g.serviceAccounts[ns])
 	}
 	if _, ok := g.clusterRoles["cluster-admin"]; !ok {
 		// Manifests bind it but never define it: it is the API server's
@@ -113,6 +148,16 @@ func New(objs []runtime.Object) *Graph {
 		}
 	}
 	g.aggregate()
+	resolve := func(bs []binding) {
+		for i := range bs {
+			bs[i].rules, bs[i].role, bs[i].resolved = g.rules(bs[i].roleRef, bs[i].ns)
+		}
+		sort.SliceStable(bs, func(i, j int) bool { return bs[i].ref.Name < bs[j].ref.Name })
+	}
+	resolve(g.cluster)
+	for ns := range g.namespaced {
+		resolve(g.namespaced[ns])
+	}
 	return g
 }
 
@@ -267,29 +312,23 @@ func (g *Graph) grantOf(b binding, u User, r Request) *Grant {
 	if subject == nil {
 		return nil
 	}
-	rules, role, ok := g.rules(b.roleRef, b.ns)
-	if !ok {
-		return nil
-	}
-	for _, rule := range rules {
+	for _, rule := range b.rules {
 		if ruleAllows(r, rule) {
-			return &Grant{Binding: b.ref, Role: role, Rule: rule, Subject: *subject}
+			return &Grant{Binding: b.ref, Role: b.role, Rule: rule, Subject: *subject}
 		}
 	}
 	return nil
 }
 
 // WhoCan lists the binding subjects that may make the request, each with
-// its grant, sorted. A group subject covers every member; a namespace's
-// RoleBindings only count for requests in that namespace.
+// its grant: ClusterRoleBindings first, then the namespace's RoleBindings,
+// each sorted by name (SortBySubject orders them for display). A group
+// subject covers every member; a namespace's RoleBindings only count for
+// requests in that namespace.
 func (g *Graph) WhoCan(r Request) []Grant {
 	var out []Grant
-	consider := func(b binding) {
-		rules, role, ok := g.rules(b.roleRef, b.ns)
-		if !ok {
-			return
-		}
-		for _, rule := range rules {
+	consider := func(b *binding) {
+		for _, rule := range b.rules {
 			if !ruleAllows(r, rule) {
 				continue
 			}
@@ -297,30 +336,41 @@ func (g *Graph) WhoCan(r Request) []Grant {
 				if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == "" {
 					s.Namespace = b.ns
 				}
-				out = append(out, Grant{Binding: b.ref, Role: role, Rule: rule, Subject: s})
+				out = append(out, Grant{Binding: b.ref, Role: b.role, Rule: rule, Subject: s})
 			}
 			return
 		}
 	}
-	for _, b := range g.cluster {
-		consider(b)
+	for i := range g.cluster {
+		consider(&g.cluster[i])
 	}
 	if r.Namespace != "" && r.Path == "" {
-		for _, b := range g.namespaced[r.Namespace] {
-			consider(b)
+		bs := g.namespaced[r.Namespace]
+		for i := range bs {
+			consider(&bs[i])
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Subject.Kind != b.Subject.Kind {
-			return a.Subject.Kind < b.Subject.Kind
-		}
-		if a.Subject.Namespace+a.Subject.Name != b.Subject.Namespace+b.Subject.Name {
-			return a.Subject.Namespace+"/"+a.Subject.Name < b.Subject.Namespace+"/"+b.Subject.Name
-		}
-		return a.Binding.String() < b.Binding.String()
-	})
 	return out
+}
+
+// SortBySubject orders grants by subject, then binding.
+func SortBySubject(out []Grant) {
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		switch {
+		case a.Subject.Kind != b.Subject.Kind:
+			return a.Subject.Kind < b.Subject.Kind
+		case a.Subject.Namespace != b.Subject.Namespace:
+			return a.Subject.Namespace < b.Subject.Namespace
+		case a.Subject.Name != b.Subject.Name:
+			return a.Subject.Name < b.Subject.Name
+		case a.Binding.Kind != b.Binding.Kind:
+			return a.Binding.Kind < b.Binding.Kind
+		case a.Binding.Namespace != b.Binding.Namespace:
+			return a.Binding.Namespace < b.Binding.Namespace
+		}
+		return a.Binding.Name < b.Binding.Name
+	})
 }
 
 // Can lists the rules u holds in namespace ns (cluster-wide ones included),
@@ -330,12 +380,8 @@ func (g *Graph) Can(u User, ns string) []Grant {
 	add := func(b binding) {
 		for _, s := range b.subjects {
 			if appliesTo(u, s, b.ns) {
-				rules, role, ok := g.rules(b.roleRef, b.ns)
-				if !ok {
-					return
-				}
-				for _, rule := range rules {
-					out = append(out, Grant{Binding: b.ref, Role: role, Rule: rule, Subject: s})
+				for _, rule := range b.rules {
+					out = append(out, Grant{Binding: b.ref, Role: b.role, Rule: rule, Subject: s})
 				}
 				return
 			}

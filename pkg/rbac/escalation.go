@@ -1,0 +1,233 @@
+package rbac
+
+import (
+	"sort"
+	"strings"
+)
+
+// Goal is what an escalation path reaches.
+type Goal string
+
+// Goals, worst first.
+const (
+	GoalClusterAdmin Goal = "cluster-admin" // every verb on every resource
+	GoalSecrets      Goal = "read-secrets"  // the Secrets of a namespace or of the cluster
+)
+
+// Step is one move of an escalation path: the identity that makes it, what
+// it does, and the grant that allows it.
+type Step struct {
+	From   string `json:"from"`
+	Action string `json:"action"`
+	To     string `json:"to"` // the identity or goal reached
+	Grant  *Grant `json:"grant"`
+}
+
+// Path is a chain of steps from a subject to a goal.
+type Path struct {
+	Goal  Goal   `json:"goal"`
+	Steps []Step `json:"steps"`
+}
+
+// namespaces lists the namespaces the graph knows.
+func (g *Graph) namespaces() []string {
+	seen := map[string]bool{}
+	for ns := range g.namespaced {
+		seen[ns] = true
+	}
+	for ns := range g.serviceAccounts {
+		seen[ns] = true
+	}
+	for key := range g.roles {
+		ns, _, _ := strings.Cut(key, "/")
+		seen[ns] = true
+	}
+	out := make([]string, 0, len(seen))
+	for ns := range seen {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type move struct {
+	action string
+	req    Request
+	goal   Goal // set when the move reaches a goal directly
+	intoNS bool // the move yields every ServiceAccount of the request's namespace
+}
+
+// moves are the escalation types: what a permission lets its holder become.
+func moves(ns string) []move {
+	r := func(verb, group, resource, sub string) Request {
+		return Request{Verb: verb, APIGroup: group, Resource: resource, Subresource: sub, Namespace: ns}
+	}
+	return []move{
+		{"creates pods, running them as any ServiceAccount of " + ns, r("create", "", "pods", ""), "", true},
+		{"creates Deployments, whose pods run as any ServiceAccount of " + ns, r("create", "apps", "deployments", ""), "", true},
+		{"creates DaemonSets, whose pods run as any ServiceAccount of " + ns, r("create", "apps", "daemonsets", ""), "", true},
+		{"creates StatefulSets, whose pods run as any ServiceAccount of " + ns, r("create", "apps", "statefulsets", ""), "", true},
+		{"creates Jobs, whose pods run as any ServiceAccount of " + ns, r("create", "batch", "jobs", ""), "", true},
+		{"creates CronJobs, whose pods run as any ServiceAccount of " + ns, r("create", "batch", "cronjobs", ""), "", true},
+		{"creates tokens for any ServiceAccount of " + ns, r("create", "", "serviceaccounts", "token"), "", true},
+		{"reads the Secrets of " + ns + ", ServiceAccount tokens included", r("get", "", "secrets", ""), GoalSecrets, true},
+		{"lists the Secrets of " + ns + ", ServiceAccount tokens included", r("list", "", "secrets", ""), GoalSecrets, true},
+	}
+}
+
+// clusterMoves are permissions that amount to cluster-admin on their own.
+var clusterMoves = []move{
+	{"holds every verb on every resource", Request{Verb: "*", APIGroup: "*", Resource: "*"}, GoalClusterAdmin, false},
+	{"may escalate ClusterRoles: grant itself anything", Request{Verb: "escalate", APIGroup: "rbac.authorization.k8s.io", Resource: "clusterroles"}, GoalClusterAdmin, false},
+	{"may bind any ClusterRole, cluster-admin included", Request{Verb: "bind", APIGroup: "rbac.authorization.k8s.io", Resource: "clusterroles"}, GoalClusterAdmin, false},
+	{"may impersonate groups, system:masters included", Request{Verb: "impersonate", Resource: "groups"}, GoalClusterAdmin, false},
+	{"may impersonate users", Request{Verb: "impersonate", Resource: "users"}, GoalClusterAdmin, false},
+	{"may use nodes/proxy: the kubelet API runs commands in any pod", Request{Verb: "get", Resource: "nodes", Subresource: "proxy"}, GoalClusterAdmin, false},
+	{"may approve certificate requests: client certificates for any identity", Request{Verb: "update", APIGroup: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval"}, GoalClusterAdmin, false},
+	{"may change mutating admission webhooks: rewrite any object", Request{Verb: "create", APIGroup: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations"}, GoalClusterAdmin, false},
+	{"may change validating admission webhooks", Request{Verb: "update", APIGroup: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations"}, GoalClusterAdmin, false},
+	{"reads every Secret of the cluster", Request{Verb: "list", Resource: "secrets"}, GoalSecrets, false},
+}
+
+// Paths returns, for subject u, the shortest chain to each goal it can reach:
+// directly, or by becoming ServiceAccounts whose permissions lead further.
+// Breadth first, so each identity is visited once.
+func (g *Graph) Paths(u User) []Path {
+	type node struct {
+		user  User
+		name  string
+		steps []Step
+	}
+	start := node{user: u, name: displayName(u)}
+	queue := []node{start}
+	seen := map[string]bool{start.name: true}
+	found := map[Goal]Path{}
+	nss := g.namespaces()
+	for len(queue) > 0 && len(found) < 2 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, m := range clusterMoves {
+			if _, done := found[m.goal]; done {
+				continue
+			}
+			if ok, gr := g.Allows(n.user, m.req); ok {
+				found[m.goal] = Path{Goal: m.goal, Steps: append(append([]Step{}, n.steps...), Step{From: n.name, Action: m.action, To: string(m.goal), Grant: gr})}
+			}
+		}
+		for _, ns := range nss {
+			for _, m := range moves(ns) {
+				ok, gr := g.Allows(n.user, m.req)
+				if !ok {
+					continue
+				}
+				if m.goal != "" {
+					if _, done := found[m.goal]; !done {
+						found[m.goal] = Path{Goal: m.goal, Steps: append(append([]Step{}, n.steps...), Step{From: n.name, Action: m.action, To: string(m.goal), Grant: gr})}
+					}
+				}
+				if !m.intoNS {
+					continue
+				}
+				for _, sa := range g.serviceAccounts[ns] {
+					name := "system:serviceaccount:" + ns + ":" + sa
+					if seen[name] {
+						continue
+					}
+					seen[name] = true
+					queue = append(queue, node{user: ParseSubject(name), name: name,
+						steps: append(append([]Step{}, n.steps...), Step{From: n.name, Action: m.action, To: name, Grant: gr})})
+				}
+			}
+		}
+	}
+	var out []Path
+	for _, goal := range []Goal{GoalClusterAdmin, GoalSecrets} {
+		if p, ok := found[goal]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func displayName(u User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	if len(u.Groups) > 0 {
+		return "group:" + u.Groups[0]
+	}
+	return "(nobody)"
+}
+
+// Risk is one subject's worst reachable goal, with its evidence.
+type Risk struct {
+	Subject string `json:"subject"`
+	Paths   []Path `json:"paths"`
+}
+
+// Risky ranks the subjects of every binding by the worst goal they reach
+// (cluster-admin before Secrets), then by the shortest chain. Kubernetes' own
+// identities (names starting with system:, except the anonymous and all-users
+// groups, and ServiceAccounts of kube-system) are the control plane and are
+// left out: they hold their permissions by design.
+func (g *Graph) Risky() []Risk {
+	subjects := map[string]User{}
+	add := func(b binding) {
+		for _, s := range b.subjects {
+			var name string
+			var u User
+			switch s.Kind {
+			case "User":
+				name, u = s.Name, ParseSubject(s.Name)
+			case "Group":
+				name, u = "group:"+s.Name, User{Groups: []string{s.Name}}
+			case "ServiceAccount":
+				ns := s.Namespace
+				if ns == "" {
+					ns = b.ns
+				}
+				name = "system:serviceaccount:" + ns + ":" + s.Name
+				u = ParseSubject(name)
+			}
+			if controlPlane(name) {
+				continue
+			}
+			subjects[name] = u
+		}
+	}
+	for _, b := range g.cluster {
+		add(b)
+	}
+	for _, bs := range g.namespaced {
+		for _, b := range bs {
+			add(b)
+		}
+	}
+	var out []Risk
+	for name, u := range subjects {
+		if ps := g.Paths(u); len(ps) > 0 {
+			out = append(out, Risk{Subject: name, Paths: ps})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Paths[0].Goal != b.Paths[0].Goal {
+			return a.Paths[0].Goal == GoalClusterAdmin
+		}
+		if len(a.Paths[0].Steps) != len(b.Paths[0].Steps) {
+			return len(a.Paths[0].Steps) < len(b.Paths[0].Steps)
+		}
+		return a.Subject < b.Subject
+	})
+	return out
+}
+
+func controlPlane(name string) bool {
+	switch name {
+	case "group:system:anonymous", "group:system:unauthenticated", "group:system:authenticated", "system:anonymous":
+		return false
+	}
+	return strings.HasPrefix(name, "system:serviceaccount:kube-system:") ||
+		(strings.HasPrefix(name, "system:") && !strings.HasPrefix(name, "system:serviceaccount:")) ||
+		strings.HasPrefix(name, "group:system:")
+}

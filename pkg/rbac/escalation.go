@@ -93,6 +93,21 @@ var clusterMoves = []move{
 // directly, or by becoming ServiceAccounts whose permissions lead further.
 // Breadth first, so each identity is visited once.
 func (g *Graph) Paths(u User) []Path {
+	key := u.Name + "\x00" + strings.Join(u.Groups, "\x00")
+	g.pathsMu.Lock()
+	if p, ok := g.pathsCache[key]; ok {
+		g.pathsMu.Unlock()
+		return p
+	}
+	g.pathsMu.Unlock()
+	p := g.paths(u)
+	g.pathsMu.Lock()
+	g.pathsCache[key] = p
+	g.pathsMu.Unlock()
+	return p
+}
+
+func (g *Graph) paths(u User) []Path {
 	type node struct {
 		user  User
 		name  string
@@ -114,7 +129,21 @@ func (g *Graph) Paths(u User) []Path {
 				found[m.goal] = Path{Goal: m.goal, Steps: append(append([]Step{}, n.steps...), Step{From: n.name, Action: m.action, To: string(m.goal), Grant: gr})}
 			}
 		}
+		// Only namespaces where the identity holds something can matter:
+		// all of them when it has a ClusterRoleBinding.
+		scope := map[string]bool{}
+		all := false
+		for _, b := range g.bindingsFor(n.user) {
+			if b.ns == "" {
+				all = true
+				break
+			}
+			scope[b.ns] = true
+		}
 		for _, ns := range nss {
+			if !all && !scope[ns] {
+				continue
+			}
 			for _, m := range moves(ns) {
 				ok, gr := g.Allows(n.user, m.req)
 				if !ok {

@@ -8,6 +8,7 @@ package rbac
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -93,6 +94,13 @@ type Graph struct {
 	// serviceAccounts lists, per namespace, the ServiceAccounts known from
 	// ServiceAccount objects and binding subjects.
 	serviceAccounts map[string][]string
+	// bySubject indexes bindings by subject ("user:NAME", "group:NAME",
+	// "sa:NS:NAME"), so that a question about one identity reads only its
+	// bindings.
+	bySubject map[string][]*binding
+
+	pathsMu    sync.Mutex
+	pathsCache map[string][]Path
 }
 
 // New builds a graph from typed RBAC objects (other objects are ignored).
@@ -158,7 +166,62 @@ func New(objs []runtime.Object) *Graph {
 	for ns := range g.namespaced {
 		resolve(g.namespaced[ns])
 	}
+	g.bySubject = map[string][]*binding{}
+	g.pathsCache = map[string][]Path{}
+	index := func(b *binding) {
+		seen := map[string]bool{}
+		for _, s := range b.subjects {
+			var key string
+			switch s.Kind {
+			case rbacv1.UserKind:
+				key = "user:" + s.Name
+			case rbacv1.GroupKind:
+				key = "group:" + s.Name
+			case rbacv1.ServiceAccountKind:
+				ns := s.Namespace
+				if ns == "" {
+					ns = b.ns
+				}
+				key = "user:system:serviceaccount:" + ns + ":" + s.Name
+			}
+			if key != "" && !seen[key] {
+				seen[key] = true
+				g.bySubject[key] = append(g.bySubject[key], b)
+			}
+		}
+	}
+	for i := range g.cluster {
+		index(&g.cluster[i])
+	}
+	for ns := range g.namespaced {
+		for i := range g.namespaced[ns] {
+			index(&g.namespaced[ns][i])
+		}
+	}
 	return g
+}
+
+// bindingsFor returns the bindings whose subjects may name u, cluster
+// bindings first, each once.
+func (g *Graph) bindingsFor(u User) []*binding {
+	var out []*binding
+	seen := map[*binding]bool{}
+	add := func(key string) {
+		for _, b := range g.bySubject[key] {
+			if !seen[b] {
+				seen[b] = true
+				out = append(out, b)
+			}
+		}
+	}
+	if u.Name != "" {
+		add("user:" + u.Name)
+	}
+	for _, gr := range u.Groups {
+		add("group:" + gr)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ns == "" && out[j].ns != "" })
+	return out
 }
 
 // aggregate computes the rules of ClusterRoles with an aggregationRule, as
@@ -284,24 +347,22 @@ func ruleAllows(r Request, rule rbacv1.PolicyRule) bool {
 	return false
 }
 
-// Allows answers as the RBAC authorizer would, with the first grant found.
+// Allows answers as the RBAC authorizer would, with the first grant found:
+// ClusterRoleBindings, then the RoleBindings of the request's namespace
+// (non-resource requests only through ClusterRoleBindings).
 func (g *Graph) Allows(u User, r Request) (bool, *Grant) {
-	for _, b := range g.cluster {
+	for _, b := range g.bindingsFor(u) {
+		if b.ns != "" && (b.ns != r.Namespace || r.Path != "") {
+			continue
+		}
 		if gr := g.grantOf(b, u, r); gr != nil {
 			return true, gr
-		}
-	}
-	if r.Namespace != "" && r.Path == "" {
-		for _, b := range g.namespaced[r.Namespace] {
-			if gr := g.grantOf(b, u, r); gr != nil {
-				return true, gr
-			}
 		}
 	}
 	return false, nil
 }
 
-func (g *Graph) grantOf(b binding, u User, r Request) *Grant {
+func (g *Graph) grantOf(b *binding, u User, r Request) *Grant {
 	var subject *rbacv1.Subject
 	for i := range b.subjects {
 		if appliesTo(u, b.subjects[i], b.ns) {

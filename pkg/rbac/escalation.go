@@ -29,27 +29,6 @@ type Path struct {
 	Steps []Step `json:"steps"`
 }
 
-// namespaces lists the namespaces the graph knows.
-func (g *Graph) namespaces() []string {
-	seen := map[string]bool{}
-	for ns := range g.namespaced {
-		seen[ns] = true
-	}
-	for ns := range g.serviceAccounts {
-		seen[ns] = true
-	}
-	for key := range g.roles {
-		ns, _, _ := strings.Cut(key, "/")
-		seen[ns] = true
-	}
-	out := make([]string, 0, len(seen))
-	for ns := range seen {
-		out = append(out, ns)
-	}
-	sort.Strings(out)
-	return out
-}
-
 type move struct {
 	action string
 	req    Request
@@ -57,22 +36,18 @@ type move struct {
 	intoNS bool // the move yields every ServiceAccount of the request's namespace
 }
 
-// moves are the escalation types: what a permission lets its holder become.
-func moves(ns string) []move {
-	r := func(verb, group, resource, sub string) Request {
-		return Request{Verb: verb, APIGroup: group, Resource: resource, Subresource: sub, Namespace: ns}
-	}
-	return []move{
-		{"creates pods, running them as any ServiceAccount of " + ns, r("create", "", "pods", ""), "", true},
-		{"creates Deployments, whose pods run as any ServiceAccount of " + ns, r("create", "apps", "deployments", ""), "", true},
-		{"creates DaemonSets, whose pods run as any ServiceAccount of " + ns, r("create", "apps", "daemonsets", ""), "", true},
-		{"creates StatefulSets, whose pods run as any ServiceAccount of " + ns, r("create", "apps", "statefulsets", ""), "", true},
-		{"creates Jobs, whose pods run as any ServiceAccount of " + ns, r("create", "batch", "jobs", ""), "", true},
-		{"creates CronJobs, whose pods run as any ServiceAccount of " + ns, r("create", "batch", "cronjobs", ""), "", true},
-		{"creates tokens for any ServiceAccount of " + ns, r("create", "", "serviceaccounts", "token"), "", true},
-		{"reads the Secrets of " + ns + ", ServiceAccount tokens included", r("get", "", "secrets", ""), GoalSecrets, true},
-		{"lists the Secrets of " + ns + ", ServiceAccount tokens included", r("list", "", "secrets", ""), GoalSecrets, true},
-	}
+// nsMoves are the escalation types inside a namespace: what a permission
+// lets its holder become. "{ns}" in an action stands for the namespace.
+var nsMoves = []move{
+	{"creates pods, running them as any ServiceAccount of {ns}", Request{Verb: "create", Resource: "pods"}, "", true},
+	{"creates Deployments, whose pods run as any ServiceAccount of {ns}", Request{Verb: "create", APIGroup: "apps", Resource: "deployments"}, "", true},
+	{"creates DaemonSets, whose pods run as any ServiceAccount of {ns}", Request{Verb: "create", APIGroup: "apps", Resource: "daemonsets"}, "", true},
+	{"creates StatefulSets, whose pods run as any ServiceAccount of {ns}", Request{Verb: "create", APIGroup: "apps", Resource: "statefulsets"}, "", true},
+	{"creates Jobs, whose pods run as any ServiceAccount of {ns}", Request{Verb: "create", APIGroup: "batch", Resource: "jobs"}, "", true},
+	{"creates CronJobs, whose pods run as any ServiceAccount of {ns}", Request{Verb: "create", APIGroup: "batch", Resource: "cronjobs"}, "", true},
+	{"creates tokens for any ServiceAccount of {ns}", Request{Verb: "create", Resource: "serviceaccounts", Subresource: "token"}, "", true},
+	{"reads the Secrets of {ns}, ServiceAccount tokens included", Request{Verb: "get", Resource: "secrets"}, GoalSecrets, true},
+	{"lists the Secrets of {ns}, ServiceAccount tokens included", Request{Verb: "list", Resource: "secrets"}, GoalSecrets, true},
 }
 
 // clusterMoves are permissions that amount to cluster-admin on their own.
@@ -107,6 +82,64 @@ func (g *Graph) Paths(u User) []Path {
 	return p
 }
 
+// edge is one move an identity can make: to a goal, into the ServiceAccounts
+// of a namespace, or both.
+type edge struct {
+	action string
+	goal   Goal
+	ns     string
+	grant  *Grant
+}
+
+// edges lists the moves of identity u, in the order paths tries them:
+// cluster-wide moves, then namespaces by name. Cached per identity, since
+// every subject's search walks the same ServiceAccounts.
+func (g *Graph) edges(u User) []edge {
+	key := u.Name + "\x00" + strings.Join(u.Groups, "\x00")
+	g.edgesMu.Lock()
+	e, ok := g.edgesCache[key]
+	g.edgesMu.Unlock()
+	if ok {
+		return e
+	}
+	bs := g.bindingsFor(u)
+	var out []edge
+	if len(bs) > 0 {
+		for _, m := range clusterMoves {
+			if gr := g.allowsWith(bs, u, m.req); gr != nil {
+				out = append(out, edge{action: m.action, goal: m.goal, grant: gr})
+			}
+		}
+		// Only namespaces where the identity holds something can matter:
+		// every namespace when it has a ClusterRoleBinding.
+		nss := g.nsList
+		if bs[0].ns != "" {
+			scope := map[string]bool{}
+			nss = nil
+			for _, b := range bs {
+				if !scope[b.ns] {
+					scope[b.ns] = true
+					nss = append(nss, b.ns)
+				}
+			}
+			sort.Strings(nss)
+		}
+		for _, ns := range nss {
+			for _, m := range nsMoves {
+				req := m.req
+				req.Namespace = ns
+				if gr := g.allowsWith(bs, u, req); gr != nil {
+					out = append(out, edge{action: strings.ReplaceAll(m.action, "{ns}", ns), goal: m.goal, ns: ns, grant: gr})
+				}
+			}
+		}
+	}
+	g.edgesMu.Lock()
+	g.edgesCache[key] = out
+	g.edgesMu.Unlock()
+	return out
+}
+
 func (g *Graph) paths(u User) []Path {
 	type node struct {
 		user  User
@@ -116,56 +149,31 @@ func (g *Graph) paths(u User) []Path {
 	start := node{user: u, name: displayName(u)}
 	queue := []node{start}
 	seen := map[string]bool{start.name: true}
+	entered := map[string]bool{} // namespaces whose ServiceAccounts are queued
 	found := map[Goal]Path{}
-	nss := g.namespaces()
+	extend := func(n node, action, to string, gr *Grant) []Step {
+		return append(append([]Step{}, n.steps...), Step{From: n.name, Action: action, To: to, Grant: gr})
+	}
 	for len(queue) > 0 && len(found) < 2 {
 		n := queue[0]
 		queue = queue[1:]
-		for _, m := range clusterMoves {
-			if _, done := found[m.goal]; done {
+		for _, e := range g.edges(n.user) {
+			if e.goal != "" {
+				if _, done := found[e.goal]; !done {
+					found[e.goal] = Path{Goal: e.goal, Steps: extend(n, e.action, string(e.goal), e.grant)}
+				}
+			}
+			if e.ns == "" || entered[e.ns] {
 				continue
 			}
-			if ok, gr := g.Allows(n.user, m.req); ok {
-				found[m.goal] = Path{Goal: m.goal, Steps: append(append([]Step{}, n.steps...), Step{From: n.name, Action: m.action, To: string(m.goal), Grant: gr})}
-			}
-		}
-		// Only namespaces where the identity holds something can matter:
-		// all of them when it has a ClusterRoleBinding.
-		scope := map[string]bool{}
-		all := false
-		for _, b := range g.bindingsFor(n.user) {
-			if b.ns == "" {
-				all = true
-				break
-			}
-			scope[b.ns] = true
-		}
-		for _, ns := range nss {
-			if !all && !scope[ns] {
-				continue
-			}
-			for _, m := range moves(ns) {
-				ok, gr := g.Allows(n.user, m.req)
-				if !ok {
+			entered[e.ns] = true
+			for _, sa := range g.serviceAccounts[e.ns] {
+				name := "system:serviceaccount:" + e.ns + ":" + sa
+				if seen[name] {
 					continue
 				}
-				if m.goal != "" {
-					if _, done := found[m.goal]; !done {
-						found[m.goal] = Path{Goal: m.goal, Steps: append(append([]Step{}, n.steps...), Step{From: n.name, Action: m.action, To: string(m.goal), Grant: gr})}
-					}
-				}
-				if !m.intoNS {
-					continue
-				}
-				for _, sa := range g.serviceAccounts[ns] {
-					name := "system:serviceaccount:" + ns + ":" + sa
-					if seen[name] {
-						continue
-					}
-					seen[name] = true
-					queue = append(queue, node{user: ParseSubject(name), name: name,
-						steps: append(append([]Step{}, n.steps...), Step{From: n.name, Action: m.action, To: name, Grant: gr})})
-				}
+				seen[name] = true
+				queue = append(queue, node{user: ParseSubject(name), name: name, steps: extend(n, e.action, name, e.grant)})
 			}
 		}
 	}

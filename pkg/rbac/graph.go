@@ -99,6 +99,11 @@ type Graph struct {
 	// bindings.
 	bySubject map[string][]*binding
 
+	// nsList is every namespace the graph knows, sorted.
+	nsList []string
+
+	edgesMu    sync.Mutex
+	edgesCache map[string][]edge
 	pathsMu    sync.Mutex
 	pathsCache map[string][]Path
 }
@@ -166,8 +171,24 @@ func New(objs []runtime.Object) *Graph {
 	for ns := range g.namespaced {
 		resolve(g.namespaced[ns])
 	}
+	nsSet := map[string]bool{}
+	for ns := range g.namespaced {
+		nsSet[ns] = true
+	}
+	for ns := range g.serviceAccounts {
+		nsSet[ns] = true
+	}
+	for key := range g.roles {
+		ns, _, _ := strings.Cut(key, "/")
+		nsSet[ns] = true
+	}
+	for ns := range nsSet {
+		g.nsList = append(g.nsList, ns)
+	}
+	sort.Strings(g.nsList)
 	g.bySubject = map[string][]*binding{}
 	g.pathsCache = map[string][]Path{}
+	g.edgesCache = map[string][]edge{}
 	index := func(b *binding) {
 		seen := map[string]bool{}
 		for _, s := range b.subjects {
@@ -351,15 +372,21 @@ func ruleAllows(r Request, rule rbacv1.PolicyRule) bool {
 // ClusterRoleBindings, then the RoleBindings of the request's namespace
 // (non-resource requests only through ClusterRoleBindings).
 func (g *Graph) Allows(u User, r Request) (bool, *Grant) {
-	for _, b := range g.bindingsFor(u) {
+	gr := g.allowsWith(g.bindingsFor(u), u, r)
+	return gr != nil, gr
+}
+
+// allowsWith is Allows over bindings already looked up for u.
+func (g *Graph) allowsWith(bs []*binding, u User, r Request) *Grant {
+	for _, b := range bs {
 		if b.ns != "" && (b.ns != r.Namespace || r.Path != "") {
 			continue
 		}
 		if gr := g.grantOf(b, u, r); gr != nil {
-			return true, gr
+			return gr
 		}
 	}
-	return false, nil
+	return nil
 }
 
 func (g *Graph) grantOf(b *binding, u User, r Request) *Grant {

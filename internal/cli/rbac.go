@@ -87,7 +87,7 @@ func newRBACCmd(s *streams) *cobra.Command {
 				return err
 			}
 			u := rbac.ParseSubject(args[0], o.groups...)
-			return writeRisks(s.out, o.output, []rbac.Risk{{Subject: args[0], Paths: g.Paths(u)}})
+			return writeRisks(s.out, o.output, []rbac.Risk{{Subject: args[0], Paths: g.AllPaths(u)}})
 		},
 	}
 	paths.Flags().StringSliceVar(&o.groups, "group", nil, "a group the user is in (repeatable)")

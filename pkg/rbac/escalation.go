@@ -140,7 +140,19 @@ func (g *Graph) edges(u User) []edge {
 	return out
 }
 
-func (g *Graph) paths(u User) []Path {
+func (g *Graph) paths(u User) []Path { return g.search(u, false) }
+
+// AllPaths returns, for subject u, a chain to each goal from every identity
+// the subject can become that reaches one: the shortest chain first for each
+// goal, then the longer routes through other ServiceAccounts, worst goal
+// first. Each identity is visited once, so the list is bounded by twice the
+// number of identities (listing every simple path would be exponential).
+func (g *Graph) AllPaths(u User) []Path { return g.search(u, true) }
+
+// search walks breadth first from u. Without all it stops once both goals
+// are found and keeps the first (shortest) chain to each; with all it walks
+// every reachable identity and keeps each identity's first move to each goal.
+func (g *Graph) search(u User, all bool) []Path {
 	type node struct {
 		user  User
 		name  string
@@ -151,16 +163,23 @@ func (g *Graph) paths(u User) []Path {
 	seen := map[string]bool{start.name: true}
 	entered := map[string]bool{} // namespaces whose ServiceAccounts are queued
 	found := map[Goal]Path{}
+	var every []Path
 	extend := func(n node, action, to string, gr *Grant) []Step {
 		return append(append([]Step{}, n.steps...), Step{From: n.name, Action: action, To: to, Grant: gr})
 	}
-	for len(queue) > 0 && len(found) < 2 {
+	for len(queue) > 0 && (all || len(found) < 2) {
 		n := queue[0]
 		queue = queue[1:]
+		reached := map[Goal]bool{}
 		for _, e := range g.edges(n.user) {
-			if e.goal != "" {
-				if _, done := found[e.goal]; !done {
-					found[e.goal] = Path{Goal: e.goal, Steps: extend(n, e.action, string(e.goal), e.grant)}
+			if e.goal != "" && !reached[e.goal] {
+				reached[e.goal] = true
+				if _, done := found[e.goal]; !done || all {
+					p := Path{Goal: e.goal, Steps: extend(n, e.action, string(e.goal), e.grant)}
+					if !done {
+						found[e.goal] = p
+					}
+					every = append(every, p)
 				}
 			}
 			if e.ns == "" || entered[e.ns] {
@@ -176,6 +195,12 @@ func (g *Graph) paths(u User) []Path {
 				queue = append(queue, node{user: ParseSubject(name), name: name, steps: extend(n, e.action, name, e.grant)})
 			}
 		}
+	}
+	rank := map[Goal]int{GoalClusterAdmin: 0, GoalSecrets: 1}
+	if all {
+		// BFS order is by length already; stable sort keeps it per goal.
+		sort.SliceStable(every, func(i, j int) bool { return rank[every[i].Goal] < rank[every[j].Goal] })
+		return every
 	}
 	var out []Path
 	for _, goal := range []Goal{GoalClusterAdmin, GoalSecrets} {

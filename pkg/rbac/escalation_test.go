@@ -140,3 +140,53 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-
 		t.Errorf("second risk %s", risks[1].Subject)
 	}
 }
+
+// TestAllPathsListsEveryRoute: Paths keeps the shortest chain per goal;
+// AllPaths also lists the routes through every other identity that reaches a
+// goal, worst goal first, shortest first within a goal.
+func TestAllPathsListsEveryRoute(t *testing.T) {
+	docs := role(`- {apiGroups: [""], resources: [pods], verbs: [create]}
+- {apiGroups: [""], resources: [secrets], verbs: [get]}`, true) + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reader, namespace: shop}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: secret-reader}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: reader}
+subjects:
+- {kind: ServiceAccount, name: reader, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader}
+`
+	g := graphOf(t, docs)
+	u := ParseSubject("system:serviceaccount:shop:robot")
+	summary := func(ps []Path) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, string(p.Goal)+" via "+p.Steps[len(p.Steps)-1].From)
+		}
+		return out
+	}
+	robot, admin, reader := "system:serviceaccount:shop:robot", "system:serviceaccount:shop:admin-sa", "system:serviceaccount:shop:reader"
+	tests := []struct {
+		name string
+		got  []Path
+		want []string
+	}{
+		{"shortest per goal", g.Paths(u), []string{"cluster-admin via " + admin, "read-secrets via " + robot}},
+		{"every route", g.AllPaths(u), []string{"cluster-admin via " + admin, "read-secrets via " + robot, "read-secrets via " + admin, "read-secrets via " + reader}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := summary(tt.got); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

@@ -15,21 +15,27 @@ import (
 
 // upstreamCase is one case of the Kubernetes network-policy e2e suite
 // (test/e2e/network/netpol in the k8s.io/kubernetes module), ported as data:
-// the pods it creates, the policies, the probed port, and its expected
-// reachability: a default, then expectations applied in order. In from and
-// to, "" is every pod, "x" every pod of namespace x, "x/a" one pod.
+// the pods it creates, then steps as the suite runs them: policies created
+// (or updated, by namespace and name) or deleted, and probes with their
+// expected reachability: a default, then expectations applied in order. In
+// from and to, "" is every pod, "x" every pod of namespace x, "x/a" one pod.
 type upstreamCase struct {
-	Name     string                       `json:"name"`
-	Pods     []string                     `json:"pods"`
-	Port     int32                        `json:"port"`
-	Protocol corev1.Protocol              `json:"protocol"`
-	Default  bool                         `json:"default"`
-	Policies []networkingv1.NetworkPolicy `json:"policies"`
-	Expect   []struct {
-		From    string `json:"from"`
-		To      string `json:"to"`
-		Allowed bool   `json:"allowed"`
-	} `json:"expect"`
+	Name  string   `json:"name"`
+	Pods  []string `json:"pods"`
+	Steps []struct {
+		Policies []networkingv1.NetworkPolicy `json:"policies"`
+		Delete   []string                     `json:"delete"` // "ns/name"
+		Probes   []struct {
+			Port     int32           `json:"port"`
+			Protocol corev1.Protocol `json:"protocol"`
+			Default  bool            `json:"default"`
+			Expect   []struct {
+				From    string `json:"from"`
+				To      string `json:"to"`
+				Allowed bool   `json:"allowed"`
+			} `json:"expect"`
+		} `json:"probes"`
+	} `json:"steps"`
 }
 
 // upstreamPod builds a pod as the suite does: label pod=NAME, namespace
@@ -73,33 +79,55 @@ func TestUpstreamE2ETruthTables(t *testing.T) {
 			if err := yaml.UnmarshalStrict(data, &c); err != nil {
 				t.Fatal(err)
 			}
-			if c.Name == "" || len(c.Pods) < 2 || c.Port == 0 || c.Protocol == "" {
+			if c.Name == "" || len(c.Pods) < 2 || len(c.Steps) == 0 {
 				t.Fatalf("incomplete case %+v", c)
 			}
-			pols := make([]*networkingv1.NetworkPolicy, len(c.Policies))
-			for i := range c.Policies {
-				pols[i] = &c.Policies[i]
-			}
-			e, err := New(pols)
-			if err != nil {
-				t.Fatal(err)
-			}
-			port := Port{Protocol: c.Protocol, Number: c.Port}
+			live := map[string]*networkingv1.NetworkPolicy{}
 			var wrong []string
-			for _, from := range c.Pods {
-				for _, to := range c.Pods {
-					if from == to {
-						continue
+			for si, step := range c.Steps {
+				for i := range step.Policies {
+					np := &step.Policies[i]
+					live[np.Namespace+"/"+np.Name] = np
+				}
+				for _, d := range step.Delete {
+					if live[d] == nil {
+						t.Fatalf("step %d deletes unknown policy %s", si, d)
 					}
-					want := c.Default
-					for _, x := range c.Expect {
-						if peerMatches(x.From, from) && peerMatches(x.To, to) {
-							want = x.Allowed
+					delete(live, d)
+				}
+				var pols []*networkingv1.NetworkPolicy
+				for _, np := range live {
+					pols = append(pols, np)
+				}
+				sort.Slice(pols, func(i, j int) bool { return pols[i].Namespace+"/"+pols[i].Name < pols[j].Namespace+"/"+pols[j].Name })
+				e, err := New(pols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(step.Probes) == 0 {
+					t.Fatalf("step %d probes nothing", si)
+				}
+				for _, pr := range step.Probes {
+					if pr.Port == 0 || pr.Protocol == "" {
+						t.Fatalf("step %d: probe without port or protocol", si)
+					}
+					port := Port{Protocol: pr.Protocol, Number: pr.Port}
+					for _, from := range c.Pods {
+						for _, to := range c.Pods {
+							if from == to {
+								continue
+							}
+							want := pr.Default
+							for _, x := range pr.Expect {
+								if peerMatches(x.From, from) && peerMatches(x.To, to) {
+									want = x.Allowed
+								}
+							}
+							pairs++
+							if got := e.Decide(upstreamPod(from), upstreamPod(to), port).Allowed; got != want {
+								wrong = append(wrong, fmt.Sprintf("step %d, %d/%s: %s -> %s: %v, want %v", si, pr.Port, pr.Protocol, from, to, got, want))
+							}
 						}
-					}
-					pairs++
-					if got := e.Decide(upstreamPod(from), upstreamPod(to), port).Allowed; got != want {
-						wrong = append(wrong, fmt.Sprintf("%s -> %s: %v, want %v", from, to, got, want))
 					}
 				}
 			}

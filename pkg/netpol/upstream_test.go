@@ -25,6 +25,9 @@ type upstreamCase struct {
 	Steps []struct {
 		Policies []networkingv1.NetworkPolicy `json:"policies"`
 		Delete   []string                     `json:"delete"` // "ns/name"
+		// Labels added to namespaces ("x") and pods ("x/a") from this step on.
+		NamespaceLabels map[string]map[string]string `json:"namespaceLabels"`
+		PodLabels       map[string]map[string]string `json:"podLabels"`
 		Probes   []struct {
 			Port     int32           `json:"port"`
 			Protocol corev1.Protocol `json:"protocol"`
@@ -41,9 +44,15 @@ type upstreamCase struct {
 // upstreamPod builds a pod as the suite does: label pod=NAME, namespace
 // label kubernetes.io/metadata.name, and one container port per port and
 // protocol, named serve-PORT-PROTOCOL.
-func upstreamPod(s string) Endpoint {
+func upstreamPod(s string, nsLabels, podLabels map[string]map[string]string) Endpoint {
 	ns, name, _ := strings.Cut(s, "/")
 	p := &Pod{Namespace: ns, NSLabels: map[string]string{"kubernetes.io/metadata.name": ns}, Labels: map[string]string{"pod": name}}
+	for k, v := range nsLabels[ns] {
+		p.NSLabels[k] = v
+	}
+	for k, v := range podLabels[s] {
+		p.Labels[k] = v
+	}
 	for _, port := range []int32{80, 81} {
 		for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
 			p.Ports = append(p.Ports, corev1.ContainerPort{Name: fmt.Sprintf("serve-%d-%s", port, strings.ToLower(string(proto))), ContainerPort: port, Protocol: proto})
@@ -83,12 +92,25 @@ func TestUpstreamE2ETruthTables(t *testing.T) {
 				t.Fatalf("incomplete case %+v", c)
 			}
 			live := map[string]*networkingv1.NetworkPolicy{}
+			nsLabels, podLabels := map[string]map[string]string{}, map[string]map[string]string{}
+			add := func(into, from map[string]map[string]string) {
+				for key, labels := range from {
+					if into[key] == nil {
+						into[key] = map[string]string{}
+					}
+					for k, v := range labels {
+						into[key][k] = v
+					}
+				}
+			}
 			var wrong []string
 			for si, step := range c.Steps {
 				for i := range step.Policies {
 					np := &step.Policies[i]
 					live[np.Namespace+"/"+np.Name] = np
 				}
+				add(nsLabels, step.NamespaceLabels)
+				add(podLabels, step.PodLabels)
 				for _, d := range step.Delete {
 					if live[d] == nil {
 						t.Fatalf("step %d deletes unknown policy %s", si, d)
@@ -124,7 +146,7 @@ func TestUpstreamE2ETruthTables(t *testing.T) {
 								}
 							}
 							pairs++
-							if got := e.Decide(upstreamPod(from), upstreamPod(to), port).Allowed; got != want {
+							if got := e.Decide(upstreamPod(from, nsLabels, podLabels), upstreamPod(to, nsLabels, podLabels), port).Allowed; got != want {
 								wrong = append(wrong, fmt.Sprintf("step %d, %d/%s: %s -> %s: %v, want %v", si, pr.Port, pr.Protocol, from, to, got, want))
 							}
 						}

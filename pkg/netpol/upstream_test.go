@@ -28,7 +28,7 @@ type upstreamCase struct {
 		// Labels added to namespaces ("x") and pods ("x/a") from this step on.
 		NamespaceLabels map[string]map[string]string `json:"namespaceLabels"`
 		PodLabels       map[string]map[string]string `json:"podLabels"`
-		Probes   []struct {
+		Probes          []struct {
 			Port     int32           `json:"port"`
 			Protocol corev1.Protocol `json:"protocol"`
 			Default  bool            `json:"default"`

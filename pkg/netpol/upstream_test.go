@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,9 +21,11 @@ import (
 // expected reachability: a default, then expectations applied in order. In
 // from and to, "" is every pod, "x" every pod of namespace x, "x/a" one pod.
 type upstreamCase struct {
-	Name  string   `json:"name"`
-	Pods  []string `json:"pods"`
-	Steps []struct {
+	Name string   `json:"name"`
+	Pods []string `json:"pods"`
+	// PodIPs stands for the addresses the suite reads from running pods.
+	PodIPs map[string]string `json:"podIPs"`
+	Steps  []struct {
 		Policies []networkingv1.NetworkPolicy `json:"policies"`
 		Delete   []string                     `json:"delete"` // "ns/name"
 		// Labels added to namespaces ("x") and pods ("x/a") from this step on.
@@ -44,7 +47,7 @@ type upstreamCase struct {
 // upstreamPod builds a pod as the suite does: label pod=NAME, namespace
 // label kubernetes.io/metadata.name, and one container port per port and
 // protocol, named serve-PORT-PROTOCOL.
-func upstreamPod(s string, nsLabels, podLabels map[string]map[string]string) Endpoint {
+func upstreamPod(s string, nsLabels, podLabels map[string]map[string]string, ips map[string]string) Endpoint {
 	ns, name, _ := strings.Cut(s, "/")
 	p := &Pod{Namespace: ns, NSLabels: map[string]string{"kubernetes.io/metadata.name": ns}, Labels: map[string]string{"pod": name}}
 	for k, v := range nsLabels[ns] {
@@ -52,6 +55,9 @@ func upstreamPod(s string, nsLabels, podLabels map[string]map[string]string) End
 	}
 	for k, v := range podLabels[s] {
 		p.Labels[k] = v
+	}
+	if ip, ok := ips[s]; ok {
+		p.IP = netip.MustParseAddr(ip)
 	}
 	for _, port := range []int32{80, 81} {
 		for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
@@ -146,7 +152,7 @@ func TestUpstreamE2ETruthTables(t *testing.T) {
 								}
 							}
 							pairs++
-							if got := e.Decide(upstreamPod(from, nsLabels, podLabels), upstreamPod(to, nsLabels, podLabels), port).Allowed; got != want {
+							if got := e.Decide(upstreamPod(from, nsLabels, podLabels, c.PodIPs), upstreamPod(to, nsLabels, podLabels, c.PodIPs), port).Allowed; got != want {
 								wrong = append(wrong, fmt.Sprintf("step %d, %d/%s: %s -> %s: %v, want %v", si, pr.Port, pr.Protocol, from, to, got, want))
 							}
 						}

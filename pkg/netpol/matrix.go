@@ -1,0 +1,306 @@
+package netpol
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// A class is a set of pods the policies cannot tell apart: the same
+// policies select them in each direction, the same rule peers match them,
+// and they resolve the rules' named ports to the same numbers. Connectivity
+// is computed once per pair of classes, never per pair of pods.
+type class struct {
+	pods   []int // indices into the input
+	rep    Endpoint
+	in     []int  // policies isolating ingress
+	out    []int  // policies isolating egress
+	peers  []bool // per compiled peer: does it match this class?
+	named  map[string]int32
+}
+
+// Classes groups pods into equivalence classes and returns, for each class,
+// the indices of its pods (in input order; classes ordered by first pod).
+func (e *Engine) Classes(pods []*Pod) [][]int {
+	cs := e.classes(pods)
+	out := make([][]int, len(cs))
+	for i, c := range cs {
+		out[i] = c.pods
+	}
+	return out
+}
+
+// peerList flattens every rule peer of every policy, in a fixed order, with
+// the namespace of its policy.
+func (e *Engine) peerList() ([]peer, []string) {
+	var ps []peer
+	var nss []string
+	for _, p := range e.policies {
+		for _, rs := range [][]rule{p.in, p.out} {
+			for _, r := range rs {
+				for _, c := range r.peers {
+					ps = append(ps, c)
+					nss = append(nss, p.namespace)
+				}
+			}
+		}
+	}
+	return ps, nss
+}
+
+// namedPorts lists every named port a rule uses.
+func (e *Engine) namedPorts() []string {
+	seen := map[string]bool{}
+	for _, p := range e.policies {
+		for _, rs := range [][]rule{p.in, p.out} {
+			for _, r := range rs {
+				for _, rp := range r.ports {
+					if rp.Port != nil && rp.Port.StrVal != "" {
+						proto := corev1.ProtocolTCP
+						if rp.Protocol != nil {
+							proto = *rp.Protocol
+						}
+						seen[string(proto)+"/"+rp.Port.StrVal] = true
+					}
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *Engine) classes(pods []*Pod) []*class {
+	peers, peerNS := e.peerList()
+	named := e.namedPorts()
+	byKey := map[string]*class{}
+	var out []*class
+	var b strings.Builder
+	for i, pod := range pods {
+		ep := Endpoint{Pod: pod}
+		c := &class{rep: ep, named: map[string]int32{}}
+		b.Reset()
+		for pi, p := range e.policies {
+			if !p.selects(pod) {
+				continue
+			}
+			if p.ingress {
+				c.in = append(c.in, pi)
+				b.WriteString("i" + strconv.Itoa(pi) + ",")
+			}
+			if p.egress {
+				c.out = append(c.out, pi)
+				b.WriteString("e" + strconv.Itoa(pi) + ",")
+			}
+		}
+		b.WriteByte('|')
+		c.peers = make([]bool, len(peers))
+		for k, pr := range peers {
+			if pr.matches(peerNS[k], ep) {
+				c.peers[k] = true
+				b.WriteString(strconv.Itoa(k) + ",")
+			}
+		}
+		b.WriteByte('|')
+		for _, n := range named {
+			proto, name, _ := strings.Cut(n, "/")
+			for _, cp := range pod.Ports {
+				p := cp.Protocol
+				if p == "" {
+					p = corev1.ProtocolTCP
+				}
+				if cp.Name == name && string(p) == proto {
+					c.named[n] = cp.ContainerPort
+					b.WriteString(n + "=" + strconv.Itoa(int(cp.ContainerPort)) + ",")
+					break
+				}
+			}
+		}
+		key := b.String()
+		if have, ok := byKey[key]; ok {
+			have.pods = append(have.pods, i)
+			continue
+		}
+		c.pods = []int{i}
+		byKey[key] = c
+		out = append(out, c)
+	}
+	return out
+}
+
+// Cell is the matrix entry of one pair of classes on one port class.
+type Cell struct {
+	From, To int // class indices
+	Port     PortRange
+	Allowed  bool
+}
+
+// PortRange is a range of ports of one protocol on which every decision is
+// the same.
+type PortRange struct {
+	Protocol corev1.Protocol `json:"protocol"`
+	From     int32           `json:"from"`
+	To       int32           `json:"to"`
+}
+
+// PortClasses splits each protocol's port space (1-65535) at every boundary
+// a rule names (numbers, ranges, and the numbers named ports resolve to on
+// the given pods): inside one range every decision is the same.
+func (e *Engine) PortClasses(pods []*Pod) []PortRange {
+	cuts := map[corev1.Protocol]map[int32]bool{}
+	for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
+		cuts[proto] = map[int32]bool{1: true, 65536: true}
+	}
+	named := map[string]bool{}
+	for _, n := range e.namedPorts() {
+		named[n] = true
+	}
+	for _, p := range e.policies {
+		for _, rs := range [][]rule{p.in, p.out} {
+			for _, r := range rs {
+				for _, rp := range r.ports {
+					proto := corev1.ProtocolTCP
+					if rp.Protocol != nil {
+						proto = *rp.Protocol
+					}
+					if cuts[proto] == nil || rp.Port == nil || rp.Port.StrVal != "" {
+						continue
+					}
+					lo, hi := rp.Port.IntVal, rp.Port.IntVal
+					if rp.EndPort != nil && *rp.EndPort >= lo {
+						hi = *rp.EndPort
+					}
+					cuts[proto][lo], cuts[proto][hi+1] = true, true
+				}
+			}
+		}
+	}
+	for _, pod := range pods {
+		for _, cp := range pod.Ports {
+			proto := cp.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP
+			}
+			if named[string(proto)+"/"+cp.Name] {
+				cuts[proto][cp.ContainerPort], cuts[proto][cp.ContainerPort+1] = true, true
+			}
+		}
+	}
+	var out []PortRange
+	for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
+		var bs []int32
+		for c := range cuts[proto] {
+			bs = append(bs, c)
+		}
+		sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
+		for i := 0; i+1 < len(bs); i++ {
+			out = append(out, PortRange{Protocol: proto, From: bs[i], To: bs[i+1] - 1})
+		}
+	}
+	return out
+}
+
+// Matrix decides every pair of classes on every port class. Pods are
+// grouped by Classes; cells are ordered by source class, destination class,
+// then port range.
+func (e *Engine) Matrix(pods []*Pod) ([][]int, []Cell) {
+	cs := e.classes(pods)
+	ports := e.PortClasses(pods)
+	peerIndex := e.peerIndex()
+	var cells []Cell
+	for si, src := range cs {
+		for di, dst := range cs {
+			for _, pr := range ports {
+				port := Port{Protocol: pr.Protocol, Number: pr.From}
+				ok := e.sideByClass(src, src.out, true, dst, port, peerIndex) && e.sideByClass(dst, dst.in, false, src, port, peerIndex)
+				cells = append(cells, Cell{From: si, To: di, Port: pr, Allowed: ok})
+			}
+		}
+	}
+	groups := make([][]int, len(cs))
+	for i, c := range cs {
+		groups[i] = c.pods
+	}
+	return groups, cells
+}
+
+// peerIndex gives, per policy and direction and rule, the position of its
+// first peer in peerList.
+func (e *Engine) peerIndex() [][2][]int {
+	idx := make([][2][]int, len(e.policies))
+	k := 0
+	for pi, p := range e.policies {
+		for d, rs := range [][]rule{p.in, p.out} {
+			for _, r := range rs {
+				idx[pi][d] = append(idx[pi][d], k)
+				k += len(r.peers)
+			}
+		}
+	}
+	return idx
+}
+
+// sideByClass is side() over precomputed class facts: selector matches are
+// bit lookups. self is the class whose direction is decided; other the peer.
+func (e *Engine) sideByClass(self *class, isolating []int, egress bool, other *class, port Port, idx [][2][]int) bool {
+	if len(isolating) == 0 {
+		return true
+	}
+	dst := other
+	d := 0
+	if egress {
+		d = 1
+	} else {
+		dst = self
+	}
+	for _, pi := range isolating {
+		p := e.policies[pi]
+		rules := p.in
+		if egress {
+			rules = p.out
+		}
+		for ri, r := range rules {
+			if !portsAllow(r, port, dst) {
+				continue
+			}
+			if len(r.peers) == 0 {
+				return true
+			}
+			base := idx[pi][d][ri]
+			for k := range r.peers {
+				if other.peers[base+k] {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func portsAllow(r rule, port Port, dst *class) bool {
+	if len(r.ports) == 0 {
+		return true
+	}
+	for _, rp := range r.ports {
+		if rp.Port != nil && rp.Port.StrVal != "" {
+			proto := corev1.ProtocolTCP
+			if rp.Protocol != nil {
+				proto = *rp.Protocol
+			}
+			if n, ok := dst.named[string(proto)+"/"+rp.Port.StrVal]; ok && proto == port.Protocol && n == port.Number {
+				return true
+			}
+			continue
+		}
+		if portMatches(rp, port, Endpoint{}) {
+			return true
+		}
+	}
+	return false
+}

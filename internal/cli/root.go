@@ -127,7 +127,7 @@ func newRoot(s *streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: ExitError, err: err}
 	})
-	root.AddCommand(newScanCmd(s), newChecksCmd(s), newExplainCmd(s), newConfigCmd(s), newFixCmd(s), newRBACCmd(s))
+	root.AddCommand(newScanCmd(s), newChecksCmd(s), newExplainCmd(s), newConfigCmd(s), newFixCmd(s), newRBACCmd(s), newNetpolCmd(s))
 	return root
 }
 

@@ -13,12 +13,12 @@ import (
 // and they resolve the rules' named ports to the same numbers. Connectivity
 // is computed once per pair of classes, never per pair of pods.
 type class struct {
-	pods   []int // indices into the input
-	rep    Endpoint
-	in     []int  // policies isolating ingress
-	out    []int  // policies isolating egress
-	peers  []bool // per compiled peer: does it match this class?
-	named  map[string]int32
+	pods  []int // indices into the input
+	rep   Endpoint
+	in    []int  // policies isolating ingress
+	out   []int  // policies isolating egress
+	peers []bool // per compiled peer: does it match this class?
+	named map[string]int32
 }
 
 // Classes groups pods into equivalence classes and returns, for each class,

@@ -1,0 +1,247 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/netpol"
+	"github.com/rampart-k8s/rampart/pkg/source"
+)
+
+type netpolOptions struct {
+	output string
+	port   string
+}
+
+func newNetpolCmd(s *streams) *cobra.Command {
+	o := &netpolOptions{}
+	cmd := &cobra.Command{
+		Use:   "netpol",
+		Short: "Analyse NetworkPolicy connectivity: who reaches whom, and why",
+	}
+	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	explain := &cobra.Command{
+		Use:   "explain SOURCE DESTINATION [PATH ...]",
+		Short: "Say whether SOURCE may connect to DESTINATION, and which policy and rule decide on each side",
+		Long: "SOURCE and DESTINATION are workloads, as NAMESPACE/NAME or NAMESPACE/KIND/NAME, or IP addresses\n" +
+			"outside the cluster. --port is PORT/PROTOCOL (protocol TCP when omitted).",
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			port, err := parsePort(o.port)
+			if err != nil {
+				return usageError("--port: %v", err)
+			}
+			ws, e, err := loadNetpol(s, args[2:])
+			if err != nil {
+				return err
+			}
+			src, err := endpointOf(args[0], ws)
+			if err != nil {
+				return usageError("source: %v", err)
+			}
+			dst, err := endpointOf(args[1], ws)
+			if err != nil {
+				return usageError("destination: %v", err)
+			}
+			v := e.Decide(src, dst, port)
+			if o.output == "json" {
+				return writeJSON(s.out, map[string]any{"source": args[0], "destination": args[1], "port": port.Number, "protocol": port.Protocol, "verdict": v})
+			}
+			return writeExplain(s.out, args[0], args[1], port, v)
+		},
+	}
+	explain.Flags().StringVar(&o.port, "port", "80/TCP", "destination port and protocol")
+	matrix := &cobra.Command{
+		Use:   "matrix [PATH ...]",
+		Short: "Show which workloads reach which, per port, computed over classes of equivalent workloads",
+		RunE: func(_ *cobra.Command, args []string) error {
+			ws, e, err := loadNetpol(s, args)
+			if err != nil {
+				return err
+			}
+			pods := make([]*netpol.Pod, len(ws))
+			for i, w := range ws {
+				pods[i] = w.Pod
+			}
+			groups, cells := e.Matrix(pods)
+			return writeMatrix(s.out, o.output, ws, groups, cells)
+		},
+	}
+	cmd.AddCommand(explain, matrix)
+	return cmd
+}
+
+func loadNetpol(s *streams, paths []string) ([]netpol.Workload, *netpol.Engine, error) {
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	loaded := source.Load(paths, manifest.Options{Stdin: s.in}, source.HelmOptions{})
+	if len(loaded.Errors) > 0 {
+		return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("%s", loaded.Errors[0].Error())}
+	}
+	ws, pols := netpol.FromInventory(inventory.New(loaded.Objects))
+	e, err := netpol.New(pols)
+	if err != nil {
+		return nil, nil, &exitError{code: ExitError, err: err}
+	}
+	return ws, e, nil
+}
+
+func parsePort(s string) (netpol.Port, error) {
+	num, proto, ok := strings.Cut(s, "/")
+	if !ok {
+		proto = "TCP"
+	}
+	proto = strings.ToUpper(proto)
+	switch corev1.Protocol(proto) {
+	case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
+	default:
+		return netpol.Port{}, fmt.Errorf("protocol %q is not TCP, UDP or SCTP", proto)
+	}
+	n, err := strconv.ParseInt(num, 10, 32)
+	if err != nil || n < 1 || n > 65535 {
+		return netpol.Port{}, fmt.Errorf("port %q is not a number from 1 to 65535", num)
+	}
+	return netpol.Port{Protocol: corev1.Protocol(proto), Number: int32(n)}, nil
+}
+
+// endpointOf finds a workload by NAMESPACE/NAME or NAMESPACE/KIND/NAME, or
+// parses an IP address.
+func endpointOf(arg string, ws []netpol.Workload) (netpol.Endpoint, error) {
+	if ip, err := netip.ParseAddr(arg); err == nil {
+		return netpol.Endpoint{IP: ip}, nil
+	}
+	var found []netpol.Workload
+	for _, w := range ws {
+		parts := strings.SplitN(w.Name, "/", 3)
+		if w.Name == arg || parts[0]+"/"+parts[2] == arg {
+			found = append(found, w)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return netpol.Endpoint{Pod: found[0].Pod}, nil
+	case 0:
+		return netpol.Endpoint{}, fmt.Errorf("no workload %q (NAMESPACE/NAME, NAMESPACE/KIND/NAME or an IP address)", arg)
+	default:
+		names := make([]string, len(found))
+		for i, w := range found {
+			names[i] = w.Name
+		}
+		return netpol.Endpoint{}, fmt.Errorf("%q names %d workloads: %s", arg, len(found), strings.Join(names, ", "))
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeExplain(w io.Writer, src, dst string, port netpol.Port, v netpol.Verdict) error {
+	verdict := "DENIED"
+	if v.Allowed {
+		verdict = "ALLOWED"
+	}
+	side := func(name, dir string, s netpol.Side) string {
+		switch {
+		case !s.Isolated:
+			return fmt.Sprintf("  %s: %s is not isolated for %s: allowed", dir, name, strings.ToLower(dir))
+		case s.Allowed:
+			field := "ingress"
+			if dir == "Egress" {
+				field = "egress"
+			}
+			return fmt.Sprintf("  %s: allowed by NetworkPolicy %s, spec.%s[%d]", dir, s.Policy, field, s.Rule)
+		default:
+			return fmt.Sprintf("  %s: denied: %s is isolated by %s and no rule allows this connection", dir, name, strings.Join(s.Policies, ", "))
+		}
+	}
+	_, err := fmt.Fprintf(w, "%s -> %s on %d/%s: %s\n%s\n%s\n", src, dst, port.Number, port.Protocol, verdict,
+		side(src, "Egress", v.Egress), side(dst, "Ingress", v.Ingress))
+	return err
+}
+
+// portText merges adjacent ranges of one protocol into "TCP 80, 443, 8000-8080".
+func portText(rs []netpol.PortRange) string {
+	var parts []string
+	for i := 0; i < len(rs); {
+		j := i
+		for j+1 < len(rs) && rs[j+1].Protocol == rs[i].Protocol && rs[j+1].From == rs[j].To+1 {
+			j++
+		}
+		r := fmt.Sprintf("%s %d-%d", rs[i].Protocol, rs[i].From, rs[j].To)
+		if rs[i].From == rs[j].To {
+			r = fmt.Sprintf("%s %d", rs[i].Protocol, rs[i].From)
+		}
+		if rs[i].From == 1 && rs[j].To == 65535 {
+			r = string(rs[i].Protocol) + " all"
+		}
+		parts = append(parts, r)
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
+
+type matrixClass struct {
+	ID        int      `json:"id"`
+	Workloads []string `json:"workloads"`
+}
+
+type matrixEdge struct {
+	From  int                `json:"from"`
+	To    int                `json:"to"`
+	Ports []netpol.PortRange `json:"ports"`
+}
+
+func writeMatrix(w io.Writer, format string, ws []netpol.Workload, groups [][]int, cells []netpol.Cell) error {
+	classes := make([]matrixClass, len(groups))
+	for i, g := range groups {
+		classes[i].ID = i + 1
+		for _, k := range g {
+			classes[i].Workloads = append(classes[i].Workloads, ws[k].Name)
+		}
+		sort.Strings(classes[i].Workloads)
+	}
+	var edges []matrixEdge
+	for _, c := range cells {
+		if !c.Allowed {
+			continue
+		}
+		if n := len(edges); n > 0 && edges[n-1].From == c.From+1 && edges[n-1].To == c.To+1 {
+			edges[n-1].Ports = append(edges[n-1].Ports, c.Port)
+			continue
+		}
+		edges = append(edges, matrixEdge{From: c.From + 1, To: c.To + 1, Ports: []netpol.PortRange{c.Port}})
+	}
+	if format == "json" {
+		if edges == nil {
+			edges = []matrixEdge{}
+		}
+		return writeJSON(w, map[string]any{"classes": classes, "allowed": edges})
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d workloads in %d classes (workloads no policy tells apart)\n", len(ws), len(classes))
+	for _, c := range classes {
+		fmt.Fprintf(&b, "  class %d: %s\n", c.ID, strings.Join(c.Workloads, ", "))
+	}
+	b.WriteString("allowed connections:\n")
+	if len(edges) == 0 {
+		b.WriteString("  (none)\n")
+	}
+	for _, e := range edges {
+		fmt.Fprintf(&b, "  class %d -> class %d: %s\n", e.From, e.To, portText(e.Ports))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

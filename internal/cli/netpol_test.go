@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestNetpolCommands(t *testing.T) {
+	hardened := filepath.Join("..", "..", "examples", "hardened")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string // substrings of stdout, or of stderr when code != 0
+	}{
+		{"allowed with the rule on each side",
+			[]string{"netpol", "explain", "shop/frontend", "shop/orders-api", "--port", "8080", hardened}, ExitOK,
+			[]string{"ALLOWED", "shop/frontend-from-ingress, spec.egress[0]", "shop/orders-api-from-frontend, spec.ingress[0]"}},
+		{"denied names the isolating policies",
+			[]string{"netpol", "explain", "shop/orders-api", "shop/frontend", "--port", "8080/tcp", hardened}, ExitOK,
+			[]string{"DENIED", "isolated by", "shop/default-deny"}},
+		{"another port of an allowed pair",
+			[]string{"netpol", "explain", "shop/Deployment/frontend", "shop/orders-api", "--port", "9090", hardened}, ExitOK,
+			[]string{"DENIED"}},
+		{"unknown workload",
+			[]string{"netpol", "explain", "shop/nope", "shop/frontend", hardened}, ExitError,
+			[]string{`no workload "shop/nope"`}},
+		{"bad port",
+			[]string{"netpol", "explain", "shop/frontend", "shop/orders-api", "--port", "80/ICMP", hardened}, ExitError,
+			[]string{"not TCP, UDP or SCTP"}},
+		{"matrix lists classes and allowed ports",
+			[]string{"netpol", "matrix", hardened}, ExitOK,
+			[]string{"5 workloads in 5 classes", "shop/Deployment/frontend", "-> class", "TCP 8080"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rampart(t, "", tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d: %s%s", r.code, tt.code, r.stdout, r.stderr)
+			}
+			out := r.stdout
+			if tt.code != ExitOK {
+				out = r.stderr
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	r := rampart(t, "", "netpol", "matrix", "-o", "json", hardened)
+	var m struct {
+		Classes []struct{ Workloads []string }
+		Allowed []struct{ From, To int }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil || len(m.Classes) != 5 || len(m.Allowed) == 0 {
+		t.Errorf("json: %v %s", err, r.stdout)
+	}
+}

@@ -77,7 +77,38 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			return writeMatrix(s.out, o.output, ws, groups, cells)
 		},
 	}
-	cmd.AddCommand(explain, matrix)
+	var exitCode bool
+	diff := &cobra.Command{
+		Use:   "diff OLD NEW",
+		Short: "List the connections between workloads that NEW adds or removes compared with OLD (files or folders)",
+		Long:  "For pull-request review: OLD and NEW are the manifests before and after. With --exit-code, exit 1 when a connection is added or removed.",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			oldW, oldE, err := loadNetpol(s, args[:1])
+			if err != nil {
+				return err
+			}
+			newW, newE, err := loadNetpol(s, args[1:])
+			if err != nil {
+				return err
+			}
+			changes := netpol.Diff(oldE, oldW, newE, newW)
+			if o.output == "json" {
+				if changes == nil {
+					changes = []netpol.Change{}
+				}
+				err = writeJSON(s.out, changes)
+			} else {
+				err = writeDiff(s.out, changes)
+			}
+			if err == nil && exitCode && len(changes) > 0 {
+				return &exitError{code: ExitFindings}
+			}
+			return err
+		},
+	}
+	diff.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when connections change")
+	cmd.AddCommand(explain, matrix, diff)
 	return cmd
 }
 
@@ -241,6 +272,22 @@ func writeMatrix(w io.Writer, format string, ws []netpol.Workload, groups [][]in
 	}
 	for _, e := range edges {
 		fmt.Fprintf(&b, "  class %d -> class %d: %s\n", e.From, e.To, portText(e.Ports))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeDiff(w io.Writer, changes []netpol.Change) error {
+	var b strings.Builder
+	if len(changes) == 0 {
+		b.WriteString("no connection added or removed\n")
+	}
+	for _, c := range changes {
+		sign := "-"
+		if c.Added {
+			sign = "+"
+		}
+		fmt.Fprintf(&b, "%s %s -> %s: %s\n", sign, strings.Join(c.From, ", "), strings.Join(c.To, ", "), portText(c.Ports))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,5 +59,42 @@ func TestNetpolCommands(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil || len(m.Classes) != 5 || len(m.Allowed) == 0 {
 		t.Errorf("json: %v %s", err, r.stdout)
+	}
+}
+
+// TestNetpolDiff: opening port 9090 from frontend to orders-api in a copy
+// of the hardened example is one added connection; reversed, one removed.
+func TestNetpolDiff(t *testing.T) {
+	hardened := filepath.Join("..", "..", "examples", "hardened")
+	dir := t.TempDir()
+	changed := filepath.Join(dir, "new")
+	copyTree(t, hardened, changed)
+	p := filepath.Join(changed, "network-policies.yaml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := strings.ReplaceAll(string(data), "- {port: 8080, protocol: TCP}", "- {port: 8080, protocol: TCP}\n        - {port: 9090, protocol: TCP}")
+	if err := os.WriteFile(p, []byte(opened), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		old, new string
+		flags    []string
+		code     int
+		want     string
+	}{
+		{"added", hardened, changed, []string{"--exit-code"}, ExitFindings, "+ shop/Deployment/frontend -> shop/Deployment/orders-api: TCP 9090\n"},
+		{"removed", changed, hardened, nil, ExitOK, "- shop/Deployment/frontend -> shop/Deployment/orders-api: TCP 9090\n"},
+		{"unchanged", hardened, hardened, []string{"--exit-code"}, ExitOK, "no connection added or removed\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rampart(t, "", append([]string{"netpol", "diff", tt.old, tt.new}, tt.flags...)...)
+			if r.code != tt.code || r.stdout != tt.want {
+				t.Errorf("exit %d, want %d; output %q, want %q (%s)", r.code, tt.code, r.stdout, tt.want, r.stderr)
+			}
+		})
 	}
 }

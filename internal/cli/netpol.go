@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 		Use:   "netpol",
 		Short: "Analyse NetworkPolicy connectivity: who reaches whom, and why",
 	}
-	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text or json (matrix also csv and dot)")
 	explain := &cobra.Command{
 		Use:   "explain SOURCE DESTINATION [PATH ...]",
 		Short: "Say whether SOURCE may connect to DESTINATION, and which policy and rule decide on each side",
@@ -37,6 +38,9 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			"outside the cluster. --port is PORT/PROTOCOL (protocol TCP when omitted).",
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if o.output != "text" && o.output != "json" {
+				return usageError("unknown output %q for explain: text or json", o.output)
+			}
 			port, err := parsePort(o.port)
 			if err != nil {
 				return usageError("--port: %v", err)
@@ -84,6 +88,9 @@ func newNetpolCmd(s *streams) *cobra.Command {
 		Long:  "For pull-request review: OLD and NEW are the manifests before and after. With --exit-code, exit 1 when a connection is added or removed.",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if o.output != "text" && o.output != "json" {
+				return usageError("unknown output %q for diff: text or json", o.output)
+			}
 			oldW, oldE, err := loadNetpol(s, args[:1])
 			if err != nil {
 				return err
@@ -255,11 +262,45 @@ func writeMatrix(w io.Writer, format string, ws []netpol.Workload, groups [][]in
 		}
 		edges = append(edges, matrixEdge{From: c.From + 1, To: c.To + 1, Ports: []netpol.PortRange{c.Port}})
 	}
-	if format == "json" {
+	switch format {
+	case "json":
 		if edges == nil {
 			edges = []matrixEdge{}
 		}
 		return writeJSON(w, map[string]any{"classes": classes, "allowed": edges})
+	case "csv":
+		// One row per pair of workloads with an allowed connection: the
+		// flat form spreadsheets and scripts want.
+		cw := csv.NewWriter(w)
+		if err := cw.Write([]string{"source", "destination", "ports"}); err != nil {
+			return err
+		}
+		for _, e := range edges {
+			for _, f := range classes[e.From-1].Workloads {
+				for _, t := range classes[e.To-1].Workloads {
+					if err := cw.Write([]string{f, t, portText(e.Ports)}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case "dot":
+		var b strings.Builder
+		b.WriteString("digraph netpol {\n  rankdir=LR;\n  node [shape=box];\n")
+		for _, c := range classes {
+			fmt.Fprintf(&b, "  c%d [label=%s];\n", c.ID, strconv.Quote(strings.Join(c.Workloads, "\n")))
+		}
+		for _, e := range edges {
+			fmt.Fprintf(&b, "  c%d -> c%d [label=%s];\n", e.From, e.To, strconv.Quote(portText(e.Ports)))
+		}
+		b.WriteString("}\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	case "text":
+	default:
+		return usageError("unknown output %q for matrix: text, json, csv or dot", format)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d workloads in %d classes (workloads no policy tells apart)\n", len(ws), len(classes))

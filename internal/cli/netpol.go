@@ -20,8 +20,10 @@ import (
 )
 
 type netpolOptions struct {
-	output string
-	port   string
+	output  string
+	port    string
+	cluster bool
+	cl      source.ClusterOptions
 }
 
 func newNetpolCmd(s *streams) *cobra.Command {
@@ -30,7 +32,11 @@ func newNetpolCmd(s *streams) *cobra.Command {
 		Use:   "netpol",
 		Short: "Analyse NetworkPolicy connectivity: who reaches whom, and why",
 	}
-	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text or json (matrix also csv and dot)")
+	pf := cmd.PersistentFlags()
+	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json (matrix also csv and dot)")
+	pf.BoolVar(&o.cluster, "cluster", false, "read workloads, namespaces and NetworkPolicies from the live cluster")
+	pf.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
+	pf.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
 	explain := &cobra.Command{
 		Use:   "explain SOURCE DESTINATION [PATH ...]",
 		Short: "Say whether SOURCE may connect to DESTINATION, and which policy and rule decide on each side",
@@ -45,7 +51,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return usageError("--port: %v", err)
 			}
-			ws, e, err := loadNetpol(s, args[2:])
+			ws, e, err := loadNetpol(s, o, args[2:])
 			if err != nil {
 				return err
 			}
@@ -69,7 +75,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 		Use:   "matrix [PATH ...]",
 		Short: "Show which workloads reach which, per port, computed over classes of equivalent workloads",
 		RunE: func(_ *cobra.Command, args []string) error {
-			ws, e, err := loadNetpol(s, args)
+			ws, e, err := loadNetpol(s, o, args)
 			if err != nil {
 				return err
 			}
@@ -91,11 +97,14 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			if o.output != "text" && o.output != "json" {
 				return usageError("unknown output %q for diff: text or json", o.output)
 			}
-			oldW, oldE, err := loadNetpol(s, args[:1])
+			if o.cluster {
+				return usageError("diff compares two sets of manifests; --cluster does not apply")
+			}
+			oldW, oldE, err := loadNetpol(s, o, args[:1])
 			if err != nil {
 				return err
 			}
-			newW, newE, err := loadNetpol(s, args[1:])
+			newW, newE, err := loadNetpol(s, o, args[1:])
 			if err != nil {
 				return err
 			}
@@ -119,15 +128,28 @@ func newNetpolCmd(s *streams) *cobra.Command {
 	return cmd
 }
 
-func loadNetpol(s *streams, paths []string) ([]netpol.Workload, *netpol.Engine, error) {
-	if len(paths) == 0 {
-		paths = []string{"."}
+func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload, *netpol.Engine, error) {
+	var objs []*manifest.Object
+	if o.cluster {
+		if len(paths) > 0 {
+			return nil, nil, usageError("--cluster reads the cluster; do not give paths too")
+		}
+		read, err := readWholeCluster(o.cl, "networkpolicies", "namespaces", "pods", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers")
+		if err != nil {
+			return nil, nil, err
+		}
+		objs = read
+	} else {
+		if len(paths) == 0 {
+			paths = []string{"."}
+		}
+		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, source.HelmOptions{})
+		if len(loaded.Errors) > 0 {
+			return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("%s", loaded.Errors[0].Error())}
+		}
+		objs = loaded.Objects
 	}
-	loaded := source.Load(paths, manifest.Options{Stdin: s.in}, source.HelmOptions{})
-	if len(loaded.Errors) > 0 {
-		return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("%s", loaded.Errors[0].Error())}
-	}
-	ws, pols := netpol.FromInventory(inventory.New(loaded.Objects))
+	ws, pols := netpol.FromInventory(inventory.New(objs))
 	e, err := netpol.New(pols)
 	if err != nil {
 		return nil, nil, &exitError{code: ExitError, err: err}

@@ -203,23 +203,11 @@ func loadRBAC(s *streams, o *rbacOptions, paths []string) (*rbac.Graph, error) {
 		if len(paths) > 0 {
 			return nil, usageError("--cluster reads the cluster; do not give paths too")
 		}
-		o.cl.AllNamespaces = true
-		cfg, _, err := source.Config(o.cl)
+		read, err := readWholeCluster(o.cl, "rbac.authorization.k8s.io")
 		if err != nil {
-			return nil, usageError("%v", err)
+			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		read, err := source.ReadCluster(ctx, cfg, "", o.cl)
-		if err != nil {
-			return nil, usageError("%v", err)
-		}
-		for _, n := range read.NotEvaluated {
-			if strings.Contains(n.Resource, "rbac.authorization.k8s.io") {
-				return nil, &exitError{code: ExitError, err: fmt.Errorf("cannot %s %s: the answer would be incomplete", n.Verb, n.Resource)}
-			}
-		}
-		for _, m := range read.Objects {
+		for _, m := range read {
 			objs = append(objs, m.Typed)
 		}
 	} else {
@@ -237,6 +225,31 @@ func loadRBAC(s *streams, o *rbacOptions, paths []string) (*rbac.Graph, error) {
 		}
 	}
 	return rbac.New(objs), nil
+}
+
+// readWholeCluster reads every namespace of the cluster for an analyzer.
+// A resource it may not list whose name contains one of needed makes the
+// answer incomplete: an error, not a silent gap.
+func readWholeCluster(cl source.ClusterOptions, needed ...string) ([]*manifest.Object, error) {
+	cl.AllNamespaces = true
+	cfg, _, err := source.Config(cl)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	read, err := source.ReadCluster(ctx, cfg, "", cl)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	for _, n := range read.NotEvaluated {
+		for _, need := range needed {
+			if strings.Contains(n.Resource, need) {
+				return nil, &exitError{code: ExitError, err: fmt.Errorf("cannot %s %s: the answer would be incomplete", n.Verb, n.Resource)}
+			}
+		}
+	}
+	return read.Objects, nil
 }
 
 func ruleText(r rbacv1.PolicyRule) string {

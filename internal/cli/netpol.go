@@ -83,8 +83,8 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			for i, w := range ws {
 				pods[i] = w.Pod
 			}
-			groups, cells := e.Matrix(pods)
-			return writeMatrix(s.out, o.output, ws, groups, cells)
+			groups, exts, cells := e.Matrix(pods)
+			return writeMatrix(s.out, o.output, ws, groups, exts, cells)
 		},
 	}
 	var exitCode bool
@@ -264,14 +264,17 @@ type matrixEdge struct {
 	Ports []netpol.PortRange `json:"ports"`
 }
 
-func writeMatrix(w io.Writer, format string, ws []netpol.Workload, groups [][]int, cells []netpol.Cell) error {
-	classes := make([]matrixClass, len(groups))
+func writeMatrix(w io.Writer, format string, ws []netpol.Workload, groups [][]int, exts []netpol.External, cells []netpol.Cell) error {
+	classes := make([]matrixClass, len(groups)+len(exts))
 	for i, g := range groups {
 		classes[i].ID = i + 1
 		for _, k := range g {
 			classes[i].Workloads = append(classes[i].Workloads, ws[k].Name)
 		}
 		sort.Strings(classes[i].Workloads)
+	}
+	for j, x := range exts {
+		classes[len(groups)+j] = matrixClass{ID: len(groups) + j + 1, Workloads: []string{"external " + x.Name}}
 	}
 	var edges []matrixEdge
 	for _, c := range cells {
@@ -325,7 +328,7 @@ func writeMatrix(w io.Writer, format string, ws []netpol.Workload, groups [][]in
 		return usageError("unknown output %q for matrix: text, json, csv or dot", format)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d workloads in %d classes (workloads no policy tells apart)\n", len(ws), len(classes))
+	fmt.Fprintf(&b, "%d workloads in %d classes (workloads no policy tells apart), %d address regions outside the cluster\n", len(ws), len(groups), len(exts))
 	for _, c := range classes {
 		fmt.Fprintf(&b, "  class %d: %s\n", c.ID, strings.Join(c.Workloads, ", "))
 	}

@@ -42,7 +42,7 @@ func TestNetpolCommands(t *testing.T) {
 			[]string{"text or json"}},
 		{"matrix lists classes and allowed ports",
 			[]string{"netpol", "matrix", hardened}, ExitOK,
-			[]string{"5 workloads in 5 classes", "shop/Deployment/frontend", "-> class", "TCP 8080"}},
+			[]string{"5 workloads in 5 classes", "shop/Deployment/frontend", "-> class", "TCP 8080", "external 10.96.0.1/32", "-> class 7: TCP 443"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestNetpolCommands(t *testing.T) {
 		Classes []struct{ Workloads []string }
 		Allowed []struct{ From, To int }
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil || len(m.Classes) != 5 || len(m.Allowed) == 0 {
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil || len(m.Classes) != 8 || len(m.Allowed) == 0 {
 		t.Errorf("json: %v %s", err, r.stdout)
 	}
 }

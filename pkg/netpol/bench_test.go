@@ -71,8 +71,8 @@ func BenchmarkMatrix(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		groups, cells := e.Matrix(pods)
-		b.ReportMetric(float64(len(groups)), "classes")
+		groups, exts, cells := e.Matrix(pods)
+		b.ReportMetric(float64(len(groups)+len(exts)), "classes")
 		b.ReportMetric(float64(len(cells)), "cells")
 	}
 }

@@ -207,15 +207,34 @@ func (e *Engine) PortClasses(pods []*Pod) []PortRange {
 }
 
 // Matrix decides every pair of classes on every port class. Pods are
-// grouped by Classes; cells are ordered by source class, destination class,
-// then port range.
-func (e *Engine) Matrix(pods []*Pod) ([][]int, []Cell) {
+// grouped by Classes (class i < len(groups)); the address regions outside
+// the cluster that ipBlock peers distinguish follow as classes len(groups)+j
+// (see Externals). Pairs of two external regions are left out. Cells are
+// ordered by source class, destination class, then port range.
+func (e *Engine) Matrix(pods []*Pod) ([][]int, []External, []Cell) {
 	cs := e.classes(pods)
+	groups := make([][]int, len(cs))
+	for i, c := range cs {
+		groups[i] = c.pods
+	}
+	peers, peerNS := e.peerList()
+	exts := e.Externals()
+	for _, x := range exts {
+		ep := Endpoint{IP: x.IP}
+		c := &class{rep: ep, named: map[string]int32{}, peers: make([]bool, len(peers))}
+		for k, pr := range peers {
+			c.peers[k] = pr.matches(peerNS[k], ep)
+		}
+		cs = append(cs, c)
+	}
 	ports := e.PortClasses(pods)
 	peerIndex := e.peerIndex()
 	var cells []Cell
 	for si, src := range cs {
 		for di, dst := range cs {
+			if si >= len(groups) && di >= len(groups) {
+				continue
+			}
 			for _, pr := range ports {
 				port := Port{Protocol: pr.Protocol, Number: pr.From}
 				ok := e.sideByClass(src, src.out, true, dst, port, peerIndex) && e.sideByClass(dst, dst.in, false, src, port, peerIndex)
@@ -223,11 +242,7 @@ func (e *Engine) Matrix(pods []*Pod) ([][]int, []Cell) {
 			}
 		}
 	}
-	groups := make([][]int, len(cs))
-	for i, c := range cs {
-		groups[i] = c.pods
-	}
-	return groups, cells
+	return groups, exts, cells
 }
 
 // peerIndex gives, per policy and direction and rule, the position of its

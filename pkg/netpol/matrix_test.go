@@ -21,7 +21,7 @@ func TestMatrixAgreesWithDecide(t *testing.T) {
 				pods = append(pods, ep.Pod)
 			}
 		}
-		groups, cells := e.Matrix(pods)
+		groups, exts, cells := e.Matrix(pods)
 		classOf := make([]int, len(pods))
 		n := 0
 		for ci, g := range groups {
@@ -36,16 +36,29 @@ func TestMatrixAgreesWithDecide(t *testing.T) {
 		classesSeen += len(groups)
 		podsSeen += len(pods)
 		ports := e.PortClasses(pods)
-		if len(cells) != len(groups)*len(groups)*len(ports) {
-			t.Fatalf("seed %d: %d cells, want %d", seed, len(cells), len(groups)*len(groups)*len(ports))
+		k := len(groups) + len(exts)
+		if want := (k*k - len(exts)*len(exts)) * len(ports); len(cells) != want {
+			t.Fatalf("seed %d: %d cells, want %d", seed, len(cells), want)
+		}
+		// members of a class as endpoints: its pods, or the external
+		// region's address plus the other candidate addresses in it.
+		members := func(ci int) []Endpoint {
+			if ci >= len(groups) {
+				return []Endpoint{{IP: exts[ci-len(groups)].IP}}
+			}
+			var out []Endpoint
+			for _, i := range groups[ci] {
+				out = append(out, Endpoint{Pod: pods[i]})
+			}
+			return out
 		}
 		for _, c := range cells {
-			for _, i := range groups[c.From] {
-				for _, j := range groups[c.To] {
+			for _, a := range members(c.From) {
+				for _, b := range members(c.To) {
 					for _, num := range []int32{c.Port.From, c.Port.To} {
-						got := e.Decide(Endpoint{Pod: pods[i]}, Endpoint{Pod: pods[j]}, Port{Protocol: c.Port.Protocol, Number: num}).Allowed
+						got := e.Decide(a, b, Port{Protocol: c.Port.Protocol, Number: num}).Allowed
 						if got != c.Allowed {
-							t.Fatalf("seed %d: pods %d -> %d on %s/%d: Decide %v, matrix %v", seed, i, j, c.Port.Protocol, num, got, c.Allowed)
+							t.Fatalf("seed %d: class %d -> %d on %s/%d: Decide %v, matrix %v", seed, c.From, c.To, c.Port.Protocol, num, got, c.Allowed)
 						}
 					}
 				}

@@ -26,11 +26,7 @@ type diffSide struct {
 }
 
 func newDiffSide(e *Engine, ws []Workload) *diffSide {
-	pods := make([]*Pod, len(ws))
-	for i, w := range ws {
-		pods[i] = w.Pod
-	}
-	s := &diffSide{e: e, classes: e.classes(pods), classOf: map[string]int{}, idx: e.peerIndex()}
+	s := &diffSide{e: e, classes: e.classes(podsOf(ws)), classOf: map[string]int{}, idx: e.peerIndex()}
 	for ci, c := range s.classes {
 		for _, i := range c.pods {
 			s.classOf[ws[i].Name] = ci
@@ -145,18 +141,7 @@ func mergePortClasses(a, b []PortRange) []PortRange {
 			cuts[r.Protocol][r.To+1] = true
 		}
 	}
-	var out []PortRange
-	for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
-		var bs []int32
-		for c := range cuts[proto] {
-			bs = append(bs, c)
-		}
-		sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
-		for i := 0; i+1 < len(bs); i++ {
-			out = append(out, PortRange{Protocol: proto, From: bs[i], To: bs[i+1] - 1})
-		}
-	}
-	return out
+	return rangesFromCuts(cuts)
 }
 
 // String renders a port range as "TCP 80" or "TCP 80-90".

@@ -58,10 +58,7 @@ func (e *Engine) namedPorts() []string {
 			for _, r := range rs {
 				for _, rp := range r.ports {
 					if rp.Port != nil && rp.Port.StrVal != "" {
-						proto := corev1.ProtocolTCP
-						if rp.Protocol != nil {
-							proto = *rp.Protocol
-						}
+						proto := ruleProtocol(rp)
 						seen[string(proto)+"/"+rp.Port.StrVal] = true
 					}
 				}
@@ -165,10 +162,7 @@ func (e *Engine) PortClasses(pods []*Pod) []PortRange {
 		for _, rs := range [][]rule{p.in, p.out} {
 			for _, r := range rs {
 				for _, rp := range r.ports {
-					proto := corev1.ProtocolTCP
-					if rp.Protocol != nil {
-						proto = *rp.Protocol
-					}
+					proto := ruleProtocol(rp)
 					if cuts[proto] == nil || rp.Port == nil || rp.Port.StrVal != "" {
 						continue
 					}
@@ -192,6 +186,12 @@ func (e *Engine) PortClasses(pods []*Pod) []PortRange {
 			}
 		}
 	}
+	return rangesFromCuts(cuts)
+}
+
+// rangesFromCuts turns, per protocol, the first ports of ranges (and the
+// port after the last range) into the ranges between them.
+func rangesFromCuts(cuts map[corev1.Protocol]map[int32]bool) []PortRange {
 	var out []PortRange
 	for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
 		var bs []int32
@@ -304,10 +304,7 @@ func portsAllow(r rule, port Port, dst *class) bool {
 	}
 	for _, rp := range r.ports {
 		if rp.Port != nil && rp.Port.StrVal != "" {
-			proto := corev1.ProtocolTCP
-			if rp.Protocol != nil {
-				proto = *rp.Protocol
-			}
+			proto := ruleProtocol(rp)
 			if n, ok := dst.named[string(proto)+"/"+rp.Port.StrVal]; ok && proto == port.Protocol && n == port.Number {
 				return true
 			}

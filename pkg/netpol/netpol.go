@@ -212,12 +212,17 @@ func (c peer) matches(ns string, e Endpoint) bool {
 	return c.pods == nil || c.pods.Matches(labels.Set(e.Pod.Labels))
 }
 
+// ruleProtocol is a rule port's protocol: TCP when omitted.
+func ruleProtocol(rp networkingv1.NetworkPolicyPort) corev1.Protocol {
+	if rp.Protocol != nil {
+		return *rp.Protocol
+	}
+	return corev1.ProtocolTCP
+}
+
 // portMatches reports whether a rule port covers port on destination dst.
 func portMatches(rp networkingv1.NetworkPolicyPort, port Port, dst Endpoint) bool {
-	proto := corev1.ProtocolTCP
-	if rp.Protocol != nil {
-		proto = *rp.Protocol
-	}
+	proto := ruleProtocol(rp)
 	if proto != port.Protocol {
 		return false
 	}

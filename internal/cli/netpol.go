@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -200,12 +199,6 @@ func endpointOf(arg string, ws []netpol.Workload) (netpol.Endpoint, error) {
 		}
 		return netpol.Endpoint{}, fmt.Errorf("%q names %d workloads: %s", arg, len(found), strings.Join(names, ", "))
 	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func writeExplain(w io.Writer, src, dst string, port netpol.Port, v netpol.Verdict) error {

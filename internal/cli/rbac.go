@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -113,9 +112,7 @@ func writeRisks(w io.Writer, format string, risks []rbac.Risk) error {
 		if risks == nil {
 			risks = []rbac.Risk{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(risks)
+		return writeJSON(w, risks)
 	case "dot", "mermaid":
 		return writeRiskGraph(w, format, risks)
 	case "text":
@@ -283,9 +280,7 @@ func writeGrants(w io.Writer, format string, grants []rbac.Grant, bySubject bool
 		if grants == nil {
 			grants = []rbac.Grant{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(grants)
+		return writeJSON(w, grants)
 	case "text":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		if bySubject {

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,4 +134,11 @@ func newRoot(s *streams) *cobra.Command {
 
 func usageError(format string, args ...any) error {
 	return &exitError{code: ExitError, err: fmt.Errorf(format, args...)}
+}
+
+// writeJSON writes v as indented JSON, the form of every analyzer's -o json.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

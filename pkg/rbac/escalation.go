@@ -68,14 +68,14 @@ var clusterMoves = []move{
 // directly, or by becoming ServiceAccounts whose permissions lead further.
 // Breadth first, so each identity is visited once.
 func (g *Graph) Paths(u User) []Path {
-	key := u.Name + "\x00" + strings.Join(u.Groups, "\x00")
+	key := userKey(u)
 	g.pathsMu.Lock()
 	if p, ok := g.pathsCache[key]; ok {
 		g.pathsMu.Unlock()
 		return p
 	}
 	g.pathsMu.Unlock()
-	p := g.paths(u)
+	p := g.search(u, false)
 	g.pathsMu.Lock()
 	g.pathsCache[key] = p
 	g.pathsMu.Unlock()
@@ -95,7 +95,7 @@ type edge struct {
 // cluster-wide moves, then namespaces by name. Cached per identity, since
 // every subject's search walks the same ServiceAccounts.
 func (g *Graph) edges(u User) []edge {
-	key := u.Name + "\x00" + strings.Join(u.Groups, "\x00")
+	key := userKey(u)
 	g.edgesMu.Lock()
 	e, ok := g.edgesCache[key]
 	g.edgesMu.Unlock()
@@ -139,8 +139,6 @@ func (g *Graph) edges(u User) []edge {
 	g.edgesMu.Unlock()
 	return out
 }
-
-func (g *Graph) paths(u User) []Path { return g.search(u, false) }
 
 // AllPaths returns, for subject u, a chain to each goal from every identity
 // the subject can become that reaches one: the shortest chain first for each
@@ -210,6 +208,9 @@ func (g *Graph) search(u User, all bool) []Path {
 	}
 	return out
 }
+
+// userKey identifies a user and its groups for the per-graph caches.
+func userKey(u User) string { return u.Name + "\x00" + strings.Join(u.Groups, "\x00") }
 
 func displayName(u User) string {
 	if u.Name != "" {

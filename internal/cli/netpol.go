@@ -78,11 +78,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pods := make([]*netpol.Pod, len(ws))
-			for i, w := range ws {
-				pods[i] = w.Pod
-			}
-			groups, exts, cells := e.Matrix(pods)
+			groups, exts, cells := e.Matrix(netpol.Pods(ws))
 			return writeMatrix(s.out, o.output, ws, groups, exts, cells)
 		},
 	}
@@ -233,14 +229,7 @@ func portText(rs []netpol.PortRange) string {
 		for j+1 < len(rs) && rs[j+1].Protocol == rs[i].Protocol && rs[j+1].From == rs[j].To+1 {
 			j++
 		}
-		r := fmt.Sprintf("%s %d-%d", rs[i].Protocol, rs[i].From, rs[j].To)
-		if rs[i].From == rs[j].To {
-			r = fmt.Sprintf("%s %d", rs[i].Protocol, rs[i].From)
-		}
-		if rs[i].From == 1 && rs[j].To == 65535 {
-			r = string(rs[i].Protocol) + " all"
-		}
-		parts = append(parts, r)
+		parts = append(parts, netpol.PortRange{Protocol: rs[i].Protocol, From: rs[i].From, To: rs[j].To}.String())
 		i = j + 1
 	}
 	return strings.Join(parts, ", ")

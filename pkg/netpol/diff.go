@@ -22,11 +22,10 @@ type diffSide struct {
 	e       *Engine
 	classes []*class
 	classOf map[string]int // workload name -> class
-	idx     [][2][]int
 }
 
 func newDiffSide(e *Engine, ws []Workload) *diffSide {
-	s := &diffSide{e: e, classes: e.classes(podsOf(ws)), classOf: map[string]int{}, idx: e.peerIndex()}
+	s := &diffSide{e: e, classes: e.classes(Pods(ws)), classOf: map[string]int{}}
 	for ci, c := range s.classes {
 		for _, i := range c.pods {
 			s.classOf[ws[i].Name] = ci
@@ -40,7 +39,7 @@ func (s *diffSide) allowed(from, to int, port Port) bool {
 		return false // the workload does not exist on this side
 	}
 	src, dst := s.classes[from], s.classes[to]
-	return s.e.sideByClass(src, src.out, true, dst, port, s.idx) && s.e.sideByClass(dst, dst.in, false, src, port, s.idx)
+	return s.e.sideByClass(src, src.out, true, dst, port) && s.e.sideByClass(dst, dst.in, false, src, port)
 }
 
 // Diff returns the connections between workloads that the new manifests add
@@ -80,7 +79,7 @@ func Diff(oldE *Engine, oldW []Workload, newE *Engine, newW []Workload) []Change
 			}
 		}
 	}
-	ports := mergePortClasses(oldE.PortClasses(podsOf(oldW)), newE.PortClasses(podsOf(newW)))
+	ports := mergePortClasses(oldE.PortClasses(Pods(oldW)), newE.PortClasses(Pods(newW)))
 	var out []Change
 	for gi, a := range keys {
 		for gj, b := range keys {
@@ -121,7 +120,8 @@ func Diff(oldE *Engine, oldW []Workload, newE *Engine, newW []Workload) []Change
 	return out
 }
 
-func podsOf(ws []Workload) []*Pod {
+// Pods returns the pods of workloads, in order.
+func Pods(ws []Workload) []*Pod {
 	out := make([]*Pod, len(ws))
 	for i, w := range ws {
 		out[i] = w.Pod
@@ -144,8 +144,11 @@ func mergePortClasses(a, b []PortRange) []PortRange {
 	return rangesFromCuts(cuts)
 }
 
-// String renders a port range as "TCP 80" or "TCP 80-90".
+// String renders a port range as "TCP 80", "TCP 80-90" or "TCP all".
 func (r PortRange) String() string {
+	if r.From == 1 && r.To == 65535 {
+		return string(r.Protocol) + " all"
+	}
 	if r.From == r.To {
 		return string(r.Protocol) + " " + strconv.Itoa(int(r.From))
 	}

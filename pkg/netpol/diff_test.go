@@ -56,7 +56,7 @@ func TestDiffAgreesWithDecide(t *testing.T) {
 				}
 			}
 		}
-		for _, pr := range mergePortClasses(oldE.PortClasses(podsOf(ws)), newE.PortClasses(podsOf(ws))) {
+		for _, pr := range mergePortClasses(oldE.PortClasses(Pods(ws)), newE.PortClasses(Pods(ws))) {
 			for _, num := range []int32{pr.From, pr.To} {
 				port := Port{Protocol: pr.Protocol, Number: num}
 				for _, a := range ws {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // A class is a set of pods the policies cannot tell apart: the same
@@ -13,8 +14,7 @@ import (
 // and they resolve the rules' named ports to the same numbers. Connectivity
 // is computed once per pair of classes, never per pair of pods.
 type class struct {
-	pods  []int // indices into the input
-	rep   Endpoint
+	pods  []int  // indices into the input
 	in    []int  // policies isolating ingress
 	out   []int  // policies isolating egress
 	peers []bool // per compiled peer: does it match this class?
@@ -32,56 +32,13 @@ func (e *Engine) Classes(pods []*Pod) [][]int {
 	return out
 }
 
-// peerList flattens every rule peer of every policy, in a fixed order, with
-// the namespace of its policy.
-func (e *Engine) peerList() ([]peer, []string) {
-	var ps []peer
-	var nss []string
-	for _, p := range e.policies {
-		for _, rs := range [][]rule{p.in, p.out} {
-			for _, r := range rs {
-				for _, c := range r.peers {
-					ps = append(ps, c)
-					nss = append(nss, p.namespace)
-				}
-			}
-		}
-	}
-	return ps, nss
-}
-
-// namedPorts lists every named port a rule uses.
-func (e *Engine) namedPorts() []string {
-	seen := map[string]bool{}
-	for _, p := range e.policies {
-		for _, rs := range [][]rule{p.in, p.out} {
-			for _, r := range rs {
-				for _, rp := range r.ports {
-					if rp.Port != nil && rp.Port.StrVal != "" {
-						proto := ruleProtocol(rp)
-						seen[string(proto)+"/"+rp.Port.StrVal] = true
-					}
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (e *Engine) classes(pods []*Pod) []*class {
-	peers, peerNS := e.peerList()
-	named := e.namedPorts()
 	byKey := map[string]*class{}
 	var out []*class
 	var b strings.Builder
 	for i, pod := range pods {
 		ep := Endpoint{Pod: pod}
-		c := &class{rep: ep, named: map[string]int32{}}
+		c := &class{named: map[string]int32{}}
 		b.Reset()
 		for pi, p := range e.policies {
 			if !p.selects(pod) {
@@ -97,15 +54,15 @@ func (e *Engine) classes(pods []*Pod) []*class {
 			}
 		}
 		b.WriteByte('|')
-		c.peers = make([]bool, len(peers))
-		for k, pr := range peers {
-			if pr.matches(peerNS[k], ep) {
+		c.peers = make([]bool, len(e.peers))
+		for k, pr := range e.peers {
+			if pr.matches(e.peerNS[k], ep) {
 				c.peers[k] = true
 				b.WriteString(strconv.Itoa(k) + ",")
 			}
 		}
 		b.WriteByte('|')
-		for _, n := range named {
+		for _, n := range e.named {
 			proto, name, _ := strings.Cut(n, "/")
 			for _, cp := range pod.Ports {
 				p := cp.Protocol
@@ -155,7 +112,7 @@ func (e *Engine) PortClasses(pods []*Pod) []PortRange {
 		cuts[proto] = map[int32]bool{1: true, 65536: true}
 	}
 	named := map[string]bool{}
-	for _, n := range e.namedPorts() {
+	for _, n := range e.named {
 		named[n] = true
 	}
 	for _, p := range e.policies {
@@ -163,7 +120,7 @@ func (e *Engine) PortClasses(pods []*Pod) []PortRange {
 			for _, r := range rs {
 				for _, rp := range r.ports {
 					proto := ruleProtocol(rp)
-					if cuts[proto] == nil || rp.Port == nil || rp.Port.StrVal != "" {
+					if cuts[proto] == nil || rp.Port == nil || rp.Port.Type != intstr.Int {
 						continue
 					}
 					lo, hi := rp.Port.IntVal, rp.Port.IntVal
@@ -217,18 +174,16 @@ func (e *Engine) Matrix(pods []*Pod) ([][]int, []External, []Cell) {
 	for i, c := range cs {
 		groups[i] = c.pods
 	}
-	peers, peerNS := e.peerList()
 	exts := e.Externals()
 	for _, x := range exts {
 		ep := Endpoint{IP: x.IP}
-		c := &class{rep: ep, named: map[string]int32{}, peers: make([]bool, len(peers))}
-		for k, pr := range peers {
-			c.peers[k] = pr.matches(peerNS[k], ep)
+		c := &class{named: map[string]int32{}, peers: make([]bool, len(e.peers))}
+		for k, pr := range e.peers {
+			c.peers[k] = pr.matches(e.peerNS[k], ep)
 		}
 		cs = append(cs, c)
 	}
 	ports := e.PortClasses(pods)
-	peerIndex := e.peerIndex()
 	var cells []Cell
 	for si, src := range cs {
 		for di, dst := range cs {
@@ -237,7 +192,7 @@ func (e *Engine) Matrix(pods []*Pod) ([][]int, []External, []Cell) {
 			}
 			for _, pr := range ports {
 				port := Port{Protocol: pr.Protocol, Number: pr.From}
-				ok := e.sideByClass(src, src.out, true, dst, port, peerIndex) && e.sideByClass(dst, dst.in, false, src, port, peerIndex)
+				ok := e.sideByClass(src, src.out, true, dst, port) && e.sideByClass(dst, dst.in, false, src, port)
 				cells = append(cells, Cell{From: si, To: di, Port: pr, Allowed: ok})
 			}
 		}
@@ -245,34 +200,15 @@ func (e *Engine) Matrix(pods []*Pod) ([][]int, []External, []Cell) {
 	return groups, exts, cells
 }
 
-// peerIndex gives, per policy and direction and rule, the position of its
-// first peer in peerList.
-func (e *Engine) peerIndex() [][2][]int {
-	idx := make([][2][]int, len(e.policies))
-	k := 0
-	for pi, p := range e.policies {
-		for d, rs := range [][]rule{p.in, p.out} {
-			for _, r := range rs {
-				idx[pi][d] = append(idx[pi][d], k)
-				k += len(r.peers)
-			}
-		}
-	}
-	return idx
-}
-
 // sideByClass is side() over precomputed class facts: selector matches are
 // bit lookups. self is the class whose direction is decided; other the peer.
-func (e *Engine) sideByClass(self *class, isolating []int, egress bool, other *class, port Port, idx [][2][]int) bool {
+func (e *Engine) sideByClass(self *class, isolating []int, egress bool, other *class, port Port) bool {
 	if len(isolating) == 0 {
 		return true
 	}
-	dst := other
-	d := 0
+	dst := self
 	if egress {
-		d = 1
-	} else {
-		dst = self
+		dst = other
 	}
 	for _, pi := range isolating {
 		p := e.policies[pi]
@@ -280,16 +216,15 @@ func (e *Engine) sideByClass(self *class, isolating []int, egress bool, other *c
 		if egress {
 			rules = p.out
 		}
-		for ri, r := range rules {
+		for _, r := range rules {
 			if !portsAllow(r, port, dst) {
 				continue
 			}
 			if len(r.peers) == 0 {
 				return true
 			}
-			base := idx[pi][d][ri]
 			for k := range r.peers {
-				if other.peers[base+k] {
+				if other.peers[r.firstPeer+k] {
 					return true
 				}
 			}
@@ -303,7 +238,7 @@ func portsAllow(r rule, port Port, dst *class) bool {
 		return true
 	}
 	for _, rp := range r.ports {
-		if rp.Port != nil && rp.Port.StrVal != "" {
+		if rp.Port != nil && rp.Port.Type == intstr.String {
 			proto := ruleProtocol(rp)
 			if n, ok := dst.named[string(proto)+"/"+rp.Port.StrVal]; ok && proto == port.Protocol && n == port.Number {
 				return true

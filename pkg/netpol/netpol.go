@@ -14,6 +14,7 @@ package netpol
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -87,6 +88,8 @@ type ipBlock struct {
 type rule struct {
 	peers []peer // empty: every source or destination
 	ports []networkingv1.NetworkPolicyPort
+	// firstPeer is the position of peers[0] in Engine.peers.
+	firstPeer int
 }
 
 type policy struct {
@@ -100,6 +103,12 @@ type policy struct {
 // Engine evaluates a fixed set of policies.
 type Engine struct {
 	policies []policy
+	// Every rule peer of every policy in one list, with its policy's
+	// namespace, and every named port ("PROTOCOL/name") a rule uses: the
+	// facts the class matrix precomputes per class.
+	peers  []peer
+	peerNS []string
+	named  []string
 }
 
 // New compiles policies; a policy with an invalid selector or CIDR is an
@@ -113,6 +122,27 @@ func New(pols []*networkingv1.NetworkPolicy) (*Engine, error) {
 		}
 		e.policies = append(e.policies, p)
 	}
+	namedSet := map[string]bool{}
+	for _, p := range e.policies {
+		for _, rs := range [][]rule{p.in, p.out} {
+			for ri := range rs {
+				rs[ri].firstPeer = len(e.peers)
+				for _, c := range rs[ri].peers {
+					e.peers = append(e.peers, c)
+					e.peerNS = append(e.peerNS, p.namespace)
+				}
+				for _, rp := range rs[ri].ports {
+					if rp.Port != nil && rp.Port.Type == intstr.String && rp.Port.StrVal != "" {
+						namedSet[string(ruleProtocol(rp))+"/"+rp.Port.StrVal] = true
+					}
+				}
+			}
+		}
+	}
+	for n := range namedSet {
+		e.named = append(e.named, n)
+	}
+	sort.Strings(e.named)
 	return e, nil
 }
 
@@ -238,7 +268,7 @@ func portMatches(rp networkingv1.NetworkPolicyPort, port Port, dst Endpoint) boo
 		return port.Number >= lo && port.Number <= hi
 	}
 	// A named port: the destination container port of that name and protocol.
-	if dst.Pod == nil {
+	if dst.Pod == nil || rp.Port.StrVal == "" {
 		return false
 	}
 	for _, cp := range dst.Pod.Ports {

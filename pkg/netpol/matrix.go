@@ -21,17 +21,6 @@ type class struct {
 	named map[string]int32
 }
 
-// Classes groups pods into equivalence classes and returns, for each class,
-// the indices of its pods (in input order; classes ordered by first pod).
-func (e *Engine) Classes(pods []*Pod) [][]int {
-	cs := e.classes(pods)
-	out := make([][]int, len(cs))
-	for i, c := range cs {
-		out[i] = c.pods
-	}
-	return out
-}
-
 func (e *Engine) classes(pods []*Pod) []*class {
 	byKey := map[string]*class{}
 	var out []*class

@@ -315,7 +315,7 @@ func TestLoadWalksFoldersAndStdin(t *testing.T) {
 	if res.Files != 4 {
 		t.Errorf("files %d, want 4", res.Files)
 	}
-	small := Load([]string{filepath.Join(dir, "a.yaml")}, Options{MaxFileSize: 10})
+	small := Load([]string{filepath.Join(dir, "a.yaml")}, Options{MaxDocumentSize: 10})
 	if len(small.Errors) != 1 || !strings.Contains(small.Errors[0].Message, "larger than") {
 		t.Errorf("size limit: %v", small.Errors)
 	}

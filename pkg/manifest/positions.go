@@ -1,24 +1,18 @@
 package manifest
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-var (
-	aliasMsg = fmt.Sprintf("document expands to more than %d nodes through aliases (a \"billion laughs\" document?); skipped", MaxNodes)
-	depthMsg = fmt.Sprintf("document nests deeper than %d levels; skipped", MaxDepth)
-)
-
 // posNode is one field of a document in a compact position index: a few
 // words per field instead of a whole yaml.Node, so a scan of a large
 // repository does not keep every parsed node tree alive.
 //
-// Positions are int32: a document has at most MaxNodes entries and a file at
-// most DefaultMaxFileSize bytes, far below 1<<31.
+// Positions are int32: a document has at most MaxNodes entries and
+// DefaultMaxDocumentSize bytes, far below 1<<31.
 type posNode struct {
 	key         string // mapping key; "" for sequence items
 	line, col   int32
@@ -28,30 +22,14 @@ type posNode struct {
 // positions indexes a document's fields; entry 0 is the root.
 type positions []posNode
 
-// indexNode walks a document once: it enforces MaxDepth and the MaxNodes
-// alias-expansion budget, and appends the position index of n (aliases are
-// indexed at the alias, not expanded).
-func indexNode(n *yaml.Node, depth int, budget *int, idx *positions) (int32, *boundsError) {
-	*budget--
-	if *budget < 0 {
-		return -1, &boundsError{line: n.Line, msg: aliasMsg}
-	}
-	if depth > MaxDepth {
-		return -1, &boundsError{line: n.Line, msg: depthMsg}
-	}
+// indexNode appends the position index of n (aliases are indexed at the
+// alias, not expanded). checkBounds has bounded depth and size before.
+func indexNode(n *yaml.Node, idx *positions) int32 {
 	if n.Kind == yaml.AliasNode {
-		if n.Alias != nil {
-			if err := expandBudget(n.Alias, depth+1, budget); err != nil {
-				return -1, err
-			}
-		}
-		return -1, nil
+		return -1
 	}
 	var first, last int32 = -1, -1
 	link := func(child int32) {
-		if child < 0 {
-			return
-		}
 		if first < 0 {
 			first = child
 		} else {
@@ -64,72 +42,34 @@ func indexNode(n *yaml.Node, depth int, budget *int, idx *positions) (int32, *bo
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			self := int32(len(*idx))                                                                                   //nolint:gosec // bounded by MaxNodes
-			*idx = append(*idx, posNode{key: k.Value, line: int32(k.Line), col: int32(k.Column), first: -1, next: -1}) //nolint:gosec // bounded by the file size
-			c, err := indexNode(v, depth+1, budget, idx)
-			if err != nil {
-				return -1, err
-			}
-			(*idx)[self].first = c
+			*idx = append(*idx, posNode{key: k.Value, line: int32(k.Line), col: int32(k.Column), first: -1, next: -1}) //nolint:gosec // bounded by the document size
+			(*idx)[self].first = indexNode(v, idx)
 			link(self)
 		}
 	case yaml.SequenceNode:
 		for _, item := range n.Content {
 			self := int32(len(*idx))                                                                           //nolint:gosec // bounded by MaxNodes
-			*idx = append(*idx, posNode{line: int32(item.Line), col: int32(item.Column), first: -1, next: -1}) //nolint:gosec // bounded by the file size
-			c, err := indexNode(item, depth+1, budget, idx)
-			if err != nil {
-				return -1, err
-			}
-			(*idx)[self].first = c
+			*idx = append(*idx, posNode{line: int32(item.Line), col: int32(item.Column), first: -1, next: -1}) //nolint:gosec // bounded by the document size
+			(*idx)[self].first = indexNode(item, idx)
 			link(self)
 		}
 	default:
 		for _, c := range n.Content {
-			if _, err := indexNode(c, depth+1, budget, idx); err != nil {
-				return -1, err
-			}
+			indexNode(c, idx)
 		}
 	}
-	return first, nil
-}
-
-// expandBudget charges an alias target's expanded size to the budget.
-func expandBudget(n *yaml.Node, depth int, budget *int) *boundsError {
-	*budget--
-	if *budget < 0 {
-		return &boundsError{line: n.Line, msg: aliasMsg}
-	}
-	if depth > MaxDepth {
-		return &boundsError{line: n.Line, msg: depthMsg}
-	}
-	if n.Kind == yaml.AliasNode {
-		if n.Alias == nil {
-			return nil
-		}
-		return expandBudget(n.Alias, depth+1, budget)
-	}
-	for _, c := range n.Content {
-		if err := expandBudget(c, depth+1, budget); err != nil {
-			return err
-		}
-	}
-	return nil
+	return first
 }
 
 // indexDocument builds the position index of a document's root node.
-func indexDocument(n *yaml.Node, buf positions) (positions, *boundsError) {
-	budget := MaxNodes
+func indexDocument(n *yaml.Node, buf positions) positions {
 	line, col := n.Line, n.Column
 	if n.Kind == yaml.MappingNode && len(n.Content) > 0 {
 		line, col = n.Content[0].Line, n.Content[0].Column
 	}
-	idx := append(buf[:0], posNode{line: int32(line), col: int32(col), first: -1, next: -1}) //nolint:gosec // bounded by the file size
-	first, err := indexNode(n, 0, &budget, &idx)
-	if err != nil {
-		return nil, err
-	}
-	idx[0].first = first
-	return idx, nil
+	idx := append(buf[:0], posNode{line: int32(line), col: int32(col), first: -1, next: -1}) //nolint:gosec // bounded by the document size
+	idx[0].first = indexNode(n, &idx)
+	return idx
 }
 
 // locatePath is locate for a path string, parsed as it is walked, without

@@ -135,10 +135,8 @@ listed. Without --write, the changes are printed as a unified diff.`,
 	f.StringSliceVar(&o.skip, "skip", nil, "do not fix these check IDs")
 	f.StringVar(&o.generated, "generated-file", "", "where generated NetworkPolicies and ServiceAccounts go (default: "+fix.DefaultGeneratedFile+" beside the first path)")
 	f.StringVar(&o.resources, "default-resources", "", "values for missing resources, e.g. cpu=100m,memory=128Mi or requests.cpu=100m,limits.memory=256Mi")
-	f.StringArrayVarP(&o.helm.ValueFiles, "values", "f", nil, "Helm charts: a values file (repeatable)")
-	f.StringArrayVar(&o.helm.Set, "set", nil, "Helm charts: set a value, key=value (repeatable)")
-	f.StringVar(&o.helm.ReleaseName, "release-name", "release", "Helm charts: the release name to render with")
-	f.StringVarP(&o.helm.Namespace, "namespace", "n", "", "Helm charts: the release namespace")
+	addHelmFlags(f, &o.helm)
+	f.StringVarP(&o.helm.Namespace, "namespace", "n", "", "where objects that name no namespace land (default: default), the Helm release namespace")
 	f.BoolVar(&o.noGenerate, "no-generate", false, "do not generate NetworkPolicies and ServiceAccounts")
 	return cmd
 }

@@ -19,10 +19,14 @@ import (
 )
 
 type netpolOptions struct {
-	output  string
-	port    string
-	cluster bool
-	cl      source.ClusterOptions
+	helm      source.HelmOptions
+	namespace string
+	pending   error // input errors, given as the exit once the answer is out
+	exitCode  bool
+	output    string
+	port      string
+	cluster   bool
+	cl        source.ClusterOptions
 }
 
 func newNetpolCmd(s *streams) *cobra.Command {
@@ -36,6 +40,9 @@ func newNetpolCmd(s *streams) *cobra.Command {
 	pf.BoolVar(&o.cluster, "cluster", false, "read workloads, namespaces and NetworkPolicies from the live cluster")
 	pf.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
 	pf.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
+	pf.StringVarP(&o.namespace, "namespace", "n", "", "in manifests, where objects that name no namespace land (default: default)")
+	addHelmFlags(pf, &o.helm)
+	cmd.PersistentPostRunE = func(*cobra.Command, []string) error { return o.pending }
 	explain := &cobra.Command{
 		Use:   "explain SOURCE DESTINATION [PATH ...]",
 		Short: "Say whether SOURCE may connect to DESTINATION, and which policy and rule decide on each side",
@@ -64,12 +71,18 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			}
 			v := e.Decide(src, dst, port)
 			if o.output == "json" {
-				return writeJSON(s.out, map[string]any{"source": args[0], "destination": args[1], "port": port.Number, "protocol": port.Protocol, "verdict": v})
+				err = writeJSON(s.out, map[string]any{"source": args[0], "destination": args[1], "port": port.Number, "protocol": port.Protocol, "verdict": v})
+			} else {
+				err = writeExplain(s.out, args[0], args[1], port, v)
 			}
-			return writeExplain(s.out, args[0], args[1], port, v)
+			if err == nil && o.pending == nil && o.exitCode && !v.Allowed {
+				return &exitError{code: ExitFindings}
+			}
+			return err
 		},
 	}
 	explain.Flags().StringVar(&o.port, "port", "80/TCP", "destination port and protocol")
+	explain.Flags().BoolVar(&o.exitCode, "exit-code", false, "exit 1 when the connection is denied (0 when allowed)")
 	matrix := &cobra.Command{
 		Use:   "matrix [PATH ...]",
 		Short: "Show which workloads reach which, per port, computed over classes of equivalent workloads",
@@ -135,12 +148,9 @@ func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload
 		}
 		objs = read
 	} else {
-		if len(paths) == 0 {
-			paths = []string{"."}
-		}
-		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, source.HelmOptions{})
-		if len(loaded.Errors) > 0 {
-			return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("%s", loaded.Errors[0].Error())}
+		loaded := loadInput(s, paths, o.namespace, o.helm)
+		if err := reportInputProblems(s.err, loaded); err != nil {
+			o.pending = err
 		}
 		objs = loaded.Objects
 	}

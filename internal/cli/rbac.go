@@ -18,6 +18,8 @@ import (
 )
 
 type rbacOptions struct {
+	helm      source.HelmOptions
+	pending   error // input errors, given as the exit once the answer is out
 	cluster   bool
 	cl        source.ClusterOptions
 	namespace string
@@ -38,8 +40,10 @@ func newRBACCmd(s *streams) *cobra.Command {
 	pf.BoolVar(&o.cluster, "cluster", false, "read RBAC from the live cluster")
 	pf.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
 	pf.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
-	pf.StringVarP(&o.namespace, "namespace", "n", "", "the namespace of the question (empty: cluster-wide only)")
+	pf.StringVarP(&o.namespace, "namespace", "n", "", "the namespace of the question (empty: cluster-wide only); in manifests, where objects that name none land (default: default)")
 	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json (paths and risky: also dot or mermaid)")
+	addHelmFlags(pf, &o.helm)
+	cmd.PersistentPostRunE = func(*cobra.Command, []string) error { return o.pending }
 
 	whoCan := &cobra.Command{
 		Use:   "who-can VERB RESOURCE[/SUBRESOURCE] [PATH ...]",
@@ -208,13 +212,8 @@ func loadRBAC(s *streams, o *rbacOptions, paths []string) (*rbac.Graph, error) {
 			objs = append(objs, m.Typed)
 		}
 	} else {
-		if len(paths) == 0 {
-			paths = []string{"."}
-		}
-		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, source.HelmOptions{})
-		if len(loaded.Errors) > 0 {
-			return nil, &exitError{code: ExitError, err: fmt.Errorf("%s", loaded.Errors[0].Error())}
-		}
+		loaded := loadInput(s, paths, o.namespace, o.helm)
+		o.pending = reportInputProblems(s.err, loaded)
 		for _, m := range loaded.Objects {
 			if m.Typed != nil {
 				objs = append(objs, m.Typed)

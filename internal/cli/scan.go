@@ -79,13 +79,10 @@ and reported).`,
 	f.BoolVar(&o.cluster, "cluster", false, "scan the live cluster of the kubeconfig context instead of files")
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)")
 	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context to use")
-	f.StringVarP(&o.cl.Namespace, "namespace", "n", "", "with --cluster: the namespace to scan (default: the context's); for Helm charts: the release namespace")
+	f.StringVarP(&o.cl.Namespace, "namespace", "n", "", "with --cluster: the namespace to scan (default: the context's); in manifests: where objects that name none land (default: default), the Helm release namespace")
 	f.BoolVarP(&o.cl.AllNamespaces, "all-namespaces", "A", false, "with --cluster: scan every namespace and the cluster-scoped objects")
 	f.BoolVar(&o.allowPartial, "allow-partial", false, "with --cluster: exit by the findings even when some kinds could not be read (default: exit 2)")
-	f.StringArrayVarP(&o.helm.ValueFiles, "values", "f", nil, "Helm charts: a values file (repeatable; later files win)")
-	f.StringArrayVar(&o.helm.Set, "set", nil, "Helm charts: set a value, key=value (repeatable)")
-	f.StringVar(&o.helm.ReleaseName, "release-name", "release", "Helm charts: the release name to render with")
-	f.StringVar(&o.helm.KubeVersion, "kube-version", "", "Helm charts: the Kubernetes version for .Capabilities (default: Helm's)")
+	addHelmFlags(f, &o.helm)
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,5 +159,161 @@ func TestKustomize(t *testing.T) {
 	_, r = scanFindings(t, filepath.Join(kustomizeDir+"-broken"))
 	if r.code != ExitError || !strings.Contains(r.stdout, "kustomize build failed") {
 		t.Errorf("broken kustomization: exit %d, %s", r.code, r.stdout)
+	}
+}
+
+// TestHelmRealWorldShapes: shapes public charts use, each mapped to its own
+// template lines: several objects in one template, a range that emits
+// several objects, several containers, values written through toYaml, a
+// template that renders to a comment, Helm's "---#" separator, chart tests.
+func TestHelmRealWorldShapes(t *testing.T) {
+	chart := filepath.Join(helmDir, "real")
+	fs, r := scanFindings(t, chart, "-n", "shop")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	type at struct {
+		check, name, file string
+		line              int
+		hint              string
+	}
+	want := []at{
+		{"pss-privileged", "a", "workloads.yaml", 19, "values key a.securityContext.privileged"},
+		{"pss-privileged", "b", "workloads.yaml", 44, "values key b2Privileged"},
+		{"pss-host-namespaces", "b", "workloads.yaml", 35, ""},
+		{"rbac-cluster-admin-binding", "admin-alice", "bindings.yaml", 12, ""},
+		{"rbac-cluster-admin-binding", "admin-bob", "bindings.yaml", 12, ""},
+		{"rbac-cluster-admin-binding", "ops", "bindings.yaml", 25, ""},
+	}
+	for _, w := range want {
+		found := false
+		for _, f := range find(fs, w.check) {
+			if f.Object.Name != w.name {
+				continue
+			}
+			found = true
+			if filepath.Base(f.Location.File) != w.file || f.Location.Line != w.line || !strings.Contains(f.Message, w.hint) {
+				t.Errorf("%s on %s at %s:%d (%s), want %s:%d naming %q", w.check, w.name, f.Location.File, f.Location.Line, f.Message, w.file, w.line, w.hint)
+			}
+		}
+		if !found {
+			t.Errorf("no %s finding on %s", w.check, w.name)
+		}
+	}
+	objects := map[string]string{}
+	for _, f := range fs {
+		objects[f.Object.Kind+"/"+f.Object.Name] = f.Object.Namespace
+	}
+	for obj, ns := range map[string]string{"Deployment/a": "shop", "Deployment/b": "shop", "ClusterRoleBinding/ops": ""} {
+		if got, ok := objects[obj]; !ok || got != ns {
+			t.Errorf("%s: namespace %q (present %v), want %q", obj, got, ok, ns)
+		}
+	}
+	if n := summaryObjects(t, r.stdout); n != 6 {
+		t.Errorf("%d objects, want 6 (helm template's count without tests)", n)
+	}
+	if _, ok := objects["Pod/test-connection"]; ok {
+		t.Errorf("a chart test was scanned without --include-tests")
+	}
+	fs, _ = scanFindings(t, chart, "--include-tests")
+	if len(find(fs, "pss-privileged")) != 3 {
+		t.Errorf("--include-tests: %d pss-privileged findings, want 3", len(find(fs, "pss-privileged")))
+	}
+}
+
+func TestHelmInputErrors(t *testing.T) {
+	_, r := scanFindings(t, filepath.Join(helmDir, "missingdep"))
+	if r.code != ExitError || !strings.Contains(r.stdout, "missing in charts/ directory: redis") || !strings.Contains(r.stdout, filepath.Join("missingdep", "Chart.yaml")) {
+		t.Errorf("missing dependency: exit %d, %s", r.code, r.stdout)
+	}
+	_, r = scanFindings(t, filepath.Join(helmDir, "real"), "--set", "db.password=hunter2-s3cret,broken")
+	if r.code != ExitError || strings.Contains(r.stdout+r.stderr, "hunter2") || !strings.Contains(r.stdout, "--set") || !strings.Contains(r.stdout, "db.password") {
+		t.Errorf("--set error: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func summaryObjects(t *testing.T, stdout string) int {
+	t.Helper()
+	var doc struct {
+		Summary struct {
+			Objects int `json:"objects"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Summary.Objects
+}
+
+// TestAnalyzersReadInputLikeScan: rbac and netpol read what scan reads,
+// report every bad file, answer from the rest (exit 2 after the answer),
+// and put unnamespaced objects in -n's namespace.
+func TestAnalyzersReadInputLikeScan(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("rbac.yaml", `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: reader
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: reader
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects:
+- {kind: ServiceAccount, name: app}
+`)
+	write("apps.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres, ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: api}}}]}]
+`)
+	write("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n")
+
+	r := rampart(t, "", "rbac", "who-can", "get", "secrets", "-n", "prod", dir)
+	if r.code != ExitError || !strings.Contains(r.stdout, "ServiceAccount prod/app") || !strings.Contains(r.stderr, "broken.yaml:4") {
+		t.Errorf("rbac who-can: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	r = rampart(t, "", "netpol", "explain", "prod/web", "prod/db", "--port", "5432", "-n", "prod", "--exit-code", filepath.Join(dir, "apps.yaml"))
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "denied") {
+		t.Errorf("netpol explain of a denied connection with --exit-code: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = rampart(t, "", "netpol", "explain", "prod/db", "prod/web", "--port", "80", "-n", "prod", "--exit-code", filepath.Join(dir, "apps.yaml"))
+	if r.code != ExitOK || !strings.Contains(r.stdout, "allowed") {
+		t.Errorf("netpol explain of an allowed connection with --exit-code: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = rampart(t, "", "netpol", "matrix", dir)
+	if r.code != ExitError || !strings.Contains(r.stdout, "default/Deployment/web") || !strings.Contains(r.stderr, "broken.yaml") {
+		t.Errorf("netpol matrix with a bad file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -24,6 +24,7 @@ func scanBytes(t *testing.T, name string, data []byte, lv api.LevelVersion) *eng
 	if len(errs) > 0 {
 		t.Fatalf("%s: input errors: %v", name, errs)
 	}
+	manifest.SetDefaultNamespace(objs, "") // as every file source does
 	reg, err := Registry()
 	if err != nil {
 		t.Fatal(err)

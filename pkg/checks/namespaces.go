@@ -52,7 +52,7 @@ func namespaceCheck(id, ns string, sev check.Severity, title, why, fix string) c
 		References: []check.Ref{cis("5.6.1", "Create administrative boundaries between resources using namespaces"), cis("5.6.4", "The default namespace should not be used")},
 		Scope:      podScope,
 		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
-			if o.Namespace != ns {
+			if o.Namespace != ns || o.ImplicitNamespace {
 				return nil
 			}
 			return []check.Finding{check.NewFinding(o, "metadata.namespace", o.Kind+" "+o.Name+" runs in namespace "+ns)}

@@ -41,6 +41,9 @@ type Object struct {
 	Doc int
 	// Item is the index in a List's items, or -1.
 	Item int
+	// ImplicitNamespace is set when the source named no namespace and the
+	// object was put in the default one (-n, or "default").
+	ImplicitNamespace bool
 	// SourceName is the name the object has in the file it came from, when
 	// a build (kustomize's namePrefix, say) renamed it.
 	SourceName string
@@ -80,6 +83,13 @@ func (o *Object) Locate(path string) Location {
 		loc.Line, loc.Column, _ = o.locator(path)
 		return loc
 	}
+	return o.LocateParsed(path)
+}
+
+// LocateParsed is Locate in the text that was parsed, ignoring a locator:
+// for a Helm template, the line in the rendered output.
+func (o *Object) LocateParsed(path string) Location {
+	loc := Location{File: o.File}
 	if o.pos == nil {
 		return loc
 	}
@@ -125,6 +135,9 @@ func (o *Object) Hint(path string) string {
 	_, _, h := o.locator(path)
 	return h
 }
+
+// HasParsed reports whether the text that was parsed has the field at path.
+func (o *Object) HasParsed(path string) bool { return o.pos != nil && o.pos.has(path) }
 
 // Has reports whether the object's source has the field at path (false for
 // objects without positions).

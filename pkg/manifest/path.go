@@ -71,6 +71,19 @@ func JoinIndex(base string, i int) string {
 	return base + "[" + strconv.Itoa(i) + "]"
 }
 
+// JoinPath is the inverse of ParsePath.
+func JoinPath(segs []Segment) string {
+	p := ""
+	for _, s := range segs {
+		if s.Index >= 0 {
+			p = JoinIndex(p, s.Index)
+		} else {
+			p = JoinKey(p, s.Key)
+		}
+	}
+	return p
+}
+
 // mapGet returns the value node for key in a mapping node, or nil.
 func mapGet(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -24,6 +25,8 @@ type HelmOptions struct {
 	ReleaseName string   // default "release"
 	Namespace   string   // default "default"
 	KubeVersion string   // default: Helm's default capabilities
+	// IncludeTests keeps chart tests (helm.sh/hook: test), left out by default.
+	IncludeTests bool
 }
 
 // IsChart reports whether path is a chart folder (with Chart.yaml) or a
@@ -41,42 +44,49 @@ func IsChart(path string) bool {
 }
 
 // RenderChart renders a chart in-process with the Helm SDK (no helm binary),
-// subcharts included, and returns the objects of every template. Findings
-// point at the template that produced an object; where a field is written
-// from a value, the finding names the values key to change.
+// subcharts included, and returns the objects of every template, cut into
+// documents exactly as Helm cuts them. Findings point at the template line
+// that wrote the field; where a field is written from a value, the finding
+// names the values key to change. Chart test hooks are left out unless
+// opts.IncludeTests.
 func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.InputError) {
 	where := path
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		where = filepath.Join(path, "Chart.yaml")
 	}
-	fail := func(format string, args ...any) ([]*manifest.Object, []manifest.InputError) {
-		return nil, []manifest.InputError{{File: where, Line: 1, Message: fmt.Sprintf(format, args...)}}
+	fail := func(file string, line int, format string, args ...any) ([]*manifest.Object, []manifest.InputError) {
+		return nil, []manifest.InputError{{File: file, Line: line, Message: fmt.Sprintf(format, args...)}}
 	}
 	ch, err := loader.Load(path)
 	if err != nil {
-		return fail("loading the chart: %v", err)
+		return fail(where, 1, "loading the chart: %v", err)
+	}
+	if missing := missingDependencies(ch); len(missing) > 0 {
+		// What helm template says; rendering without them would scan half the chart.
+		return fail(where, 1, "found in Chart.yaml, but missing in charts/ directory: %s (run helm dependency build)", strings.Join(missing, ", "))
 	}
 	vals := map[string]any{}
 	for _, f := range opts.ValueFiles {
 		v, err := chartutil.ReadValuesFile(f)
 		if err != nil {
-			return fail("reading values %s: %v", f, err)
+			return fail(f, valuesErrorLine(err), "reading values: %s", redactValuesError(err))
 		}
 		vals = chartutil.CoalesceTables(v.AsMap(), vals)
 	}
-	for _, s := range opts.Set {
+	for i, s := range opts.Set {
 		if err := strvals.ParseInto(s, vals); err != nil {
-			return fail("--set %s: %v", s, err)
+			// The argument may hold a secret: name its keys, never its value.
+			return fail("--set", 0, "argument %d (%s) is not key=value[,key=value]", i+1, setKeys(s))
 		}
 	}
 	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
-		return fail("resolving subcharts: %v", err)
+		return fail(where, 1, "resolving subcharts: %v", err)
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	if opts.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(opts.KubeVersion)
 		if err != nil {
-			return fail("--kube-version: %v", err)
+			return fail("--kube-version", 0, "%v", err)
 		}
 		caps.KubeVersion = *kv
 	}
@@ -89,11 +99,11 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 	}
 	rv, err := chartutil.ToRenderValues(ch, vals, release, caps)
 	if err != nil {
-		return fail("computing values: %v", err)
+		return fail(where, 1, "computing values: %v", err)
 	}
 	rendered, err := engine.Render(ch, rv)
 	if err != nil {
-		return fail("rendering templates: %v", err)
+		return fail(where, 1, "rendering templates: %v", err)
 	}
 	sources := templateSources(ch, ch.Name())
 	names := make([]string, 0, len(rendered))
@@ -104,31 +114,110 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 	var objs []*manifest.Object
 	var errs []manifest.InputError
 	for _, n := range names {
-		base := filepath.Base(n)
-		ext := filepath.Ext(n)
-		if strings.HasPrefix(base, "_") || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
-			continue
+		if strings.HasPrefix(filepath.Base(n), "_") || strings.TrimSpace(rendered[n]) == "" {
+			continue // partials, and templates switched off by their values (as Helm)
 		}
-		if strings.TrimSpace(rendered[n]) == "" {
-			continue // a template switched off by its values
+		if strings.HasSuffix(n, "NOTES.txt") {
+			continue // printed after install, not applied (as Helm)
 		}
 		file := filepath.Join(path, strings.TrimPrefix(n, ch.Name()+"/"))
-		parsed, perrs := manifest.Parse(file, []byte(rendered[n]))
-		for i := range perrs {
-			perrs[i].Message = "rendered template: " + perrs[i].Message
+		var tpl *template
+		if src, ok := sources[n]; ok {
+			tpl = newTemplate(src)
 		}
-		errs = append(errs, perrs...)
-		for _, o := range parsed {
-			if tpl, ok := sources[n]; ok {
-				o.SetLocator(templateLocator(tpl, o.Kind, valuesPrefix(n, ch.Name())))
+		for _, piece := range splitHelm(rendered[n]) {
+			parsed, perrs := manifest.ParseAt(file, []byte(piece.text), piece.line)
+			for i := range perrs {
+				perrs[i].Message = "rendered template: " + perrs[i].Message
 			}
-			if o.Namespace == "" && o.Typed != nil {
-				o.Namespace = release.Namespace // what helm install -n does
+			errs = append(errs, perrs...)
+			if len(parsed) == 0 {
+				continue // only comments or white space: Helm skips it too
 			}
-			objs = append(objs, o)
+			var m *mapping
+			if tpl != nil {
+				m = tpl.place(piece)
+			}
+			for _, o := range parsed {
+				if !opts.IncludeTests && isTestHook(o) {
+					continue
+				}
+				if m != nil {
+					o.SetLocator(m.locator(o, valuesPrefix(n, ch.Name())))
+				}
+				objs = append(objs, o)
+			}
 		}
 	}
 	return objs, errs
+}
+
+// missingDependencies lists the dependencies Chart.yaml names that are not
+// in charts/, as helm template's check does (whatever their condition).
+func missingDependencies(ch *chart.Chart) []string {
+	have := map[string]bool{}
+	for _, d := range ch.Dependencies() {
+		have[d.Name()] = true
+	}
+	var missing []string
+	for _, d := range ch.Metadata.Dependencies {
+		if d != nil && !have[d.Name] {
+			missing = append(missing, d.Name)
+		}
+	}
+	return missing
+}
+
+// isTestHook reports whether an object is a chart test (helm.sh/hook: test).
+func isTestHook(o *manifest.Object) bool {
+	var anns map[string]string
+	if m, ok := o.Typed.(interface{ GetAnnotations() map[string]string }); ok {
+		anns = m.GetAnnotations()
+	} else {
+		o.Decode("metadata.annotations", &anns)
+	}
+	for _, h := range strings.Split(anns["helm.sh/hook"], ",") {
+		switch strings.TrimSpace(h) {
+		case "test", "test-success", "test-failure":
+			return true
+		}
+	}
+	return false
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]+$`)
+
+// setKeys names the keys of a --set argument without any value.
+func setKeys(arg string) string {
+	var keys []string
+	for _, part := range strings.Split(arg, ",") {
+		k, _, ok := strings.Cut(part, "=")
+		if ok && plainKey.MatchString(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return "no key found"
+	}
+	return "keys " + strings.Join(keys, ", ")
+}
+
+var yamlErrLine = regexp.MustCompile(`line (\d+)`)
+
+func valuesErrorLine(err error) int {
+	if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+// redactValuesError keeps a values file's parse error but cuts any quoted
+// text from it (YAML errors can quote the offending value).
+func redactValuesError(err error) string {
+	msg := err.Error()
+	msg = regexp.MustCompile(`"[^"]*"|'[^']*'|`+"`[^`]*`").ReplaceAllString(msg, "…")
+	return msg
 }
 
 // templateSources maps rendered names (chart/templates/x.yaml,
@@ -144,64 +233,6 @@ func templateSources(ch *chart.Chart, prefix string) map[string]string {
 		}
 	}
 	return out
-}
-
-var valuesRef = regexp.MustCompile(`\.Values\.([A-Za-z0-9_.]+)`)
-
-// templateLocator finds a field in template text: from the object's
-// "kind:" line, it looks for each key of the path in turn, deeper than the
-// last one found; the deepest key found gives the line. A .Values reference
-// on that line, or on the next when the key's value is a block, names the
-// values key.
-func templateLocator(tpl, kind, prefix string) func(path string) (int, int, string) {
-	lines := strings.Split(tpl, "\n")
-	start := 0
-	for i, l := range lines {
-		if strings.TrimSpace(l) == "kind: "+kind {
-			start = i
-			break
-		}
-	}
-	return func(path string) (int, int, string) {
-		line, col := start+1, 1
-		from := start
-		var missing []string
-		for _, seg := range manifest.ParsePath(path) {
-			if seg.Index >= 0 {
-				continue
-			}
-			if len(missing) > 0 {
-				missing = append(missing, seg.Key)
-				continue
-			}
-			found := false
-			for i := from; i < len(lines); i++ {
-				t := strings.TrimLeft(lines[i], " -")
-				if strings.HasPrefix(t, seg.Key+":") {
-					line, col = i+1, len(lines[i])-len(strings.TrimLeft(lines[i], " "))+1
-					from, found = i+1, true
-					break
-				}
-			}
-			if !found {
-				missing = append(missing, seg.Key)
-			}
-		}
-		// The field's own line names its values key; for a field the
-		// template does not write, a block written from values
-		// ({{ toYaml .Values.x }}) under its deepest existing parent does.
-		hint := ""
-		if len(missing) == 0 {
-			if m := valuesRef.FindStringSubmatch(lines[line-1]); m != nil {
-				hint = prefix + m[1]
-			}
-		} else if line < len(lines) && strings.Contains(lines[line], "toYaml") {
-			if m := valuesRef.FindStringSubmatch(lines[line]); m != nil {
-				hint = prefix + m[1] + "." + strings.Join(missing, ".")
-			}
-		}
-		return line, col, hint
-	}
 }
 
 // valuesPrefix is the values path of a subchart's values in its parent's

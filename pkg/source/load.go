@@ -10,7 +10,8 @@ import (
 // manifest loader, and every Helm chart (a folder with Chart.yaml, or a
 // .tgz) and kustomization (a folder with kustomization.yaml) it meets,
 // given or found by the walk, rendered in-process. A chart or kustomization
-// folder is not also read as plain files.
+// folder is not also read as plain files. helm.Namespace (-n) is where the
+// objects that name no namespace land.
 func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Result {
 	opts.Claim = func(p string) bool {
 		if IsChart(p) {
@@ -32,5 +33,8 @@ func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Res
 		res.Errors = append(res.Errors, errs...)
 		res.Files++
 	}
+	// Objects that name no namespace land in -n's (or "default"), as with
+	// kubectl apply -n and helm install -n; cluster-scoped ones in none.
+	manifest.SetDefaultNamespace(res.Objects, helm.Namespace)
 	return res
 }

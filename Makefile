@@ -9,7 +9,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build bin/rampart
-	$(GO) build -o $(BIN) ./cmd/rampart
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/rampart
 
 test: verify control-plane ## run every test (what CI runs): vet, gofmt, unit, fixture, golden, CLI and cluster tests, then a short fuzz
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" $(GO) test -count=1 -timeout 20m ./...

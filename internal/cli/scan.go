@@ -39,6 +39,8 @@ type scanOptions struct {
 	cl             source.ClusterOptions
 	allowPartial   bool
 	helm           source.HelmOptions
+	minSeverity    string
+	quiet          bool
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -66,6 +68,8 @@ and reported).`,
 	f.StringVarP(&o.output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
 	f.StringVar(&o.failOn, "fail-on", "high", "lowest severity that makes the exit code 1: critical, high, medium, low, info, or none")
+	f.StringVar(&o.minSeverity, "min-severity", "info", "lowest severity shown (findings below it still count for --fail-on)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but input errors; the exit code gives the verdict")
 	f.StringVar(&o.pssLevel, "pss-level", "restricted", "Pod Security Standards level where no Namespace label says otherwise: baseline or restricted")
 	f.StringVar(&o.pssVersion, "pss-version", "latest", "Pod Security Standards version, e.g. v1.37 or latest")
 	f.StringVar(&o.color, "color", "auto", "colour text output: auto (on a terminal, unless NO_COLOR is set), always, never")
@@ -74,8 +78,8 @@ and reported).`,
 	f.StringVar(&o.writeBaseline, "write-baseline", "", "write the findings of this scan as a baseline file")
 	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list suppressed findings with their justification (text and JSON)")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "exit 0 when the paths hold no Kubernetes object (otherwise an input error)")
-	f.StringSliceVar(&o.disable, "disable", nil, "check IDs or categories not to run (repeatable, comma-separated)")
-	f.StringSliceVar(&o.enable, "enable", nil, "check IDs or categories to run even when the configuration disables them")
+	f.StringSliceVar(&o.disable, "disable", nil, "check IDs, categories or all: not to run (repeatable, comma-separated)")
+	f.StringSliceVar(&o.enable, "enable", nil, "check IDs, categories or all: to run even when disabled (--disable all --enable rbac runs only RBAC checks)")
 	f.BoolVar(&o.cluster, "cluster", false, "scan the live cluster of the kubeconfig context instead of files")
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)")
 	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context to use")
@@ -129,6 +133,10 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		}
 		failOn = &sev
 	}
+	minSev, err := check.ParseSeverity(o.minSeverity)
+	if err != nil {
+		return usageError("--min-severity: %v", err)
+	}
 	level, err := api.ParseLevel(o.pssLevel)
 	if err != nil || level == api.LevelPrivileged {
 		return usageError("--pss-level: want baseline or restricted, got %q", o.pssLevel)
@@ -181,6 +189,7 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, o.helm)
 		slog.Debug("loaded", "objects", len(loaded.Objects), "charts and kustomizations", len(loaded.Claimed), "elapsed", time.Since(start))
 		res = engine.ScanObjects(loaded.Objects, loaded.Errors, selected, eopts)
+		res.Notices = loaded.Notices
 		res.Summary.Files = loaded.Files
 	}
 	if res.Summary.Objects == 0 && !o.allowEmpty {
@@ -200,6 +209,15 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		}
 	}
 	slog.Debug("scan done", "files", res.Summary.Files, "objects", res.Summary.Objects, "findings", len(res.Findings), "elapsed", time.Since(start))
+	if minSev > check.Info {
+		res.Hide(minSev)
+	}
+	if o.quiet && o.outputFile == "" {
+		for _, e := range res.Errors {
+			fmt.Fprintln(s.err, "error:", report.Clean(e.Error()))
+		}
+		return scanExit(res, o)
+	}
 
 	w := s.out
 	color := o.color == "always" || (o.color == "auto" && isTerminal(s.out) && os.Getenv("NO_COLOR") == "")
@@ -216,6 +234,12 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	if err := rep.Write(w, res, report.Options{Root: root, Color: color, Version: toolVersion(), ShowSuppressed: o.showSuppressed}); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
+	return scanExit(res, o)
+}
+
+// scanExit maps a result to the exit code: input errors (and, without
+// --allow-partial, kinds a live scan could not read) first, then findings.
+func scanExit(res *engine.Result, o *scanOptions) error {
 	switch {
 	case len(res.Errors) > 0, len(res.NotEvaluated) > 0 && !o.allowPartial:
 		return &exitError{code: ExitError}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -315,5 +316,48 @@ spec:
 	r = rampart(t, "", "netpol", "matrix", dir)
 	if r.code != ExitError || !strings.Contains(r.stdout, "default/Deployment/web") || !strings.Contains(r.stderr, "broken.yaml") {
 		t.Errorf("netpol matrix with a bad file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestKustomizeTree: a folder tree is judged through its roots; the base two
+// overlays share is judged inside them (one finding per object and line,
+// never also standalone or as a plain file); a file an overlay lists is not
+// read again as a plain file; a file no kustomization lists is a notice.
+func TestKustomizeTree(t *testing.T) {
+	tree := filepath.Join("..", "..", "pkg", "source", "testdata", "kustomize-tree")
+	r := rampart(t, "", "scan", tree, "-o", "json", "--fail-on", "none")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	var doc struct {
+		Findings []locatedFinding `json:"findings"`
+		Notices  []struct {
+			File, Message string
+		} `json:"notices"`
+		Summary struct{ Objects int }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// web from overlays a and b (no standalone base), extra from a, other raw.
+	if doc.Summary.Objects != 4 {
+		t.Errorf("%d objects, want 4", doc.Summary.Objects)
+	}
+	seen := map[string]int{}
+	for _, f := range doc.Findings {
+		key := f.CheckID + " " + f.Object.Kind + "/" + f.Object.Namespace + "/" + f.Object.Name + " " + f.Location.File + ":" + strconv.Itoa(f.Location.Line) + " " + f.Message
+		seen[key]++
+		if seen[key] == 2 {
+			t.Errorf("reported twice: %s", key)
+		}
+	}
+	if n := len(find(doc.Findings, "pss-privileged")); n != 1 {
+		t.Errorf("%d pss-privileged findings on the shared base, want 1", n)
+	}
+	if n := len(find(doc.Findings, "pss-host-namespaces")); n != 2 {
+		t.Errorf("%d pss-host-namespaces findings, want 2 (extra through its overlay, other raw; not the unlisted draft)", n)
+	}
+	if len(doc.Notices) != 1 || !strings.HasSuffix(doc.Notices[0].File, filepath.Join("base", "unlisted.yaml")) || !strings.Contains(doc.Notices[0].Message, "not listed") {
+		t.Errorf("notices %+v, want one for base/unlisted.yaml", doc.Notices)
 	}
 }

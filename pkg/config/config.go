@@ -315,6 +315,9 @@ func (c *Config) validate(doc *yaml.Node, reg *check.Registry) []Problem {
 
 // KnownName reports whether n is a check ID or a category of the catalog.
 func KnownName(reg *check.Registry, n string) bool {
+	if n == "all" {
+		return true
+	}
 	if _, ok := reg.Get(n); ok {
 		return true
 	}
@@ -340,7 +343,7 @@ func matchesSomeCheck(reg *check.Registry, pattern string) bool {
 func (c *Config) Select(all []check.Check) []check.Check {
 	in := func(names []string, ch check.Check) bool {
 		for _, n := range names {
-			if n == ch.ID || n == string(ch.Category) {
+			if n == "all" || n == ch.ID || n == string(ch.Category) {
 				return true
 			}
 		}

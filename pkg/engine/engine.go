@@ -57,6 +57,9 @@ type Summary struct {
 	FailOn       string `json:"failOn"`
 	// Failed is true when a finding is at or above FailOn.
 	Failed bool `json:"failed"`
+	// Hidden counts findings below the shown severity (--min-severity);
+	// they still count for FailOn.
+	Hidden int `json:"hidden,omitempty"`
 }
 
 // Result is the outcome of a run.
@@ -65,7 +68,10 @@ type Result struct {
 	// Suppressed are the findings suppressions silenced, sorted like Findings.
 	Suppressed []suppress.Suppressed
 	Errors     []manifest.InputError
-	Summary    Summary
+	// Notices are what a user should know that is not an error (files a walk
+	// passed over, files no kustomization lists).
+	Notices []manifest.InputError
+	Summary Summary
 	// Checks are the checks that ran, sorted by ID (for reporters' rule lists).
 	Checks []check.Check
 	// Objects lists every object evaluated and the checks that applied to it,
@@ -170,7 +176,13 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	if !slices.IsSortedFunc(res.Findings, compareFindings) {
 		SortFindings(res.Findings)
 	}
+	// The same object can reach a scan twice (a base two kustomize overlays
+	// emit unchanged): the same finding at the same place is reported once.
+	res.Findings = slices.CompactFunc(res.Findings, func(a, b check.Finding) bool { return compareFindingPtrs(&a, &b) == 0 })
 	slices.SortStableFunc(res.Suppressed, func(a, b suppress.Suppressed) int { return compareFindings(a.Finding, b.Finding) })
+	res.Suppressed = slices.CompactFunc(res.Suppressed, func(a, b suppress.Suppressed) bool {
+		return compareFindings(a.Finding, b.Finding) == 0 && a.By == b.By
+	})
 	res.Errors = internal
 	res.Summary.Objects, res.Summary.Checks = len(inv.Objects), len(checks)
 	res.Summarize(opts.FailOn)
@@ -198,6 +210,22 @@ func ScanObjects(objs []*manifest.Object, inputErrors []manifest.InputError, che
 	manifest.SortErrors(res.Errors)
 	res.Summarize(opts.FailOn)
 	return res
+}
+
+// Hide removes the findings below min from the result, counting them in
+// Summary.Hidden; the verdict (Failed) keeps counting them.
+func (r *Result) Hide(min check.Severity) {
+	kept := r.Findings[:0]
+	for _, f := range r.Findings {
+		if f.Severity >= min {
+			kept = append(kept, f)
+			continue
+		}
+		r.Summary.Hidden++
+		r.Summary.BySeverity[f.Severity.String()]--
+	}
+	r.Findings = kept
+	r.Summary.Findings = len(kept)
 }
 
 // Summarize recomputes the summary's counts and verdict.

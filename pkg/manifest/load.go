@@ -97,7 +97,8 @@ func Load(paths []string, opts Options) *Result {
 					key = abs
 				}
 			}
-			if seen[key] || (opts.Skip != nil && f != StdinName && opts.Skip(f)) {
+			// A file named on the command line is read whatever Skip says.
+			if seen[key] || (opts.Skip != nil && f != p && opts.Skip(f)) {
 				continue
 			}
 			seen[key] = true

@@ -31,6 +31,10 @@ func (JSON) Write(w io.Writer, res *engine.Result, opts Options) error {
 	}
 	jw.raw(",\n  \"errors\": ")
 	jw.array(len(res.Errors), func(i int) any { return res.Errors[i] })
+	if len(res.Notices) > 0 {
+		jw.raw(",\n  \"notices\": ")
+		jw.array(len(res.Notices), func(i int) any { return res.Notices[i] })
+	}
 	jw.raw(",\n  \"summary\": ")
 	if jw.err == nil {
 		b, err := json.MarshalIndent(res.Summary, "  ", "  ")

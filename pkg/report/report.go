@@ -31,13 +31,15 @@ type Reporter interface {
 }
 
 // Formats lists the scan output formats.
-var Formats = []string{"text", "json", "sarif", "junit"}
+var Formats = []string{"text", "compact", "json", "sarif", "junit"}
 
 // For returns the reporter for a format name.
 func For(format string) (Reporter, error) {
 	switch format {
 	case "text":
 		return Text{}, nil
+	case "compact":
+		return Compact{}, nil
 	case "json":
 		return JSON{}, nil
 	case "sarif":

@@ -198,8 +198,12 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 	for _, n := range res.NotEvaluated {
 		inv.Notifications = append(inv.Notifications, sarifNotification{Level: "error", Message: sarifText{Text: "not evaluated: cannot " + n.Verb + " " + n.Resource + ": " + n.Reason}})
 	}
-	for _, e := range res.Errors {
-		n := sarifNotification{Level: "error", Message: sarifText{Text: e.Message}}
+	for i, e := range append(append([]manifest.InputError{}, res.Errors...), res.Notices...) {
+		level := "error"
+		if i >= len(res.Errors) {
+			level = "note"
+		}
+		n := sarifNotification{Level: level, Message: sarifText{Text: e.Message}}
 		if e.File != "" {
 			p := &sarifPhysical{ArtifactLocation: paths.artifact(e.File)}
 			if e.Line > 0 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,14 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 	}
 	lastFile, lastObj := "\x00", ""
 	var scratch [32]byte
+	// The position column is as wide as the widest line:column (8 at least),
+	// so 5-digit lines never run into the severity.
+	posWidth := 8
+	for _, f := range res.Findings {
+		if f.Location != nil && f.Location.Line > 0 {
+			posWidth = max(posWidth, len(strconv.Itoa(f.Location.Line))+len(strconv.Itoa(f.Location.Column))+2)
+		}
+	}
 	for _, f := range res.Findings {
 		file := "(cluster)"
 		line, col := 0, 0
@@ -50,11 +59,11 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 			if lastFile != "\x00" {
 				fmt.Fprintln(bw)
 			}
-			fmt.Fprintln(bw, paint(bold, file))
+			fmt.Fprintln(bw, paint(bold, Clean(file)))
 			lastFile, lastObj = file, ""
 		}
 		if obj := f.Object.String(); obj != lastObj {
-			fmt.Fprintf(bw, "  %s\n", obj)
+			fmt.Fprintf(bw, "  %s\n", Clean(obj))
 			lastObj = obj
 		}
 		// Written piece by piece: fmt costs more than the rest of the
@@ -68,13 +77,13 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 			bw.Write(b)
 			n = len(b)
 		}
-		pad(bw, 8-n)
+		pad(bw, posWidth-n)
 		sev := f.Severity.String()
 		bw.WriteString(paint(severityColor[f.Severity], sev))
 		pad(bw, 9-len(sev))
 		bw.WriteString(paint(bold, f.CheckID))
 		bw.WriteByte(' ')
-		bw.WriteString(f.Message)
+		bw.WriteString(Clean(f.Message))
 		bw.WriteByte('\n')
 		if f.Field != "" {
 			bw.WriteString("            ")
@@ -95,7 +104,7 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 			if s.Location != nil && s.Location.Line > 0 {
 				pos = s.Location.String() + " " + pos
 			}
-			fmt.Fprintf(bw, "  %s %s %s\n", pos, s.CheckID, paint(dim, "("+s.By+": "+s.Justification+")"))
+			fmt.Fprintf(bw, "  %s %s %s\n", Clean(pos), s.CheckID, paint(dim, Clean("("+s.By+": "+s.Justification+")")))
 		}
 	}
 	if len(res.NotEvaluated) > 0 {
@@ -115,14 +124,67 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 		}
 		fmt.Fprintln(bw, paint(bold, "input errors"))
 		for _, e := range res.Errors {
-			fmt.Fprintf(bw, "  %s %s\n", paint(severityColor[check.High], "error"), e.Error())
+			fmt.Fprintf(bw, "  %s %s\n", paint(severityColor[check.High], "error"), Clean(e.Error()))
 		}
 	}
-	if len(res.Findings) > 0 || len(res.Errors) > 0 {
+	if len(res.Notices) > 0 {
+		if len(res.Findings) > 0 || len(res.Errors) > 0 {
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintln(bw, paint(bold, "notices"))
+		for _, e := range res.Notices {
+			fmt.Fprintf(bw, "  %s %s\n", paint(dim, "notice"), Clean(e.Error()))
+		}
+	}
+	if len(res.Findings) > 0 {
+		fmt.Fprintln(bw)
+		writeByCheck(bw, res, paint)
+	}
+	if len(res.Findings) > 0 || len(res.Errors) > 0 || len(res.Notices) > 0 {
 		fmt.Fprintln(bw)
 	}
 	fmt.Fprintln(bw, summaryLine(res, opts.Color))
 	return bw.Flush()
+}
+
+// writeByCheck ends a text report with the findings counted per check,
+// most severe first, then most frequent.
+func writeByCheck(bw *bufio.Writer, res *engine.Result, paint func(code, s string) string) {
+	type row struct {
+		id, title string
+		sev       check.Severity
+		n         int
+	}
+	byID := map[string]*row{}
+	var rows []*row
+	for _, f := range res.Findings {
+		r := byID[f.CheckID]
+		if r == nil {
+			r = &row{id: f.CheckID, title: f.Title, sev: f.Severity}
+			byID[f.CheckID] = r
+			rows = append(rows, r)
+		}
+		r.n++
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.sev != b.sev {
+			return a.sev > b.sev
+		}
+		if a.n != b.n {
+			return a.n > b.n
+		}
+		return a.id < b.id
+	})
+	idWidth := 0
+	for _, r := range rows {
+		idWidth = max(idWidth, len(r.id))
+	}
+	fmt.Fprintln(bw, paint(bold, "findings by check"))
+	for _, r := range rows {
+		sev := r.sev.String()
+		fmt.Fprintf(bw, "  %6d  %s%s  %-*s  %s\n", r.n, paint(severityColor[r.sev], sev), strings.Repeat(" ", 8-len(sev)), idWidth, r.id, r.title)
+	}
 }
 
 func summaryLine(res *engine.Result, color bool) string {
@@ -154,8 +216,11 @@ func summaryLine(res *engine.Result, color bool) string {
 		verdict = code + verdict + reset
 	}
 	suppressed := ""
+	if s.Hidden > 0 {
+		suppressed = fmt.Sprintf(", %d below --min-severity not shown", s.Hidden)
+	}
 	if s.Suppressed > 0 {
-		suppressed = fmt.Sprintf(", %d suppressed", s.Suppressed)
+		suppressed += fmt.Sprintf(", %d suppressed", s.Suppressed)
 	}
 	if s.ExpiredExceptions > 0 {
 		suppressed += fmt.Sprintf(", %d no longer suppressed (expired exceptions)", s.ExpiredExceptions)
@@ -179,4 +244,40 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// Clean escapes what a terminal would act on rather than show: control
+// characters (C0, DEL, C1), line and paragraph separators and bidirectional
+// overrides, which names and values from the input may carry.
+func Clean(s string) string {
+	bad := false
+	for _, r := range s {
+		if unsafeRune(r) {
+			bad = true
+			break
+		}
+	}
+	if !bad {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafeRune(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		return true
+	case r == 0x2028 || r == 0x2029, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e || r == 0x200f:
+		return true
+	}
+	return false
 }

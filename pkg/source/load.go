@@ -1,34 +1,39 @@
 package source
 
 import (
-	"os"
-
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
 // Load reads paths as `rampart scan` does: plain manifests through the
-// manifest loader, and every Helm chart (a folder with Chart.yaml, or a
-// .tgz) and kustomization (a folder with kustomization.yaml) it meets,
-// given or found by the walk, rendered in-process. A chart or kustomization
-// folder is not also read as plain files. helm.Namespace (-n) is where the
-// objects that name no namespace land.
+// manifest loader, every Helm chart (a folder with Chart.yaml, or a .tgz)
+// given or met in a walk rendered in-process, and the kustomizations of a
+// tree built through their roots (see kustomizePlan): a file a
+// kustomization reads is judged inside the roots that emit it, not again as
+// a plain file. helm.Namespace (-n) is where the objects that name no
+// namespace land.
 func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Result {
+	plan := planKustomize(paths)
 	opts.Claim = func(p string) bool {
-		if IsChart(p) {
-			return true
-		}
-		st, err := os.Stat(p)
-		return err == nil && st.IsDir() && KustomizationFile(p) != ""
+		return IsChart(p) || plan.explicit[abs(p)]
 	}
+	opts.Skip = func(p string) bool { return plan.skip[abs(p)] }
 	res := manifest.Load(paths, opts)
+	res.Notices = append(res.Notices, plan.notices...)
+	built := map[string]bool{}
 	for _, p := range res.Claimed {
-		var objs []*manifest.Object
-		var errs []manifest.InputError
 		if IsChart(p) {
-			objs, errs = RenderChart(p, helm)
-		} else {
-			objs, errs = Kustomize(p)
+			objs, errs := RenderChart(p, helm)
+			res.Objects = append(res.Objects, objs...)
+			res.Errors = append(res.Errors, errs...)
+			res.Files++
 		}
+	}
+	for _, dir := range plan.roots {
+		if built[abs(dir)] {
+			continue
+		}
+		built[abs(dir)] = true
+		objs, errs := Kustomize(dir)
 		res.Objects = append(res.Objects, objs...)
 		res.Errors = append(res.Errors, errs...)
 		res.Files++

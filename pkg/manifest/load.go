@@ -313,9 +313,19 @@ func newObject(name string, doc, item int, n *yaml.Node, idx positions, offset i
 			d.decode(n, reflectValue(typed), nil)
 			o.Typed = typed
 			o.SchemaErrors = d.errs
+			for _, e := range validate(typed) {
+				e.Line, e.Column = idx.locatePath(e.Path)
+				e.Line += offset
+				o.SchemaErrors = append(o.SchemaErrors, e)
+			}
 			if o.Name == "" && nodeString(mapGet(meta, "generateName")) != "" {
 				o.Name = nodeString(mapGet(meta, "generateName"))
 			}
+		} else if path, msg := unknownBuiltinKind(gv, kind); msg != "" {
+			e := FieldError{Path: path, Message: msg}
+			e.Line, e.Column = idx.locatePath(path)
+			e.Line += offset
+			o.SchemaErrors = append(o.SchemaErrors, e)
 		}
 	}
 	if o.Typed == nil {

@@ -172,7 +172,10 @@ type Finding struct {
 	Field       string             `json:"field"`
 	Location    *manifest.Location `json:"location"`
 	Remediation string             `json:"remediation"`
-	Fixes       []Fix              `json:"fixes,omitempty"`
+	// Related are other places that make the finding (the other links of
+	// an escalation chain).
+	Related []manifest.Location `json:"related,omitempty"`
+	Fixes   []Fix               `json:"fixes,omitempty"`
 }
 
 // NewFinding is a finding on field of o, located in its source.

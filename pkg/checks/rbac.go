@@ -19,7 +19,7 @@ var rbacRefs = []check.Ref{
 }
 
 func rulesOf(o *inventory.Object) ([]rbacv1.PolicyRule, bool) {
-	if strings.HasPrefix(o.Name, "system:") {
+	if strings.HasPrefix(o.Name, "system:") || bootstrapRBAC(o) {
 		return nil, false
 	}
 	switch r := o.Typed.(type) {
@@ -224,14 +224,18 @@ func rbacTokenCreate() check.Check {
 
 func rbacPodCreate() check.Check {
 	return ruleCheck("rbac-pod-create", check.Medium, false, "Role can create pods",
-		"Whoever can create pods, or workloads that create them, in a namespace can run them as any ServiceAccount of that namespace and mount its Secrets: the permissions of everything in the namespace.",
-		"Limit pod and workload creation to deployment pipelines and controllers.",
+		"Whoever can create pods, or create or change workloads that create them (update and patch of a Deployment, DaemonSet, StatefulSet, ReplicaSet, ReplicationController, Job or CronJob replace its pod template, ServiceAccount included), in a namespace can run pods as any ServiceAccount of that namespace and mount its Secrets: the permissions of everything in the namespace.",
+		"Limit pod and workload creation and changes to deployment pipelines and controllers.",
 		[]check.Ref{cis("5.1.4", "Minimize access to create pods")},
 		func(r rbacv1.PolicyRule) (string, string) {
-			if grants(r, "", []string{"pods", "replicationcontrollers"}, "create") ||
-				grants(r, "apps", []string{"deployments", "replicasets", "statefulsets", "daemonsets"}, "create") ||
-				grants(r, "batch", []string{"jobs", "cronjobs"}, "create") {
-				return "verbs", "can create pods or workloads"
+			controllers := grants(r, "", []string{"replicationcontrollers"}, "create", "update", "patch") ||
+				grants(r, "apps", []string{"deployments", "replicasets", "statefulsets", "daemonsets"}, "create", "update", "patch") ||
+				grants(r, "batch", []string{"jobs", "cronjobs"}, "create", "update", "patch")
+			switch {
+			case grants(r, "", []string{"pods"}, "create"):
+				return "verbs", "can create pods"
+			case controllers:
+				return "verbs", "can create or change workloads, and so the pods they run"
 			}
 			return "", ""
 		})
@@ -252,7 +256,7 @@ func rbacWebhookChanges() check.Check {
 
 // bindingOf returns a binding's role reference and subjects.
 func bindingOf(o *inventory.Object) (rbacv1.RoleRef, []rbacv1.Subject, bool) {
-	if strings.HasPrefix(o.Name, "system:") {
+	if strings.HasPrefix(o.Name, "system:") || bootstrapRBAC(o) {
 		return rbacv1.RoleRef{}, nil, false
 	}
 	switch b := o.Typed.(type) {
@@ -262,6 +266,15 @@ func bindingOf(o *inventory.Object) (rbacv1.RoleRef, []rbacv1.Subject, bool) {
 		return b.RoleRef, b.Subjects, true
 	}
 	return rbacv1.RoleRef{}, nil, false
+}
+
+// bootstrapRBAC reports Kubernetes' own default roles and bindings (label
+// kubernetes.io/bootstrapping: rbac-defaults, which the API server puts on
+// cluster-admin, admin, edit, view and the rest): a live scan does not judge
+// what every cluster has by design.
+func bootstrapRBAC(o *inventory.Object) bool {
+	m, ok := o.Typed.(interface{ GetLabels() map[string]string })
+	return ok && m.GetLabels()["kubernetes.io/bootstrapping"] == "rbac-defaults"
 }
 
 func systemSubject(s rbacv1.Subject) bool {

@@ -68,6 +68,22 @@ type Inventory struct {
 
 	rbacOnce  sync.Once
 	rbacGraph *rbac.Graph
+	byRefOnce sync.Once
+	byRef     map[string]*Object
+}
+
+// Find returns the first object of kind in namespace ns named name, or nil.
+func (inv *Inventory) Find(kind, ns, name string) *Object {
+	inv.byRefOnce.Do(func() {
+		inv.byRef = make(map[string]*Object, len(inv.Objects))
+		for _, o := range inv.Objects {
+			k := o.Kind + "/" + o.Namespace + "/" + o.Name
+			if _, ok := inv.byRef[k]; !ok {
+				inv.byRef[k] = o
+			}
+		}
+	})
+	return inv.byRef[kind+"/"+ns+"/"+name]
 }
 
 // RBAC returns the RBAC graph of the scan's Roles, bindings and
@@ -77,7 +93,7 @@ func (inv *Inventory) RBAC() *rbac.Graph {
 		var objs []runtime.Object
 		for _, o := range inv.Objects {
 			switch o.Typed.(type) {
-			case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ServiceAccount:
+			case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ServiceAccount, *corev1.Secret:
 				objs = append(objs, o.Typed)
 			}
 		}

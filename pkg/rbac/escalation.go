@@ -3,6 +3,8 @@ package rbac
 import (
 	"sort"
 	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
 )
 
 // Goal is what an escalation path reaches.
@@ -46,9 +48,14 @@ var nsMoves = []move{
 	{"creates Jobs, whose pods run as any ServiceAccount of {ns}", Request{Verb: "create", APIGroup: "batch", Resource: "jobs"}, "", true},
 	{"creates CronJobs, whose pods run as any ServiceAccount of {ns}", Request{Verb: "create", APIGroup: "batch", Resource: "cronjobs"}, "", true},
 	{"creates tokens for any ServiceAccount of {ns}", Request{Verb: "create", Resource: "serviceaccounts", Subresource: "token"}, "", true},
-	{"reads the Secrets of {ns}, ServiceAccount tokens included", Request{Verb: "get", Resource: "secrets"}, GoalSecrets, true},
-	{"lists the Secrets of {ns}, ServiceAccount tokens included", Request{Verb: "list", Resource: "secrets"}, GoalSecrets, true},
+	{"reads the Secrets of {ns}", Request{Verb: "get", Resource: "secrets"}, GoalSecrets, true},
+	{"lists the Secrets of {ns}", Request{Verb: "list", Resource: "secrets"}, GoalSecrets, true},
 }
+
+// createSecrets lets a reader of Secrets mint a token for any ServiceAccount:
+// a Secret of type kubernetes.io/service-account-token naming it is filled
+// by the token controller.
+var createSecrets = Request{Verb: "create", Resource: "secrets"}
 
 // clusterMoves are permissions that amount to cluster-admin on their own.
 var clusterMoves = []move{
@@ -88,6 +95,7 @@ type edge struct {
 	action string
 	goal   Goal
 	ns     string
+	only   []string // when set, the only ServiceAccounts of ns the move yields
 	grant  *Grant
 }
 
@@ -128,9 +136,28 @@ func (g *Graph) edges(u User) []edge {
 			for _, m := range nsMoves {
 				req := m.req
 				req.Namespace = ns
-				if gr := g.allowsWith(bs, u, req); gr != nil {
-					out = append(out, edge{action: strings.ReplaceAll(m.action, "{ns}", ns), goal: m.goal, ns: ns, grant: gr})
+				gr := g.allowsWith(bs, u, req)
+				if gr == nil {
+					continue
 				}
+				e := edge{action: strings.ReplaceAll(m.action, "{ns}", ns), goal: m.goal, ns: ns, grant: gr}
+				if req.Resource == "secrets" {
+					// Since Kubernetes 1.24 ServiceAccounts have no token
+					// Secret unless one is made: reading Secrets yields the
+					// tokens that exist, or any token if it can create one.
+					create := createSecrets
+					create.Namespace = ns
+					switch {
+					case g.allowsWith(bs, u, create) != nil:
+						e.action += " and creates token Secrets: the token of any ServiceAccount of " + ns
+					case len(g.tokenSecrets[ns]) > 0:
+						e.only = g.tokenSecrets[ns]
+						e.action += ", token Secrets of " + strings.Join(g.tokenSecrets[ns], ", ") + " included"
+					default:
+						e.ns = "" // no token to read: the Secrets themselves are the goal
+					}
+				}
+				out = append(out, e)
 			}
 		}
 	}
@@ -180,11 +207,18 @@ func (g *Graph) search(u User, all bool) []Path {
 					every = append(every, p)
 				}
 			}
-			if e.ns == "" || entered[e.ns] {
+			if e.ns == "" {
 				continue
 			}
-			entered[e.ns] = true
-			for _, sa := range g.serviceAccounts[e.ns] {
+			sas := e.only
+			if sas == nil {
+				if entered[e.ns] {
+					continue
+				}
+				entered[e.ns] = true
+				sas = g.serviceAccounts[e.ns]
+			}
+			for _, sa := range sas {
 				name := "system:serviceaccount:" + e.ns + ":" + sa
 				if seen[name] {
 					continue
@@ -234,28 +268,46 @@ type Risk struct {
 // groups, and ServiceAccounts of kube-system) are the control plane and are
 // left out: they hold their permissions by design.
 func (g *Graph) Risky() []Risk {
+	g.riskyOnce.Do(func() { g.risky = g.rank() })
+	return g.risky
+}
+
+// RiskySubject is the name Risky gives a binding's subject (users by name,
+// groups as group:NAME, ServiceAccounts as system:serviceaccount:NS:NAME;
+// bindingNS fills a ServiceAccount's empty namespace), or "" when it is one
+// of Kubernetes' own identities, which Risky leaves out.
+func RiskySubject(s rbacv1.Subject, bindingNS string) string {
+	var name string
+	switch s.Kind {
+	case "User":
+		name = s.Name
+	case "Group":
+		name = "group:" + s.Name
+	case "ServiceAccount":
+		ns := s.Namespace
+		if ns == "" {
+			ns = bindingNS
+		}
+		name = "system:serviceaccount:" + ns + ":" + s.Name
+	}
+	if controlPlane(name) {
+		return ""
+	}
+	return name
+}
+
+func (g *Graph) rank() []Risk {
 	subjects := map[string]User{}
 	add := func(b binding) {
 		for _, s := range b.subjects {
-			var name string
-			var u User
-			switch s.Kind {
-			case "User":
-				name, u = s.Name, ParseSubject(s.Name)
-			case "Group":
-				name, u = "group:"+s.Name, User{Groups: []string{s.Name}}
-			case "ServiceAccount":
-				ns := s.Namespace
-				if ns == "" {
-					ns = b.ns
-				}
-				name = "system:serviceaccount:" + ns + ":" + s.Name
-				u = ParseSubject(name)
+			name := RiskySubject(s, b.ns)
+			switch {
+			case name == "":
+			case s.Kind == "Group":
+				subjects[name] = User{Groups: []string{s.Name}}
+			default:
+				subjects[name] = ParseSubject(name)
 			}
-			if controlPlane(name) {
-				continue
-			}
-			subjects[name] = u
 		}
 	}
 	for _, b := range g.cluster {

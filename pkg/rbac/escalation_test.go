@@ -66,33 +66,53 @@ func TestEscalationTypes(t *testing.T) {
 		namespaced bool
 		want       Goal // "" for none
 		via        string
+		extra      string // more documents
 	}{
-		{"create pods runs as admin-sa", `- {apiGroups: [""], resources: [pods], verbs: [create]}`, true, GoalClusterAdmin, "creates pods"},
-		{"near miss: create pods where no powerful ServiceAccount lives", `- {apiGroups: [""], resources: [pods], verbs: [create]}`, true, "", ""},
-		{"near miss: get pods only", `- {apiGroups: [""], resources: [pods], verbs: [get, list]}`, true, "", ""},
-		{"create deployments", `- {apiGroups: [apps], resources: [deployments], verbs: [create]}`, true, GoalClusterAdmin, "Deployments"},
-		{"near miss: update deployments", `- {apiGroups: [apps], resources: [deployments], verbs: [update, patch]}`, true, "", ""},
-		{"create cronjobs", `- {apiGroups: [batch], resources: [cronjobs], verbs: [create]}`, true, GoalClusterAdmin, "CronJobs"},
-		{"serviceaccount tokens", `- {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}`, true, GoalClusterAdmin, "tokens"},
-		{"near miss: token for another name", `- {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create], resourceNames: [robot]}`, true, "", ""},
-		{"read secrets", `- {apiGroups: [""], resources: [secrets], verbs: [get]}`, true, GoalClusterAdmin, "Secrets"},
-		{"near miss: configmaps", `- {apiGroups: [""], resources: [configmaps], verbs: [get, list]}`, true, "", ""},
-		{"escalate", `- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [escalate]}`, false, GoalClusterAdmin, "escalate"},
-		{"bind", `- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]}`, false, GoalClusterAdmin, "bind"},
-		{"near miss: read roles", `- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles, roles], verbs: [get, list]}`, false, "", ""},
-		{"impersonate", `- {apiGroups: [""], resources: [groups], verbs: [impersonate]}`, false, GoalClusterAdmin, "impersonate"},
-		{"near miss: impersonate in the wrong API group", `- {apiGroups: [apps], resources: [groups], verbs: [impersonate]}`, false, "", ""},
-		{"nodes/proxy", `- {apiGroups: [""], resources: [nodes/proxy], verbs: [get]}`, false, GoalClusterAdmin, "nodes/proxy"},
-		{"near miss: nodes/metrics", `- {apiGroups: [""], resources: [nodes/metrics, nodes], verbs: [get]}`, false, "", ""},
-		{"CSR approval", `- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]}`, false, GoalClusterAdmin, "certificate"},
-		{"near miss: read CSRs", `- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [get, list]}`, false, "", ""},
-		{"webhooks", `- {apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [create]}`, false, GoalClusterAdmin, "webhooks"},
-		{"near miss: read webhooks", `- {apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [get, list]}`, false, "", ""},
-		{"wildcard", `- {apiGroups: ["*"], resources: ["*"], verbs: ["*"]}`, false, GoalClusterAdmin, "every verb"},
+		{"create pods runs as admin-sa", `- {apiGroups: [""], resources: [pods], verbs: [create]}`, true, GoalClusterAdmin, "creates pods", ""},
+		{"near miss: create pods where no powerful ServiceAccount lives", `- {apiGroups: [""], resources: [pods], verbs: [create]}`, true, "", "", ""},
+		{"near miss: get pods only", `- {apiGroups: [""], resources: [pods], verbs: [get, list]}`, true, "", "", ""},
+		{"create deployments", `- {apiGroups: [apps], resources: [deployments], verbs: [create]}`, true, GoalClusterAdmin, "Deployments", ""},
+		{"near miss: update deployments", `- {apiGroups: [apps], resources: [deployments], verbs: [update, patch]}`, true, "", "", ""},
+		{"create cronjobs", `- {apiGroups: [batch], resources: [cronjobs], verbs: [create]}`, true, GoalClusterAdmin, "CronJobs", ""},
+		{"serviceaccount tokens", `- {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}`, true, GoalClusterAdmin, "tokens", ""},
+		{"near miss: token for another name", `- {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create], resourceNames: [robot]}`, true, "", "", ""},
+		{"near miss: read secrets where no token Secret exists", `- {apiGroups: [""], resources: [secrets], verbs: [get]}`, true, GoalSecrets, "Secrets", ""},
+		{"read secrets with admin-sa's token Secret", `- {apiGroups: [""], resources: [secrets], verbs: [get]}`, true, GoalClusterAdmin, "token Secrets of admin-sa", `---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: admin-sa-token
+  namespace: shop
+  annotations: {kubernetes.io/service-account.name: admin-sa}
+type: kubernetes.io/service-account-token
+`},
+		{"near miss: a token Secret of another ServiceAccount", `- {apiGroups: [""], resources: [secrets], verbs: [get]}`, true, GoalSecrets, "Secrets", strings.ReplaceAll(`---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: admin-sa-token
+  namespace: shop
+  annotations: {kubernetes.io/service-account.name: admin-sa}
+type: kubernetes.io/service-account-token
+`, "service-account.name: admin-sa", "service-account.name: robot")},
+		{"read and create secrets", `- {apiGroups: [""], resources: [secrets], verbs: [get, create]}`, true, GoalClusterAdmin, "creates token Secrets", ""},
+		{"near miss: configmaps", `- {apiGroups: [""], resources: [configmaps], verbs: [get, list]}`, true, "", "", ""},
+		{"escalate", `- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [escalate]}`, false, GoalClusterAdmin, "escalate", ""},
+		{"bind", `- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]}`, false, GoalClusterAdmin, "bind", ""},
+		{"near miss: read roles", `- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles, roles], verbs: [get, list]}`, false, "", "", ""},
+		{"impersonate", `- {apiGroups: [""], resources: [groups], verbs: [impersonate]}`, false, GoalClusterAdmin, "impersonate", ""},
+		{"near miss: impersonate in the wrong API group", `- {apiGroups: [apps], resources: [groups], verbs: [impersonate]}`, false, "", "", ""},
+		{"nodes/proxy", `- {apiGroups: [""], resources: [nodes/proxy], verbs: [get]}`, false, GoalClusterAdmin, "nodes/proxy", ""},
+		{"near miss: nodes/metrics", `- {apiGroups: [""], resources: [nodes/metrics, nodes], verbs: [get]}`, false, "", "", ""},
+		{"CSR approval", `- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]}`, false, GoalClusterAdmin, "certificate", ""},
+		{"near miss: read CSRs", `- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [get, list]}`, false, "", "", ""},
+		{"webhooks", `- {apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [create]}`, false, GoalClusterAdmin, "webhooks", ""},
+		{"near miss: read webhooks", `- {apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [get, list]}`, false, "", "", ""},
+		{"wildcard", `- {apiGroups: ["*"], resources: ["*"], verbs: ["*"]}`, false, GoalClusterAdmin, "every verb", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			docs := role(tt.rules, tt.namespaced)
+			docs := role(tt.rules, tt.namespaced) + tt.extra
 			if strings.Contains(tt.name, "no powerful ServiceAccount") {
 				// the cluster-admin ServiceAccount lives in ops, not shop
 				docs = strings.ReplaceAll(docs, "name: admin-sa, namespace: shop", "name: admin-sa, namespace: ops")

@@ -6,6 +6,7 @@
 package rbac
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -94,6 +95,10 @@ type Graph struct {
 	// serviceAccounts lists, per namespace, the ServiceAccounts known from
 	// ServiceAccount objects and binding subjects.
 	serviceAccounts map[string][]string
+	// tokenSecrets lists, per namespace, the ServiceAccounts that have a
+	// token Secret (type kubernetes.io/service-account-token): reading
+	// Secrets yields only those, unless the reader can create more.
+	tokenSecrets map[string][]string
 	// bySubject indexes bindings by subject ("user:NAME", "group:NAME",
 	// "sa:NS:NAME"), so that a question about one identity reads only its
 	// bindings.
@@ -106,11 +111,13 @@ type Graph struct {
 	edgesCache map[string][]edge
 	pathsMu    sync.Mutex
 	pathsCache map[string][]Path
+	riskyOnce  sync.Once
+	risky      []Risk
 }
 
 // New builds a graph from typed RBAC objects (other objects are ignored).
 func New(objs []runtime.Object) *Graph {
-	g := &Graph{clusterRoles: map[string]*rbacv1.ClusterRole{}, roles: map[string]*rbacv1.Role{}, namespaced: map[string][]binding{}, aggregated: map[string][]rbacv1.PolicyRule{}, serviceAccounts: map[string][]string{}}
+	g := &Graph{clusterRoles: map[string]*rbacv1.ClusterRole{}, roles: map[string]*rbacv1.Role{}, namespaced: map[string][]binding{}, aggregated: map[string][]rbacv1.PolicyRule{}, serviceAccounts: map[string][]string{}, tokenSecrets: map[string][]string{}}
 	seenSA := map[string]bool{}
 	addSA := func(ns, name string) {
 		if ns != "" && name != "" && !seenSA[ns+"/"+name] {
@@ -122,6 +129,11 @@ func New(objs []runtime.Object) *Graph {
 		switch t := o.(type) {
 		case *corev1.ServiceAccount:
 			addSA(t.Namespace, t.Name)
+		case *corev1.Secret:
+			if sa := t.Annotations[corev1.ServiceAccountNameKey]; t.Type == corev1.SecretTypeServiceAccountToken && sa != "" {
+				g.tokenSecrets[t.Namespace] = append(g.tokenSecrets[t.Namespace], sa)
+				addSA(t.Namespace, sa)
+			}
 		case *rbacv1.ClusterRole:
 			g.clusterRoles[t.Name] = t
 		case *rbacv1.Role:
@@ -148,6 +160,10 @@ func New(objs []runtime.Object) *Graph {
 	}
 	for ns := range g.serviceAccounts {
 		sort.Strings(g.serviceAccounts[ns])
+	}
+	for ns := range g.tokenSecrets {
+		sort.Strings(g.tokenSecrets[ns])
+		g.tokenSecrets[ns] = slices.Compact(g.tokenSecrets[ns])
 	}
 	if _, ok := g.clusterRoles["cluster-admin"]; !ok {
 		// Manifests bind it but never define it: it is the API server's

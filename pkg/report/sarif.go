@@ -115,9 +115,15 @@ type sarifResult struct {
 	Level               string             `json:"level"`
 	Message             sarifText          `json:"message"`
 	Locations           []sarifLocation    `json:"locations"`
+	RelatedLocations    []sarifRelated     `json:"relatedLocations,omitempty"`
 	PartialFingerprints sarifFingerprints  `json:"partialFingerprints"`
 	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
 	Properties          sarifResultProps   `json:"properties"`
+}
+
+type sarifRelated struct {
+	ID               int            `json:"id"`
+	PhysicalLocation *sarifPhysical `json:"physicalLocation"`
 }
 
 type sarifSuppression struct {
@@ -185,6 +191,13 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 		}
 		if sup != nil {
 			r.Suppressions = []sarifSuppression{*sup}
+		}
+		for i, rel := range f.Related {
+			phys := &sarifPhysical{ArtifactLocation: paths.artifact(rel.File)}
+			if rel.Line > 0 {
+				phys.Region = &sarifRegion{StartLine: rel.Line, StartColumn: rel.Column}
+			}
+			r.RelatedLocations = append(r.RelatedLocations, sarifRelated{ID: i + 1, PhysicalLocation: phys})
 		}
 		run.Results = append(run.Results, r)
 	}

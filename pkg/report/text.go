@@ -90,6 +90,11 @@ func (Text) Write(w io.Writer, res *engine.Result, opts Options) error {
 			bw.WriteString(paint(dim, "field: "+f.Field))
 			bw.WriteByte('\n')
 		}
+		for _, rel := range f.Related {
+			bw.WriteString("            ")
+			bw.WriteString(paint(dim, "also:  "+Clean(rel.String())))
+			bw.WriteByte('\n')
+		}
 		bw.WriteString("            ")
 		bw.WriteString(paint(dim, "fix:   "+f.Remediation))
 		bw.WriteByte('\n')

@@ -179,20 +179,35 @@ func TestHelmRealWorldShapes(t *testing.T) {
 		hint              string
 	}
 	want := []at{
-		{"pss-privileged", "a", "workloads.yaml", 19, "values key a.securityContext.privileged"},
+		// Written by toYaml: the action's line, and the values key it reads.
+		{"pss-privileged", "a", "workloads.yaml", 20, "values key a.securityContext.privileged"},
 		{"pss-privileged", "b", "workloads.yaml", 44, "values key b2Privileged"},
 		{"pss-host-namespaces", "b", "workloads.yaml", 35, ""},
 		{"rbac-cluster-admin-binding", "admin-alice", "bindings.yaml", 12, ""},
 		{"rbac-cluster-admin-binding", "admin-bob", "bindings.yaml", 12, ""},
 		{"rbac-cluster-admin-binding", "ops", "bindings.yaml", 25, ""},
+		// Documents of the same shape map in order, not all to the first.
+		{"rbac-cluster-admin-binding", "release-one", "twins.yaml", 10, ""},
+		{"rbac-cluster-admin-binding", "release-two", "twins.yaml", 23, ""},
+		// Rules from an include point at the include, not at a document
+		// of the same file that an if switched off.
+		{"rbac-secrets-cluster-wide", "reader", "roles.yaml", 6, ""},
+		// A scalar list item has its own line, and no values key.
+		{"cap-net-admin", "with-res", "resources.yaml", 19, ""},
+		// The values key of a with's dot, and of a toYaml on the key's line;
+		// not the if that follows.
+		{"memory-limit-missing", "with-res", "resources.yaml", 21, "values key res.limits.memory"},
 	}
 	for _, w := range want {
 		found := false
 		for _, f := range find(fs, w.check) {
-			if f.Object.Name != w.name {
-				continue
+			if f.Object.Name != w.name || strings.Contains(f.Message, `"sidecar"`) {
+				continue // the sidecar is checked below
 			}
 			found = true
+			if w.hint == "" && strings.Contains(f.Message, "values key") {
+				t.Errorf("%s on %s names a values key it does not come from: %s", w.check, w.name, f.Message)
+			}
 			if filepath.Base(f.Location.File) != w.file || f.Location.Line != w.line || !strings.Contains(f.Message, w.hint) {
 				t.Errorf("%s on %s at %s:%d (%s), want %s:%d naming %q", w.check, w.name, f.Location.File, f.Location.Line, f.Message, w.file, w.line, w.hint)
 			}
@@ -210,8 +225,20 @@ func TestHelmRealWorldShapes(t *testing.T) {
 			t.Errorf("%s: namespace %q (present %v), want %q", obj, got, ok, ns)
 		}
 	}
-	if n := summaryObjects(t, r.stdout); n != 6 {
-		t.Errorf("%d objects, want 6 (helm template's count without tests)", n)
+	if n := summaryObjects(t, r.stdout); n != 10 {
+		t.Errorf("%d objects, want 10 (helm template's count without tests)", n)
+	}
+	sidecar := 0
+	for _, f := range find(fs, "memory-limit-missing") {
+		if strings.Contains(f.Message, `"sidecar"`) {
+			sidecar++
+			if f.Location.Line != 30 || !strings.Contains(f.Message, "values key res.limits.memory") {
+				t.Errorf("sidecar memory limit at %d: %s", f.Location.Line, f.Message)
+			}
+		}
+	}
+	if sidecar != 1 {
+		t.Errorf("%d findings on the sidecar's memory limit", sidecar)
 	}
 	if _, ok := objects["Pod/test-connection"]; ok {
 		t.Errorf("a chart test was scanned without --include-tests")
@@ -359,5 +386,18 @@ func TestKustomizeTree(t *testing.T) {
 	}
 	if len(doc.Notices) != 1 || !strings.HasSuffix(doc.Notices[0].File, filepath.Join("base", "unlisted.yaml")) || !strings.Contains(doc.Notices[0].Message, "not listed") {
 		t.Errorf("notices %+v, want one for base/unlisted.yaml", doc.Notices)
+	}
+}
+
+// TestHelmKubeVersion: charts render for this build's Kubernetes version
+// (not Helm's library default, 1.20), and a chart's kubeVersion is enforced.
+func TestHelmKubeVersion(t *testing.T) {
+	chart := filepath.Join(helmDir, "newkube")
+	if _, r := scanFindings(t, chart); r.code != ExitOK {
+		t.Errorf("default version refused by kubeVersion >= 1.30: exit %d %s", r.code, r.stdout)
+	}
+	_, r := scanFindings(t, chart, "--kube-version", "1.25.0")
+	if r.code != ExitError || !strings.Contains(r.stdout, "requires kubeVersion") {
+		t.Errorf("--kube-version 1.25 on a chart that needs 1.30: exit %d %s", r.code, r.stdout)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,12 +84,17 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 		return fail(where, 1, "resolving subcharts: %v", err)
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
-	if opts.KubeVersion != "" {
-		kv, err := chartutil.ParseKubeVersion(opts.KubeVersion)
-		if err != nil {
-			return fail("--kube-version", 0, "%v", err)
-		}
-		caps.KubeVersion = *kv
+	kubeVersion := opts.KubeVersion
+	if kubeVersion == "" {
+		kubeVersion = DefaultKubeVersion()
+	}
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return fail("--kube-version", 0, "%v", err)
+	}
+	caps.KubeVersion = *kv
+	if c := ch.Metadata.KubeVersion; c != "" && !chartutil.IsCompatibleRange(c, kv.String()) {
+		return fail(where, 1, "chart requires kubeVersion %s, which Kubernetes %s is not (set --kube-version)", c, kv.String())
 	}
 	release := chartutil.ReleaseOptions{Name: opts.ReleaseName, Namespace: opts.Namespace, Revision: 1, IsInstall: true}
 	if release.Name == "" {
@@ -150,6 +156,21 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 		}
 	}
 	return objs, errs
+}
+
+// DefaultKubeVersion is the Kubernetes version charts are rendered for when
+// --kube-version is not given: the one whose API this build reads (from
+// the k8s.io/api module it was built with), as a helm release of the same
+// Kubernetes generation would say (a module build of Helm says v1.20).
+func DefaultKubeVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "k8s.io/api" && strings.HasPrefix(d.Version, "v0.") {
+				return "v1." + strings.TrimPrefix(d.Version, "v0.")
+			}
+		}
+	}
+	return "v1.37.0"
 }
 
 // missingDependencies lists the dependencies Chart.yaml names that are not

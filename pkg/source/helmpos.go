@@ -54,18 +54,24 @@ func splitHelm(rendered string) []helmPiece {
 
 // outline is one line of a template or rendered document read as YAML.
 type outline struct {
-	path   string // key path from the root, keys only ("spec/containers/name")
-	key    string
-	value  string // literal value after the colon; hole marks an action
-	col    int    // 1-based column of the key
-	values string // the first .Values key the line reads
-	sep    bool   // a document separator
+	path  string // key path from the root, keys only ("spec/containers/name"); "-" for a scalar list item
+	key   string
+	value string // literal value after the colon (or of the item); hole marks an action
+	col   int    // 1-based column of the key
+	sep   bool   // a document separator
+
+	// Template lines only.
+	values string // the .Values key a content-writing action on the line reads ("." for the dot)
+	writes bool   // an action on the line writes content (toYaml, include, tpl, a value)
+	with   string // the .Values key of a {{ with }} on the line
 }
 
 const hole = "\x00"
 
 var (
 	actionRE  = regexp.MustCompile(`\{\{.*?\}\}`)
+	openRE    = regexp.MustCompile(`\{\{-?\s*(.*?)\s*-?(?:\}\}|$)`)
+	dotRE     = regexp.MustCompile(`^(?:toYaml|toJson|tpl)?\s*(?:\.|\$)\s*(?:\||$)|\btoYaml\s+(?:\.|\$)(?:\s|\)|$)`)
 	keyRE     = regexp.MustCompile(`^("[^"]*"|'[^']*'|[^\s#'"{}\[\],&*!|>%@` + hole + `][^:#` + hole + `]*?)\s*:(?:\s+(.*))?$`)
 	valuesRE  = regexp.MustCompile(`\$?\.Values\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)`)
 	blockSign = regexp.MustCompile(`^[|>][-+0-9]*\s*(#.*)?$`)
@@ -85,9 +91,7 @@ func outlines(text string, template bool) []outline {
 	for i, raw := range lines {
 		l := strings.TrimRight(raw, "\r")
 		if template {
-			if m := valuesRE.FindStringSubmatch(l); m != nil {
-				out[i].values = m[1]
-			}
+			readActions(l, inAction, &out[i])
 			if inAction {
 				end := strings.Index(l, "}}")
 				if end < 0 {
@@ -106,6 +110,7 @@ func outlines(text string, template bool) []outline {
 			continue
 		}
 		indent := len(l) - len(strings.TrimLeft(l, " "))
+		out[i].col = indent + 1
 		if blockCol >= 0 {
 			if indent > blockCol {
 				continue
@@ -119,15 +124,28 @@ func outlines(text string, template bool) []outline {
 		}
 		rest := l[indent:]
 		col := indent
+		item := false
 		for strings.HasPrefix(rest, "- ") || rest == "-" {
 			rest = strings.TrimLeft(rest[1:], " ")
 			col = len(l) - len(rest)
+			item = true
 		}
 		if strings.HasPrefix(rest, "#") {
 			continue
 		}
 		m := keyRE.FindStringSubmatch(rest)
 		if m == nil {
+			if item && rest != "" {
+				// A scalar list item ("- NET_ADMIN"): its own line.
+				for len(stack) > 0 && stack[len(stack)-1].col >= col {
+					stack = stack[:len(stack)-1]
+				}
+				path := "-"
+				if len(stack) > 0 {
+					path = stack[len(stack)-1].path + "/-"
+				}
+				out[i].path, out[i].key, out[i].value, out[i].col = path, "-", strings.TrimSpace(rest), col+1
+			}
 			continue
 		}
 		key := strings.Trim(m[1], `"'`)
@@ -179,9 +197,13 @@ func newTemplate(text string) *template {
 }
 
 // align maps each rendered line (index into got) to a template line index
-// in region r, or -1; score counts the lines matched.
+// in region r, or -1. The score counts the lines matched (a literal value
+// twice) less the region's key lines nothing matched: a document of the
+// template that did not render (switched off by an if) explains less than
+// the short one whose rules came from an include.
 func (t *template) align(r [2]int, got []outline) ([]int, int) {
 	m := make([]int, len(got))
+	used := map[int]bool{}
 	score := 0
 	p := r[0]
 	find := func(from, to int, g outline) int {
@@ -210,6 +232,12 @@ func (t *template) align(r [2]int, got []outline) ([]int, int) {
 		if !strings.Contains(t.lines[j].value, hole) && t.lines[j].value != "" {
 			score++ // a literal value seen again says more than a key
 		}
+		used[j] = true
+	}
+	for j := r[0]; j < r[1]; j++ {
+		if t.lines[j].key != "" && !used[j] {
+			score--
+		}
 	}
 	return m, score
 }
@@ -225,29 +253,27 @@ type mapping struct {
 }
 
 // place aligns a rendered document with the template document that best
-// explains it, preferring the documents after the one used last.
+// explains it. Among equally good ones it takes the first after the one used
+// last (documents of the same shape come out in order), then that one again
+// (a range), then earlier ones.
 func (t *template) place(p helmPiece) *mapping {
 	got := outlines(p.text, false)
-	best, bestScore, bestLines := -1, -1, []int(nil)
-	for pass := 0; pass < 2 && bestScore <= 0; pass++ {
-		from := t.next
-		if pass == 1 {
-			from = 0
-		}
-		for ri := from; ri < len(t.regions); ri++ {
-			lines, score := t.align(t.regions[ri], got)
-			if score > bestScore {
-				best, bestScore, bestLines = ri, score, lines
-			}
+	last := t.next - 1
+	order := make([]int, 0, len(t.regions))
+	for ri := last + 1; ri < len(t.regions); ri++ {
+		order = append(order, ri)
+	}
+	for ri := min(last, len(t.regions)-1); ri >= 0; ri-- {
+		order = append(order, ri)
+	}
+	best, bestScore, bestLines := -1, 0, []int(nil)
+	for _, ri := range order {
+		lines, score := t.align(t.regions[ri], got)
+		if best < 0 || score > bestScore {
+			best, bestScore, bestLines = ri, score, lines
 		}
 	}
-	if best < 0 {
-		best, bestLines = 0, make([]int, len(got))
-		for i := range bestLines {
-			bestLines[i] = -1
-		}
-	}
-	t.next = best
+	t.next = best + 1
 	return &mapping{t: t, first: p.line, lines: bestLines, region: t.regions[best], paths: got}
 }
 
@@ -257,22 +283,37 @@ func (t *template) place(p helmPiece) *mapping {
 func (m *mapping) locator(o *manifest.Object, prefix string) func(string) (int, int, string) {
 	return func(path string) (int, int, string) {
 		segs := manifest.ParsePath(path)
+		rendered := o.HasParsed(path) // written by the chart, if not on a line of its own
 		var missing []manifest.Segment
 		for {
 			p := manifest.JoinPath(segs)
 			loc := o.LocateParsed(p)
 			i := loc.Line - m.first
 			if i >= 0 && i < len(m.lines) && m.lines[i] >= 0 && (len(segs) == 0 || m.paths[i].key != "") && o.HasParsed(p) {
-				tl := m.t.lines[m.lines[i]]
-				line := m.lines[i] + 1
+				j := m.lines[i]
+				tl := m.t.lines[j]
 				if len(missing) == 0 {
 					hint := ""
-					if tl.values != "" {
+					if tl.values != "" && tl.values != "." {
 						hint = prefix + tl.values
 					}
-					return line, tl.col, hint
+					return j + 1, tl.col, hint
 				}
-				return line, tl.col, m.blockHint(m.lines[i], prefix, missing)
+				writer, key := m.writer(j)
+				hint := ""
+				if key != "" {
+					rest := manifest.JoinPath(missing)
+					if !strings.HasPrefix(rest, "[") {
+						rest = "." + rest
+					}
+					hint = prefix + key + rest
+				}
+				if rendered && writer >= 0 {
+					// The field is in the output: the action that wrote it is
+					// its line (an include, a toYaml).
+					return writer + 1, m.t.lines[writer].col, hint
+				}
+				return j + 1, tl.col, hint
 			}
 			if len(segs) == 0 {
 				return m.regionStart(), 1, ""
@@ -293,23 +334,69 @@ func (m *mapping) regionStart() int {
 	return m.region[0] + 1
 }
 
-// blockHint names the values key of a field the template writes through an
-// action under line j (toYaml .Values.x, include with .Values.x): the first
-// .Values reference in j's block, followed by the missing path.
-func (m *mapping) blockHint(j int, prefix string, missing []manifest.Segment) string {
+// writer finds the action that writes the content under template line j
+// (toYaml .Values.x on j itself, or an include or toYaml in j's block) and
+// the values key it reads, resolving the dot of a {{ with .Values.x }} just
+// above j. It returns -1 and "" when j's block has no such action.
+func (m *mapping) writer(j int) (int, string) {
 	parent := m.t.lines[j]
+	resolve := func(k int, v string) (int, string) {
+		if v != "." {
+			return k, v
+		}
+		for w := j - 1; w >= m.region[0] && w >= j-3; w-- {
+			if m.t.lines[w].with != "" {
+				return k, m.t.lines[w].with
+			}
+			if m.t.lines[w].key != "" {
+				break
+			}
+		}
+		return k, ""
+	}
+	if parent.writes {
+		return resolve(j, parent.values)
+	}
 	for k := j + 1; k < m.region[1]; k++ {
 		l := m.t.lines[k]
 		if l.key != "" && l.col <= parent.col {
 			break
 		}
-		if l.key == "" && l.values != "" {
-			rest := manifest.JoinPath(missing)
-			if !strings.HasPrefix(rest, "[") {
-				rest = "." + rest
-			}
-			return prefix + l.values + rest
+		if l.key == "" && l.writes {
+			return resolve(k, l.values)
 		}
 	}
-	return ""
+	return -1, ""
+}
+
+// readActions records what the actions on a template line do: a {{ with
+// .Values.x }}, and an action that writes content with the values key it
+// reads ("." when it writes the dot of a with).
+func readActions(l string, continued bool, o *outline) {
+	if continued {
+		return // the rest of an action begun above
+	}
+	for _, m := range openRE.FindAllStringSubmatch(l, -1) {
+		body := strings.TrimSpace(m[1])
+		word, _, _ := strings.Cut(body, " ")
+		switch {
+		case body == "" || strings.HasPrefix(body, "/*"):
+		case word == "with":
+			if v := valuesRE.FindStringSubmatch(body); v != nil {
+				o.with = v[1]
+			}
+		case word == "if" || word == "else" || word == "end" || word == "range" || word == "define" || word == "block" ||
+			word == "break" || word == "continue" || strings.HasPrefix(body, "$") && strings.Contains(body, ":="):
+		default:
+			o.writes = true
+			if o.values != "" {
+				continue
+			}
+			if v := valuesRE.FindStringSubmatch(body); v != nil {
+				o.values = v[1]
+			} else if dotRE.MatchString(body) {
+				o.values = "."
+			}
+		}
+	}
 }

@@ -1,0 +1,5 @@
+{{- define "real.rules" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list"]
+{{- end }}

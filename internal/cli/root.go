@@ -95,7 +95,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func newRoot(s *streams) *cobra.Command {
 	var verbose bool
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	root := &cobra.Command{
 		Use:           "rampart",
 		Short:         "Kubernetes hardening as code",
@@ -120,10 +120,29 @@ func newRoot(s *streams) *cobra.Command {
 					}
 				}
 			}
+			if memProfile != "" {
+				stop := s.stopProfile
+				s.stopProfile = func() {
+					if stop != nil {
+						stop()
+					}
+					f, err := os.Create(memProfile) //nolint:gosec // the user names the file
+					if err != nil {
+						slog.Warn("writing the heap profile", "err", err)
+						return
+					}
+					defer f.Close()
+					if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+						slog.Warn("writing the heap profile", "err", err)
+					}
+				}
+			}
 		},
 	}
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the command ends (for performance work)")
+	_ = root.PersistentFlags().MarkHidden("memprofile")
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: ExitError, err: err}

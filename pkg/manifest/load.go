@@ -307,7 +307,10 @@ func newObject(name string, doc, item int, n *yaml.Node, idx positions, offset i
 		pos:        idx,
 		lineOffset: offset,
 	}
-	if gv, err := schema.ParseGroupVersion(apiVersion); err == nil {
+	if gv, err := schema.ParseGroupVersion(apiVersion); err == nil && gv.Group != "apiextensions.k8s.io" {
+		// CustomResourceDefinitions are not decoded: no check reads their
+		// schemas, which are the largest objects of most bundles (a
+		// dependency registers their types in the client-go scheme).
 		if typed, err := scheme.Scheme.New(gv.WithKind(kind)); err == nil {
 			d := decoder{offset: offset, strict: true}
 			d.decode(n, reflectValue(typed), nil)
@@ -329,9 +332,11 @@ func newObject(name string, doc, item int, n *yaml.Node, idx positions, offset i
 		}
 	}
 	if o.Typed == nil {
-		// Kinds it does not know keep their node tree, so a pod template
-		// they embed can be found and decoded later.
-		o.node = n
+		// Kinds it does not know keep what can be read of them later: an
+		// embedded pod template (the whole tree), a CRD's scope, and
+		// metadata; not the rest (a CRD's schema can be megabytes, and a
+		// kustomize tree emits it once per root).
+		o.node = keepOf(n, kind)
 	}
 	return o, nil
 }
@@ -371,4 +376,55 @@ func SortErrors(errs []InputError) {
 		}
 		return errs[i].Line < errs[j].Line
 	})
+}
+
+// keepOf returns the part of an unknown kind's node tree worth keeping.
+func keepOf(n *yaml.Node, kind string) *yaml.Node {
+	if hasKey(n, "containers", 7) {
+		return n
+	}
+	keep := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case "apiVersion", "kind", "metadata":
+			keep.Content = append(keep.Content, n.Content[i], n.Content[i+1])
+		case "spec":
+			if kind != "CustomResourceDefinition" {
+				continue
+			}
+			spec := deref(n.Content[i+1])
+			small := &yaml.Node{Kind: yaml.MappingNode, Line: spec.Line, Column: spec.Column}
+			for j := 0; j+1 < len(spec.Content); j += 2 {
+				switch spec.Content[j].Value {
+				case "group", "scope", "names":
+					small.Content = append(small.Content, spec.Content[j], spec.Content[j+1])
+				}
+			}
+			keep.Content = append(keep.Content, n.Content[i], small)
+		}
+	}
+	return keep
+}
+
+// hasKey reports whether a mapping under n, at most depth levels down, has key.
+func hasKey(n *yaml.Node, key string, depth int) bool {
+	n = deref(n)
+	if depth < 0 {
+		return false
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key || hasKey(n.Content[i+1], key, depth-1) {
+				return true
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if hasKey(c, key, depth-1) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -98,7 +98,14 @@ func planKustomize(paths []string) *kustomizePlan {
 			continue
 		}
 		done[a] = true
-		if kp.explicit[a] || !read[a] {
+		switch {
+		case kp.explicit[a]:
+			kp.roots = append(kp.roots, dir)
+		case read[a]:
+		case isComponent(dir):
+			// A Component only builds inside a kustomization that includes it.
+			kp.notices = append(kp.notices, manifest.InputError{File: KustomizationFile(dir), Message: "kustomize Component that no kustomization includes; not built"})
+		default:
 			kp.roots = append(kp.roots, dir)
 		}
 		// The folder's own files: read by a kustomization, or a notice.
@@ -125,6 +132,16 @@ func planKustomize(paths []string) *kustomizePlan {
 	}
 	sort.SliceStable(kp.notices, func(i, j int) bool { return kp.notices[i].File < kp.notices[j].File })
 	return kp
+}
+
+// isComponent reports whether dir's kustomization is a kind: Component.
+func isComponent(dir string) bool {
+	data, err := os.ReadFile(KustomizationFile(dir)) //nolint:gosec // a file of the scanned tree
+	if err != nil {
+		return false
+	}
+	var k types.Kustomization
+	return yaml.Unmarshal(data, &k) == nil && k.Kind == types.ComponentKind
 }
 
 func isKustomizationName(name string) bool {

@@ -1,6 +1,8 @@
 package source
 
 import (
+	"runtime/debug"
+
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
@@ -19,6 +21,12 @@ func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Res
 	opts.Skip = func(p string) bool { return plan.skip[abs(p)] }
 	res := manifest.Load(paths, opts)
 	res.Notices = append(res.Notices, plan.notices...)
+	if len(res.Claimed)+len(plan.roots) > 0 {
+		// Helm and kustomize make several times their output in garbage; a
+		// scan that raised GOGC for plain YAML would hold all of it. Their
+		// builds run with the default collector, whatever the caller set.
+		defer debug.SetGCPercent(debug.SetGCPercent(100))
+	}
 	built := map[string]bool{}
 	for _, p := range res.Claimed {
 		if IsChart(p) {

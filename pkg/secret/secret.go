@@ -68,7 +68,11 @@ func Detect(key, value string) (string, bool) {
 
 // referenceRE matches values that name something rather than hold a secret:
 // lowercase words joined by dashes or dots (a Secret's name, a host).
-var referenceRE = regexp.MustCompile(`^[a-z0-9]+([.-][a-z0-9]+)+$`)
+var referenceRE = regexp.MustCompile(`^[a-z0-9]+([.-][a-z0-9]+)+$` +
+	// namespace/name, as annotations name a Secret
+	`|^[a-z0-9]([a-z0-9-]*[a-z0-9])?/[a-z0-9]([a-z0-9.-]*[a-z0-9])?$` +
+	// a list of plain words (helper or provider names)
+	`|^[a-z0-9-]+(,[a-z0-9-]+)+$`)
 
 // reference reports values that point at a secret (a path, a name) instead
 // of being one.

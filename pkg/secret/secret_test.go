@@ -10,6 +10,11 @@ func TestDetect(t *testing.T) {
 		{"DB_PASSWORD", "hunter2-Xq9!vL", "literal password"},
 		{"API_TOKEN", "d41d8cd98f00b204e9800998ecf8427e", "literal token"},
 		{"anything", "AKIAIOSFODNN7EXAMPLE", "AWS access key ID"},
+		// Seen in public bundles: a Secret named as namespace/name
+		// (cert-manager's CA injection), a list of helper names (kyverno).
+		{"cert-manager.io/inject-ca-from-secret", "cert-manager/cert-manager-webhook-ca", ""},
+		{"registryCredentialHelpers", "default,google,amazon,azure,github", ""},
+		{"token", "shop/Xq9vLw2ZpR7tK", "literal token"},
 		{"", "ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"},
 		{"", "glpat-abcdefghij0123456789", "GitLab token"},
 		{"", "-----BEGIN RSA PRIVATE KEY-----\nMIIE...", "private key"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -303,13 +304,25 @@ func allowed(id string, opts Options) bool {
 // Helm charts and kustomizations are not rewritten) and returns the files
 // before and after; it writes nothing.
 func Files(paths []string, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
+	// The same plan as scan: charts, the roots of kustomize trees (not the
+	// bases and components they read), and the plain files nothing reads.
+	roots, consumed := source.KustomizeRoots(paths)
+	isRoot := map[string]bool{}
+	for _, r := range roots {
+		isRoot[filepath.Clean(r)] = true
+	}
 	loaded := manifest.Load(paths, manifest.Options{Claim: func(p string) bool {
 		if source.IsChart(p) {
 			return true
 		}
 		st, err := os.Stat(p)
-		return err == nil && st.IsDir() && source.KustomizationFile(p) != ""
-	}})
+		return err == nil && st.IsDir() && source.KustomizationFile(p) != "" && isRoot[filepath.Clean(p)]
+	}, Skip: consumed})
+	for _, r := range roots {
+		if !slices.Contains(loaded.Claimed, r) {
+			loaded.Claimed = append(loaded.Claimed, r)
+		}
+	}
 	if len(loaded.Errors) > 0 {
 		var msgs []string
 		for _, e := range loaded.Errors {

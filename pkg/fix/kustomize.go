@@ -29,12 +29,24 @@ func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts 
 	}
 	inv := inventory.New(objs)
 	run := engine.Run(checks, inv, eopts)
+	// A patch names its target by the name in the source file; when the
+	// kustomization emits several objects of a kind from that name (an
+	// aggregate of overlays that prefix one base), the patch would match
+	// them all and kustomize refuses it.
+	sameSource := map[string]int{}
+	for _, o := range inv.Objects {
+		sameSource[o.Kind+"/"+sourceName(o)]++
+	}
 	patches := map[*inventory.Object]map[string]any{}
 	for _, f := range run.Findings {
 		if !allowed(f.CheckID, opts) {
 			continue
 		}
 		o := objectOf(inv, f)
+		if o != nil && sameSource[o.Kind+"/"+sourceName(o)] > 1 {
+			res.Pending = append(res.Pending, Pending{File: kfile, CheckID: f.CheckID, Object: f.Object.String(), Reason: "several " + o.Kind + "s come from " + sourceName(o) + " here; fix the overlays that emit them"})
+			continue
+		}
 		r, ok := recipeFor(f, o, "", opts)
 		if !ok || r.extra != nil || f.CheckID == "default-service-account" {
 			continue // fixes that generate objects are not made through patches yet

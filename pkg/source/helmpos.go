@@ -106,11 +106,11 @@ func outlines(text string, template bool) []outline {
 			}
 			l = actionRE.ReplaceAllString(l, hole)
 		}
+		indent := len(l) - len(strings.TrimLeft(l, " "))
+		out[i].col = indent + 1
 		if strings.TrimSpace(strings.ReplaceAll(l, hole, "")) == "" {
 			continue
 		}
-		indent := len(l) - len(strings.TrimLeft(l, " "))
-		out[i].col = indent + 1
 		if blockCol >= 0 {
 			if indent > blockCol {
 				continue
@@ -357,12 +357,22 @@ func (m *mapping) writer(j int) (int, string) {
 	if parent.writes {
 		return resolve(j, parent.values)
 	}
+	// An action writes the content of the nearest key above it that opens
+	// a block (templates indent toYaml output with nindent, so its column
+	// says nothing): only one whose block opener is j writes j's content.
+	owner := j
 	for k := j + 1; k < m.region[1]; k++ {
 		l := m.t.lines[k]
-		if l.key != "" && l.col <= parent.col {
-			break
+		if l.key != "" {
+			if l.col <= parent.col {
+				break
+			}
+			if l.value == "" {
+				owner = k
+			}
+			continue
 		}
-		if l.key == "" && l.writes {
+		if l.writes && owner == j {
 			return resolve(k, l.values)
 		}
 	}

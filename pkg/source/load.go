@@ -1,10 +1,19 @@
 package source
 
 import (
+	"log/slog"
 	"runtime/debug"
 
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
+
+// KustomizeRoots returns the kustomizations a walk of paths builds (see
+// Load), and whether a file is read by one of them (and so is not a plain
+// manifest).
+func KustomizeRoots(paths []string) (roots []string, consumed func(string) bool) {
+	plan := planKustomize(paths)
+	return plan.roots, func(p string) bool { return plan.skip[abs(p)] }
+}
 
 // Load reads paths as `rampart scan` does: plain manifests through the
 // manifest loader, every Helm chart (a folder with Chart.yaml, or a .tgz)
@@ -42,6 +51,7 @@ func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Res
 		}
 		built[abs(dir)] = true
 		objs, errs := Kustomize(dir)
+		slog.Debug("kustomization root", "dir", dir, "objects", len(objs))
 		res.Objects = append(res.Objects, objs...)
 		res.Errors = append(res.Errors, errs...)
 		res.Files++

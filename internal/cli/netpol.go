@@ -142,7 +142,9 @@ func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload
 		if len(paths) > 0 {
 			return nil, nil, usageError("--cluster reads the cluster; do not give paths too")
 		}
-		read, err := readWholeCluster(o.cl, "networkpolicies", "namespaces", "pods", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers")
+		cl := o.cl
+		cl.KeepOwned = true // every running pod, with its address
+		read, err := readWholeCluster(cl, "networkpolicies", "namespaces", "pods", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers")
 		if err != nil {
 			return nil, nil, err
 		}

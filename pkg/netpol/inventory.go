@@ -1,9 +1,13 @@
 package netpol
 
 import (
+	"net/netip"
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 )
@@ -29,6 +33,30 @@ func FromInventory(inv *inventory.Inventory) ([]Workload, []*networkingv1.Networ
 		}
 		return out
 	}
+	// Running pods (a live cluster's, or Pods with a status in files) stand
+	// for themselves, with their addresses; the controllers that own them
+	// (ReplicaSet, and its Deployment) are then left out, so that each pod
+	// is judged once, as the dataplane sees it.
+	owners := map[types.UID]bool{}
+	byUID := map[types.UID]*inventory.Object{}
+	for _, o := range inv.Objects {
+		if m, err := meta.Accessor(o.Typed); err == nil && m.GetUID() != "" {
+			byUID[m.GetUID()] = o
+		}
+	}
+	for _, o := range inv.Objects {
+		if _, ok := o.Typed.(*corev1.Pod); !ok {
+			continue
+		}
+		for uid := controllerOf(o); uid != "" && !owners[uid]; {
+			owners[uid] = true
+			next, ok := byUID[uid]
+			if !ok {
+				break
+			}
+			uid = controllerOf(next)
+		}
+	}
 	var ws []Workload
 	for _, ns := range inv.WorkloadNamespaces() {
 		labels := nsLabels(ns)
@@ -36,9 +64,15 @@ func FromInventory(inv *inventory.Inventory) ([]Workload, []*networkingv1.Networ
 			if o.Pod == nil || o.Pod.Spec == nil {
 				continue
 			}
+			if m, err := meta.Accessor(o.Typed); err == nil && owners[m.GetUID()] {
+				continue
+			}
 			p := &Pod{Namespace: ns, NSLabels: labels, Labels: map[string]string{}}
 			if o.Pod.Meta != nil {
 				p.Labels = o.Pod.Meta.Labels
+			}
+			if pod, ok := o.Typed.(*corev1.Pod); ok {
+				p.IP = podIP(pod)
 			}
 			for _, c := range o.Pod.Spec.Containers {
 				p.Ports = append(p.Ports, c.Ports...)
@@ -63,4 +97,33 @@ func FromInventory(inv *inventory.Inventory) ([]Workload, []*networkingv1.Networ
 		return pols[i].Namespace+"/"+pols[i].Name < pols[j].Namespace+"/"+pols[j].Name
 	})
 	return ws, pols
+}
+
+// controllerOf is the UID of an object's controlling owner, or "".
+func controllerOf(o *inventory.Object) types.UID {
+	m, err := meta.Accessor(o.Typed)
+	if err != nil {
+		return ""
+	}
+	for _, r := range m.GetOwnerReferences() {
+		if r.Controller != nil && *r.Controller {
+			return r.UID
+		}
+	}
+	return ""
+}
+
+// podIP is a pod's primary address (status.podIP, else the first of
+// status.podIPs), or the zero address when it has none.
+func podIP(p *corev1.Pod) netip.Addr {
+	ips := []string{p.Status.PodIP}
+	for _, ip := range p.Status.PodIPs {
+		ips = append(ips, ip.IP)
+	}
+	for _, s := range ips {
+		if a, err := netip.ParseAddr(s); err == nil {
+			return a
+		}
+	}
+	return netip.Addr{}
 }

@@ -8,6 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
 func policies(t *testing.T, docs string) []*networkingv1.NetworkPolicy {
@@ -245,5 +248,77 @@ spec: {podSelector: {matchExpressions: [{key: app, operator: Near}]}}`, "x/bad: 
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPodAddressesFromInventory: a Pod's status.podIP lets ipBlock rules
+// judge it as the dataplane does; running pods stand for the controllers
+// that own them.
+func TestPodAddressesFromInventory(t *testing.T) {
+	docs := `apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1
+  namespace: shop
+  labels: {app: web}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-rs, uid: rs-1, controller: true}]
+spec: {containers: [{name: c, image: nginx}]}
+status:
+  podIP: 10.1.2.3
+  podIPs: [{ip: 10.1.2.3}, {ip: "fd00::3"}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-rs, namespace: shop, uid: rs-1}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+spec: {containers: [{name: c, image: postgres, ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{ipBlock: {cidr: 10.1.0.0/16}}]}]
+`
+	objs, errs := manifest.Parse("pods.yaml", []byte(docs))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	ws, pols := FromInventory(inventory.New(objs))
+	var names []string
+	var web, db *Pod
+	for _, w := range ws {
+		names = append(names, w.Name)
+		switch w.Name {
+		case "shop/Pod/web-1":
+			web = w.Pod
+		case "shop/Pod/db":
+			db = w.Pod
+		}
+	}
+	if strings.Join(names, ",") != "shop/Pod/db,shop/Pod/web-1" {
+		t.Fatalf("workloads %v: the ReplicaSet whose pod runs must be left out", names)
+	}
+	if web.IP.String() != "10.1.2.3" {
+		t.Errorf("web's address %v", web.IP)
+	}
+	e, err := New(pols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := e.Decide(Endpoint{Pod: web}, Endpoint{Pod: db}, Port{Protocol: "TCP", Number: 5432}); !v.Allowed {
+		t.Errorf("web (10.1.2.3) to db through the ipBlock: denied %+v", v)
+	}
+	web.IP = netip.Addr{}
+	if v := e.Decide(Endpoint{Pod: web}, Endpoint{Pod: db}, Port{Protocol: "TCP", Number: 5432}); v.Allowed {
+		t.Errorf("a pod without an address matched an ipBlock")
 	}
 }

@@ -35,6 +35,10 @@ type ClusterOptions struct {
 	// list page size (default 500).
 	Concurrency int
 	PageSize    int64
+	// KeepOwned keeps the objects a scanned controller owns (the pods of a
+	// ReplicaSet, say), which a scan judges at their owner: the connectivity
+	// analysis needs every running pod with its address.
+	KeepOwned bool
 }
 
 // NotEvaluated is a kind the scan could not read, and why.
@@ -224,7 +228,7 @@ func ReadCluster(ctx context.Context, cfg *rest.Config, namespace string, opts C
 	}
 	for _, objs := range perKind {
 		for _, o := range objs {
-			if !ownedByScanned(o, owners) {
+			if opts.KeepOwned || !ownedByScanned(o, owners) {
 				res.Objects = append(res.Objects, o)
 			}
 		}

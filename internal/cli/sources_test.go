@@ -384,9 +384,13 @@ func TestKustomizeTree(t *testing.T) {
 	if n := len(find(doc.Findings, "pss-host-namespaces")); n != 2 {
 		t.Errorf("%d pss-host-namespaces findings, want 2 (extra through its overlay, other raw; not the unlisted draft)", n)
 	}
-	if len(doc.Notices) != 2 || !strings.HasSuffix(doc.Notices[0].File, filepath.Join("base", "unlisted.yaml")) || !strings.Contains(doc.Notices[0].Message, "not listed") ||
-		!strings.Contains(doc.Notices[1].Message, "Component that no kustomization includes") {
-		t.Errorf("notices %+v, want one for base/unlisted.yaml and one for the unused Component", doc.Notices)
+	if len(doc.Notices) != 3 || !strings.HasSuffix(doc.Notices[0].File, filepath.Join("base", "unlisted.yaml")) || !strings.Contains(doc.Notices[0].Message, "not listed") ||
+		!strings.Contains(doc.Notices[1].Message, "Component that no kustomization includes") ||
+		!strings.Contains(doc.Notices[2].Message, "kustomize: 'bases' is deprecated") {
+		t.Errorf("notices %+v, want one for base/unlisted.yaml, one for the unused Component, one for kustomize's warning", doc.Notices)
+	}
+	if strings.Contains(r.stderr, "# Warning") {
+		t.Errorf("kustomize's warnings reached stderr: %s", r.stderr)
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
 	res := &Result{}
 	kfile := source.KustomizationFile(dir)
-	objs, errs := source.Kustomize(dir)
+	objs, errs, _ := source.Kustomize(dir)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s: %s", errs[0].File, errs[0].Message)
 	}

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/rampart-k8s/rampart/pkg/manifest"
@@ -62,20 +64,25 @@ func (f originFS) ReadFile(path string) ([]byte, error) {
 // components) and returns its objects, each pointing at the resource file it
 // came from (kustomize's origin annotation): positions are those of the field
 // in that file, or of its nearest ancestor there when a patch added it.
-func Kustomize(dir string) ([]*manifest.Object, []manifest.InputError) {
+// What kustomize warns about (deprecated fields) comes back as notices.
+func Kustomize(dir string) (objs []*manifest.Object, errs, notices []manifest.InputError) {
 	kfile := KustomizationFile(dir)
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, []manifest.InputError{{File: kfile, Message: err.Error()}}
+		return nil, []manifest.InputError{{File: kfile, Message: err.Error()}}, nil
 	}
 	fs := originFS{FileSystem: filesys.MakeFsOnDisk(), top: filepath.Join(abs, filepath.Base(kfile))}
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, abs)
+	var m resmap.ResMap
+	warnings := captureStderr(func() {
+		m, err = krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, abs)
+	})
+	for _, w := range warnings {
+		notices = append(notices, manifest.InputError{File: kfile, Message: "kustomize: " + w})
+	}
 	if err != nil {
-		return nil, []manifest.InputError{{File: kfile, Line: 1, Message: "kustomize build failed: " + err.Error()}}
+		return nil, []manifest.InputError{{File: kfile, Line: 1, Message: "kustomize build failed: " + err.Error()}}, notices
 	}
 	sources := map[string][]*manifest.Object{}
-	var objs []*manifest.Object
-	var errs []manifest.InputError
 	for _, r := range m.Resources() {
 		origin := r.GetAnnotations()[originAnnotation]
 		if origin != "" {
@@ -113,7 +120,7 @@ func Kustomize(dir string) ([]*manifest.Object, []manifest.InputError) {
 			objs = append(objs, o)
 		}
 	}
-	return objs, errs
+	return objs, errs, notices
 }
 
 // originPath reads the path of an origin annotation, absolute.
@@ -169,4 +176,40 @@ func matchSource(srcs []*manifest.Object, o *manifest.Object) *manifest.Object {
 		return candidates[0]
 	}
 	return nil
+}
+
+// captureStderr runs f with os.Stderr redirected and returns the distinct
+// lines written to it: kustomize prints its deprecation warnings there,
+// once per kustomization and root, which would bury a scan's own output.
+func captureStderr(f func()) []string {
+	r, w, err := os.Pipe()
+	if err != nil {
+		f()
+		return nil
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan []string)
+	go func() {
+		var lines []string
+		seen := map[string]bool{}
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			l := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "# Warning:"))
+			if l != "" && !seen[l] {
+				seen[l] = true
+				lines = append(lines, l)
+			}
+		}
+		done <- lines
+	}()
+	defer func() {
+		os.Stderr = saved
+	}()
+	f()
+	os.Stderr = saved
+	_ = w.Close()
+	lines := <-done
+	_ = r.Close()
+	return lines
 }

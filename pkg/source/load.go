@@ -50,14 +50,16 @@ func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Res
 			continue
 		}
 		built[abs(dir)] = true
-		objs, errs := Kustomize(dir)
+		objs, errs, notices := Kustomize(dir)
 		slog.Debug("kustomization root", "dir", dir, "objects", len(objs))
 		res.Objects = append(res.Objects, objs...)
 		res.Errors = append(res.Errors, errs...)
+		res.Notices = append(res.Notices, notices...)
 		res.Files++
 	}
 	// Objects that name no namespace land in -n's (or "default"), as with
 	// kubectl apply -n and helm install -n; cluster-scoped ones in none.
 	manifest.SetDefaultNamespace(res.Objects, helm.Namespace)
+	manifest.SortErrors(res.Notices)
 	return res
 }

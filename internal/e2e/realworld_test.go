@@ -177,7 +177,9 @@ func TestNetpolLivePodAddresses(t *testing.T) {
 	if _, err := cs.NetworkingV1().NetworkPolicies(ns).Create(ctx, np, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cs.NetworkingV1().NetworkPolicies(ns).Delete(context.Background(), "db", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cs.NetworkingV1().NetworkPolicies(ns).Delete(context.Background(), "db", metav1.DeleteOptions{})
+	})
 	kubeconfig, err := cluster.Kubeconfig(t.TempDir(), "admin", "system:masters")
 	if err != nil {
 		t.Fatal(err)

@@ -254,6 +254,11 @@ func TestHelmInputErrors(t *testing.T) {
 	if r.code != ExitError || !strings.Contains(r.stdout, "missing in charts/ directory: redis") || !strings.Contains(r.stdout, filepath.Join("missingdep", "Chart.yaml")) {
 		t.Errorf("missing dependency: exit %d, %s", r.code, r.stdout)
 	}
+	// Output that does not parse: the template's file and a line inside it.
+	_, r = scanFindings(t, filepath.Join(helmDir, "badrender"))
+	if r.code != ExitError || !strings.Contains(r.stdout, "rendered template (output line 13)") || !strings.Contains(r.stdout, `"line": 1,`) {
+		t.Errorf("unparsable output: exit %d, %s", r.code, r.stdout)
+	}
 	_, r = scanFindings(t, filepath.Join(helmDir, "real"), "--set", "db.password=hunter2-s3cret,broken")
 	if r.code != ExitError || strings.Contains(r.stdout+r.stderr, "hunter2") || !strings.Contains(r.stdout, "--set") || !strings.Contains(r.stdout, "db.password") {
 		t.Errorf("--set error: exit %d, %s %s", r.code, r.stdout, r.stderr)

@@ -268,11 +268,17 @@ func bindingOf(o *inventory.Object) (rbacv1.RoleRef, []rbacv1.Subject, bool) {
 	return rbacv1.RoleRef{}, nil, false
 }
 
-// bootstrapRBAC reports Kubernetes' own default roles and bindings (label
-// kubernetes.io/bootstrapping: rbac-defaults, which the API server puts on
-// cluster-admin, admin, edit, view and the rest): a live scan does not judge
-// what every cluster has by design.
+// bootstrapRBAC reports Kubernetes' own default roles and bindings: the
+// ones named cluster-admin, admin, edit and view that carry the label
+// kubernetes.io/bootstrapping: rbac-defaults, as the API server creates them
+// (the system:* ones are skipped by name). A live scan does not judge what
+// every cluster has by design.
 func bootstrapRBAC(o *inventory.Object) bool {
+	switch o.Name {
+	case "cluster-admin", "admin", "edit", "view":
+	default:
+		return false // anyone can put the label on their own role
+	}
 	m, ok := o.Typed.(interface{ GetLabels() map[string]string })
 	return ok && m.GetLabels()["kubernetes.io/bootstrapping"] == "rbac-defaults"
 }

@@ -35,8 +35,19 @@ func rbacEscalationPath() check.Check {
 				if len(p.Steps) < 2 || p.Steps[0].Grant == nil {
 					continue
 				}
+				// Reported on the binding that starts the chain when it names
+				// the subject; when the subject gets that first step through
+				// a group, on the first binding that names it.
 				start := p.Steps[0].Grant.Binding
-				if start.Kind != o.Kind || start.Name != o.Name || start.Namespace != bindingNamespace(o) {
+				at, related := start, p.Steps[1:]
+				if !names(start, r.Subject, ctx.Inventory) {
+					own := ctx.Inventory.RBAC().BindingsNaming(r.Subject)
+					if len(own) == 0 {
+						continue
+					}
+					at, related = own[0], p.Steps
+				}
+				if at.Kind != o.Kind || at.Name != o.Name || at.Namespace != bindingNamespace(o) {
 					continue
 				}
 				for i, s := range subjects {
@@ -48,7 +59,7 @@ func rbacEscalationPath() check.Check {
 						chain = append(chain, st.From+" "+st.Action)
 					}
 					f := check.NewFinding(o, "subjects["+itoa(i)+"]", r.Subject+" reaches "+string(p.Goal)+": "+strings.Join(chain, "; then "))
-					for _, st := range p.Steps[1:] {
+					for _, st := range related {
 						if st.Grant == nil {
 							continue
 						}
@@ -64,6 +75,16 @@ func rbacEscalationPath() check.Check {
 			return out
 		},
 	}
+}
+
+// names reports whether the binding ref names subject directly.
+func names(ref rbac.Ref, subject string, inv *inventory.Inventory) bool {
+	for _, b := range inv.RBAC().BindingsNaming(subject) {
+		if b == ref {
+			return true
+		}
+	}
+	return false
 }
 
 // bindingNamespace is the namespace the RBAC graph keys a binding by.

@@ -76,3 +76,56 @@ subjects:
 		t.Errorf("scan reports %v, rbac risky %v; want the same three (alice, group:system:authenticated, the ci ServiceAccount)", scan, risky)
 	}
 }
+
+// TestEscalationThroughAGroupBinding: when the first step comes from a group
+// the subject is in, the chain is reported on the subject's own binding.
+func TestEscalationThroughAGroupBinding(t *testing.T) {
+	docs := `apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ci-pods, namespace: prod}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-creator}
+subjects:
+- {kind: Group, name: "system:serviceaccounts:ci", apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: pod-creator}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [create]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: deployer, namespace: prod}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: deployer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: deployer, namespace: prod}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: builder-view, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects:
+- {kind: ServiceAccount, name: builder, namespace: ci}
+`
+	objs, errs := manifest.Parse("rbac.yaml", []byte(docs))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	res := engine.Run([]check.Check{rbacEscalationPath()}, inventory.New(objs), engine.Options{})
+	var got []string
+	for _, f := range res.Findings {
+		if strings.HasPrefix(f.Message, "system:serviceaccount:ci:builder reaches cluster-admin") {
+			got = append(got, f.Object.Name)
+			if len(f.Related) != 2 {
+				t.Errorf("related %v, want the group's binding and the deployer's", f.Related)
+			}
+		}
+	}
+	if strings.Join(got, ",") != "builder-view" {
+		t.Errorf("builder's chain reported on %v, want once on builder-view; findings %+v", got, res.Findings)
+	}
+}

@@ -306,19 +306,9 @@ func allowed(id string, opts Options) bool {
 func Files(paths []string, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
 	// The same plan as scan: charts, the roots of kustomize trees (not the
 	// bases and components they read), and the plain files nothing reads.
-	roots, consumed := source.KustomizeRoots(paths)
-	isRoot := map[string]bool{}
-	for _, r := range roots {
-		isRoot[filepath.Clean(r)] = true
-	}
-	loaded := manifest.Load(paths, manifest.Options{Claim: func(p string) bool {
-		if source.IsChart(p) {
-			return true
-		}
-		st, err := os.Stat(p)
-		return err == nil && st.IsDir() && source.KustomizationFile(p) != "" && isRoot[filepath.Clean(p)]
-	}, Skip: consumed})
-	for _, r := range roots {
+	plan := source.PlanFor(paths)
+	loaded := manifest.Load(paths, manifest.Options{Claim: plan.Claim, Skip: plan.Skip})
+	for _, r := range plan.Roots {
 		if !slices.Contains(loaded.Claimed, r) {
 			loaded.Claimed = append(loaded.Claimed, r)
 		}

@@ -75,9 +75,11 @@ func (b *bounds) walk(n *yaml.Node, depth int, viaAlias bool) *boundsError {
 }
 
 // applyMerges applies YAML merge keys ("<<: *anchor" or "<<: [*a, *b]") in
-// every mapping under n, as kubectl's YAML reader does: keys of the mapping
-// itself win, then the merged mappings in order. The merged keys keep the
-// positions of the anchor they come from. done holds mappings already seen.
+// every mapping under n as kubectl's YAML library (sigs.k8s.io/yaml, from
+// go-yaml v2) does: entries in document order, the last writer of a key
+// winning, a merge writing its mapping's keys where it stands (of a list,
+// the first mapping wins). The merged keys keep the positions of the anchor
+// they come from. done holds the nodes already seen.
 func applyMerges(n *yaml.Node, done map[*yaml.Node]bool) {
 	if n == nil || done[n] {
 		return
@@ -103,36 +105,37 @@ func applyMerges(n *yaml.Node, done map[*yaml.Node]bool) {
 	if !hasMerge {
 		return
 	}
-	own := map[string]bool{}
+	at := map[string]int{} // key → index of its value in content
 	var content []*yaml.Node
-	var sources []*yaml.Node
+	set := func(k, v *yaml.Node) {
+		if i, ok := at[k.Value]; ok {
+			content[i-1], content[i] = k, v
+			return
+		}
+		content = append(content, k, v)
+		at[k.Value] = len(content) - 1
+	}
+	mergeFrom := func(src *yaml.Node) {
+		src = deref(src)
+		if src.Kind != yaml.MappingNode {
+			return // kubectl refuses these; the decoder reports the type
+		}
+		for i := 0; i+1 < len(src.Content); i += 2 {
+			set(src.Content[i], src.Content[i+1])
+		}
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if !isMergeKey(k) {
-			own[k.Value] = true
-			content = append(content, k, v)
+			set(k, v)
 			continue
 		}
-		v = deref(v)
-		if v.Kind == yaml.SequenceNode {
-			for _, s := range v.Content {
-				sources = append(sources, deref(s))
+		if v = deref(v); v.Kind == yaml.SequenceNode {
+			for j := len(v.Content) - 1; j >= 0; j-- {
+				mergeFrom(v.Content[j])
 			}
 		} else {
-			sources = append(sources, v)
-		}
-	}
-	for _, src := range sources {
-		if src.Kind != yaml.MappingNode {
-			continue // kubectl refuses these; the decoder reports the type
-		}
-		for i := 0; i+1 < len(src.Content); i += 2 {
-			k := src.Content[i]
-			if own[k.Value] {
-				continue
-			}
-			own[k.Value] = true
-			content = append(content, k, src.Content[i+1])
+			mergeFrom(v)
 		}
 	}
 	n.Content = content

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -16,6 +17,8 @@ func FuzzParse(f *testing.F) {
 		"apiVersion: v1\nkind: Secret\ndata: {k: '!!!'}\n",
 		"--- |\n  text\n",
 		"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - securityContext: {runAsUser: 0x7fffffffffffffff1}\n",
+		"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}]}{\"a\":1}\n---\nb: &b {c: 1}\nd: {<<: *b}\n",
+		"apiVersion: v1\n...\n\xef\xbb\xbfkind: X\n---\n\x00\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -47,6 +50,16 @@ func FuzzParse(f *testing.F) {
 		for _, e := range errs {
 			if e.File != "fuzz.yaml" || e.Line == 0 || e.Message == "" {
 				t.Fatalf("incomplete error %+v", e)
+			}
+		}
+		// Streaming the same bytes reads the same objects at the same lines.
+		streamed, serrs := ParseReader("fuzz.yaml", bytes.NewReader(data), 0)
+		if len(streamed) != len(objs) || len(serrs) != len(errs) {
+			t.Fatalf("in memory %d objects %d errors, streamed %d objects %d errors", len(objs), len(errs), len(streamed), len(serrs))
+		}
+		for i := range objs {
+			if a, b := objs[i].Locate(""), streamed[i].Locate(""); objs[i].Name != streamed[i].Name || a != b {
+				t.Fatalf("object %d: %s at %v in memory, %s at %v streamed", i, objs[i].Name, a, streamed[i].Name, b)
 			}
 		}
 	})

@@ -262,6 +262,15 @@ func (s *stream) yamlAtOnce() bool {
 	if bytes.Contains(rest, []byte("\n...")) {
 		return false // document end markers: the splitter counts lines right
 	}
+	if bytes.IndexByte(rest, '&') >= 0 && bytes.IndexByte(rest, '*') >= 0 {
+		// Possibly aliases: one decoder would let a document use another's
+		// anchors (kubectl reads each alone) and bound their expansion by
+		// the file's size instead of the document's.
+		return false
+	}
+	if i := bytes.IndexByte(rest, '\r'); i >= 0 && bytes.Contains(bytes.ReplaceAll(rest, []byte("\r\n"), nil), []byte("\r")) {
+		return false // a line break of its own (old Mac files): split by lines first
+	}
 	p := s.p
 	var objs []*Object
 	var errs []InputError
@@ -456,14 +465,21 @@ func (s *stream) document(text []byte, line int) {
 		s.fail(line+at-1, msg)
 		return
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(text))
 	var root yaml.Node
-	if err := yaml.Unmarshal(text, &root); err != nil {
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		s.errs = append(s.errs, yamlError(s.name, line-1+s.base, text, err))
 		return
 	}
 	o, e := s.p.fromRoot(&root, line-1+s.base, len(text))
 	s.objs = append(s.objs, o...)
 	s.errs = append(s.errs, e...)
+	// A chunk the line splitter saw as one document can hold more when a
+	// lone carriage return breaks lines: say so rather than drop them.
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil && more.Kind != 0 && len(more.Content) > 0 && !(more.Content[0].Kind == yaml.ScalarNode && isNull(more.Content[0])) {
+		s.fail(line+more.Line-1, "another document starts here without a \"---\" line of its own (carriage-return line breaks?); not read")
+	}
 }
 
 // undecodable says why a document cannot be text YAML, and on which of its

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 func cm(name string) string {
@@ -112,6 +114,9 @@ spec:
   - <<: [*base]
     image: redis
     name: c
+  - name: d
+    securityContext: {privileged: false}
+    <<: *base
 `
 	objs, errs := Parse("m.yaml", []byte(data))
 	if len(errs) != 0 || len(objs) != 1 {
@@ -121,7 +126,7 @@ spec:
 		t.Fatalf("schema errors: %v", se)
 	}
 	pod := objs[0].Typed.(*corev1.Pod)
-	if len(pod.Spec.Containers) != 3 {
+	if len(pod.Spec.Containers) != 4 {
 		t.Fatalf("containers %d", len(pod.Spec.Containers))
 	}
 	b, c := pod.Spec.Containers[1], pod.Spec.Containers[2]
@@ -129,7 +134,19 @@ spec:
 		t.Errorf("merged container b = %+v", b)
 	}
 	if c.Name != "c" || c.Image != "redis" {
-		t.Errorf("own keys must win: %+v", c)
+		t.Errorf("keys after the merge must win: %+v", c)
+	}
+	// As kubectl reads it: a merge overwrites the keys written before it.
+	if d := pod.Spec.Containers[3]; d.Name != "a" || d.SecurityContext == nil || !*d.SecurityContext.Privileged {
+		t.Errorf("a merge after the mapping's own keys must win, as in kubectl: %+v", d)
+	}
+	// The same as kubectl's YAML library reads it.
+	var want corev1.Pod
+	if err := sigsyaml.Unmarshal([]byte(data), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(want.Spec.Containers, pod.Spec.Containers) {
+		t.Errorf("containers differ from sigs.k8s.io/yaml's:\n got %+v\nwant %+v", pod.Spec.Containers, want.Spec.Containers)
 	}
 	// The merged field points at the anchor's line.
 	if l := objs[0].Locate("spec.containers[1].securityContext.privileged").Line; l != 11 {

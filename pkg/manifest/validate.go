@@ -107,7 +107,8 @@ func validate(typed runtime.Object) []FieldError {
 					bad(p, "a ServiceAccount subject of a ClusterRoleBinding needs a namespace")
 				}
 			case rbacv1.UserKind, rbacv1.GroupKind:
-				if s.APIGroup != rbacv1.GroupName {
+				// The API server defaults an empty apiGroup to rbac's.
+				if s.APIGroup != rbacv1.GroupName && s.APIGroup != "" {
 					bad(p+".apiGroup", "a %s subject has apiGroup %s, not %q", s.Kind, rbacv1.GroupName, s.APIGroup)
 				}
 			default:
@@ -119,7 +120,7 @@ func validate(typed runtime.Object) []FieldError {
 		}
 	}
 	roleRef := func(r rbacv1.RoleRef, kinds ...string) {
-		if r.APIGroup != rbacv1.GroupName {
+		if r.APIGroup != rbacv1.GroupName && r.APIGroup != "" { // "" is defaulted
 			bad("roleRef.apiGroup", "roleRef.apiGroup must be %s, not %q", rbacv1.GroupName, r.APIGroup)
 		}
 		ok := false

@@ -238,6 +238,21 @@ func New(objs []runtime.Object) *Graph {
 	return g
 }
 
+// BindingsNaming returns the bindings that name a subject (as Risky names
+// it: a user, group:NAME, or system:serviceaccount:NS:NAME) directly, sorted.
+func (g *Graph) BindingsNaming(subject string) []Ref {
+	key := "user:" + subject
+	if name, ok := strings.CutPrefix(subject, "group:"); ok {
+		key = "group:" + name
+	}
+	var out []Ref
+	for _, b := range g.bySubject[key] {
+		out = append(out, b.ref)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
 // bindingsFor returns the bindings whose subjects may name u, cluster
 // bindings first, each once.
 func (g *Graph) bindingsFor(u User) []*binding {

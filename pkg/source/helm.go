@@ -133,16 +133,22 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 		}
 		for _, piece := range splitHelm(rendered[n]) {
 			parsed, perrs := manifest.ParseAt(file, []byte(piece.text), piece.line)
+			var m *mapping
+			if tpl != nil && len(parsed)+len(perrs) > 0 {
+				m = tpl.place(piece)
+			}
 			for i := range perrs {
-				perrs[i].Message = "rendered template: " + perrs[i].Message
+				// The line is one of the output's; the file is the template's:
+				// point at the template document that rendered it.
+				perrs[i].Message = fmt.Sprintf("rendered template (output line %d): %s", perrs[i].Line, perrs[i].Message)
+				perrs[i].Line = 1
+				if m != nil {
+					perrs[i].Line = m.regionStart()
+				}
 			}
 			errs = append(errs, perrs...)
 			if len(parsed) == 0 {
 				continue // only comments or white space: Helm skips it too
-			}
-			var m *mapping
-			if tpl != nil {
-				m = tpl.place(piece)
 			}
 			for _, o := range parsed {
 				if !opts.IncludeTests && isTestHook(o) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -178,10 +179,17 @@ func matchSource(srcs []*manifest.Object, o *manifest.Object) *manifest.Object {
 	return nil
 }
 
+// stderrMu serialises captureStderr: os.Stderr is one variable per process.
+var stderrMu sync.Mutex
+
 // captureStderr runs f with os.Stderr redirected and returns the distinct
 // lines written to it: kustomize prints its deprecation warnings there,
 // once per kustomization and root, which would bury a scan's own output.
-func captureStderr(f func()) []string {
+// Lines are read whatever their length, so kustomize never blocks on a full
+// pipe; at most 100 distinct lines of 1 KiB are kept.
+func captureStderr(f func()) (lines []string) {
+	stderrMu.Lock()
+	defer stderrMu.Unlock()
 	r, w, err := os.Pipe()
 	if err != nil {
 		f()
@@ -189,27 +197,34 @@ func captureStderr(f func()) []string {
 	}
 	saved := os.Stderr
 	os.Stderr = w
-	done := make(chan []string)
+	done := make(chan []string, 1)
 	go func() {
-		var lines []string
+		var got []string
 		seen := map[string]bool{}
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "# Warning:"))
-			if l != "" && !seen[l] {
+		br := bufio.NewReader(r)
+		for {
+			l, err := br.ReadString('\n')
+			l = strings.TrimSpace(strings.TrimPrefix(l, "# Warning:"))
+			if len(l) > 1024 {
+				l = l[:1024] + "…"
+			}
+			if l != "" && !seen[l] && len(got) < 100 {
 				seen[l] = true
-				lines = append(lines, l)
+				got = append(got, l)
+			}
+			if err != nil {
+				break
 			}
 		}
-		done <- lines
+		done <- got
 	}()
+	// Restored, closed and drained even if f panics.
 	defer func() {
 		os.Stderr = saved
+		_ = w.Close()
+		lines = <-done
+		_ = r.Close()
 	}()
 	f()
-	os.Stderr = saved
-	_ = w.Close()
-	lines := <-done
-	_ = r.Close()
-	return lines
+	return nil
 }

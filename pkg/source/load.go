@@ -3,16 +3,31 @@ package source
 import (
 	"log/slog"
 	"runtime/debug"
+	"sync"
 
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
-// KustomizeRoots returns the kustomizations a walk of paths builds (see
-// Load), and whether a file is read by one of them (and so is not a plain
-// manifest).
-func KustomizeRoots(paths []string) (roots []string, consumed func(string) bool) {
-	plan := planKustomize(paths)
-	return plan.roots, func(p string) bool { return plan.skip[abs(p)] }
+var renderMu sync.Mutex
+
+// Plan is how Load reads a set of paths: the manifest.Options Claim and
+// Skip that leave charts, named kustomizations and the files kustomizations
+// read out of the plain walk, and the kustomization roots to build.
+type Plan struct {
+	Roots []string
+	Claim func(string) bool
+	Skip  func(string) bool
+}
+
+// PlanFor is the plan Load follows for paths; fix follows the same.
+func PlanFor(paths []string) Plan { return planKustomize(paths).public() }
+
+func (plan *kustomizePlan) public() Plan {
+	return Plan{
+		Roots: plan.roots,
+		Claim: func(p string) bool { return IsChart(p) || plan.explicit[abs(p)] },
+		Skip:  func(p string) bool { return plan.skip[abs(p)] },
+	}
 }
 
 // Load reads paths as `rampart scan` does: plain manifests through the
@@ -24,16 +39,17 @@ func KustomizeRoots(paths []string) (roots []string, consumed func(string) bool)
 // namespace land.
 func Load(paths []string, opts manifest.Options, helm HelmOptions) *manifest.Result {
 	plan := planKustomize(paths)
-	opts.Claim = func(p string) bool {
-		return IsChart(p) || plan.explicit[abs(p)]
-	}
-	opts.Skip = func(p string) bool { return plan.skip[abs(p)] }
+	p := plan.public()
+	opts.Claim, opts.Skip = p.Claim, p.Skip
 	res := manifest.Load(paths, opts)
 	res.Notices = append(res.Notices, plan.notices...)
 	if len(res.Claimed)+len(plan.roots) > 0 {
 		// Helm and kustomize make several times their output in garbage; a
 		// scan that raised GOGC for plain YAML would hold all of it. Their
-		// builds run with the default collector, whatever the caller set.
+		// builds run with the default collector, whatever the caller set
+		// (a process-wide setting: renders run one Load at a time).
+		renderMu.Lock()
+		defer renderMu.Unlock()
 		defer debug.SetGCPercent(debug.SetGCPercent(100))
 	}
 	built := map[string]bool{}

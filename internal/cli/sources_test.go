@@ -256,7 +256,7 @@ func TestHelmInputErrors(t *testing.T) {
 	}
 	// Output that does not parse: the template's file and a line inside it.
 	_, r = scanFindings(t, filepath.Join(helmDir, "badrender"))
-	if r.code != ExitError || !strings.Contains(r.stdout, "rendered template (output line 13)") || !strings.Contains(r.stdout, `"line": 1,`) {
+	if r.code != ExitError || !strings.Contains(r.stdout, "rendered template (output line 13)") || !strings.Contains(r.stdout, `cm.yaml","line":1,`) {
 		t.Errorf("unparsable output: exit %d, %s", r.code, r.stdout)
 	}
 	_, r = scanFindings(t, filepath.Join(helmDir, "real"), "--set", "db.password=hunter2-s3cret,broken")

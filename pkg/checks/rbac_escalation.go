@@ -30,36 +30,18 @@ func rbacEscalationPath() check.Check {
 				return nil
 			}
 			var out []check.Finding
-			for _, r := range ctx.Inventory.RBAC().Risky() {
-				p := r.Paths[0] // the worst goal; direct power is the per-rule checks'
-				if len(p.Steps) < 2 || p.Steps[0].Grant == nil {
-					continue
-				}
-				// Reported on the binding that starts the chain when it names
-				// the subject; when the subject gets that first step through
-				// a group, on the first binding that names it.
-				start := p.Steps[0].Grant.Binding
-				at, related := start, p.Steps[1:]
-				if !names(start, r.Subject, ctx.Inventory) {
-					own := ctx.Inventory.RBAC().BindingsNaming(r.Subject)
-					if len(own) == 0 {
-						continue
-					}
-					at, related = own[0], p.Steps
-				}
-				if at.Kind != o.Kind || at.Name != o.Name || at.Namespace != bindingNamespace(o) {
-					continue
-				}
+			ref := rbac.Ref{Kind: o.Kind, Namespace: bindingNamespace(o), Name: o.Name}
+			for _, e := range ctx.Inventory.RBAC().Escalations()[ref] {
 				for i, s := range subjects {
-					if rbac.RiskySubject(s, o.Namespace) != r.Subject {
+					if rbac.RiskySubject(s, o.Namespace) != e.Subject {
 						continue
 					}
 					var chain []string
-					for _, st := range p.Steps {
+					for _, st := range e.Path.Steps {
 						chain = append(chain, st.From+" "+st.Action)
 					}
-					f := check.NewFinding(o, "subjects["+itoa(i)+"]", r.Subject+" reaches "+string(p.Goal)+": "+strings.Join(chain, "; then "))
-					for _, st := range related {
+					f := check.NewFinding(o, "subjects["+itoa(i)+"]", e.Subject+" reaches "+string(e.Path.Goal)+": "+strings.Join(chain, "; then "))
+					for _, st := range e.Related {
 						if st.Grant == nil {
 							continue
 						}
@@ -75,16 +57,6 @@ func rbacEscalationPath() check.Check {
 			return out
 		},
 	}
-}
-
-// names reports whether the binding ref names subject directly.
-func names(ref rbac.Ref, subject string, inv *inventory.Inventory) bool {
-	for _, b := range inv.RBAC().BindingsNaming(subject) {
-		if b == ref {
-			return true
-		}
-	}
-	return false
 }
 
 // bindingNamespace is the namespace the RBAC graph keys a binding by.

@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -270,6 +271,42 @@ type Risk struct {
 func (g *Graph) Risky() []Risk {
 	g.riskyOnce.Do(func() { g.risky = g.rank() })
 	return g.risky
+}
+
+// Escalation is a Risky subject's worst chain when it has more than one
+// step, placed on the binding it is reported on.
+type Escalation struct {
+	Subject string
+	Path    Path
+	// Related are the steps whose bindings are the other links.
+	Related []Step
+}
+
+// Escalations returns, by binding, the chains to report there: each Risky
+// subject whose worst chain is indirect, once, on the binding that starts
+// the chain when that binding names the subject, or else (the first step
+// came through a group) on the first binding that names it. Computed once.
+func (g *Graph) Escalations() map[Ref][]Escalation {
+	g.escOnce.Do(func() {
+		g.esc = map[Ref][]Escalation{}
+		for _, r := range g.Risky() {
+			p := r.Paths[0]
+			if len(p.Steps) < 2 || p.Steps[0].Grant == nil {
+				continue
+			}
+			own := g.BindingsNaming(r.Subject)
+			start := p.Steps[0].Grant.Binding
+			at, related := start, p.Steps[1:]
+			if !slices.Contains(own, start) {
+				if len(own) == 0 {
+					continue
+				}
+				at, related = own[0], p.Steps
+			}
+			g.esc[at] = append(g.esc[at], Escalation{Subject: r.Subject, Path: p, Related: related})
+		}
+	})
+	return g.esc
 }
 
 // RiskySubject is the name Risky gives a binding's subject (users by name,

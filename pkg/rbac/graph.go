@@ -113,6 +113,8 @@ type Graph struct {
 	pathsCache map[string][]Path
 	riskyOnce  sync.Once
 	risky      []Risk
+	escOnce    sync.Once
+	esc        map[Ref][]Escalation
 }
 
 // New builds a graph from typed RBAC objects (other objects are ignored).

@@ -10,7 +10,11 @@ import (
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
+	appsv1beta1 "k8s.io/api/apps/v1beta1"
+	appsv1beta2 "k8s.io/api/apps/v1beta2"
 	batchv1 "k8s.io/api/batch/v1"
+	batchv1beta1 "k8s.io/api/batch/v1beta1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -281,6 +285,29 @@ func derivePodTemplate(o *manifest.Object) *PodTemplate {
 	case *batchv1.Job:
 		return tpl(&t.Spec.Template, "spec.template")
 	case *batchv1.CronJob:
+		return tpl(&t.Spec.JobTemplate.Spec.Template, "spec.jobTemplate.spec.template")
+	// Removed API versions still in old manifests: the API server refuses
+	// them (removed-api-version says so), but the pods they describe are
+	// judged like any other, so the migration does not hide a privileged one.
+	case *appsv1beta2.Deployment:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *appsv1beta2.ReplicaSet:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *appsv1beta2.StatefulSet:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *appsv1beta2.DaemonSet:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *appsv1beta1.Deployment:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *appsv1beta1.StatefulSet:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *extensionsv1beta1.Deployment:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *extensionsv1beta1.DaemonSet:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *extensionsv1beta1.ReplicaSet:
+		return tpl(&t.Spec.Template, "spec.template")
+	case *batchv1beta1.CronJob:
 		return tpl(&t.Spec.JobTemplate.Spec.Template, "spec.jobTemplate.spec.template")
 	case nil:
 		return embeddedTemplate(o)

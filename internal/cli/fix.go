@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -13,6 +15,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/checks"
 	"github.com/rampart-k8s/rampart/pkg/config"
 	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/file"
 	"github.com/rampart-k8s/rampart/pkg/fix"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
@@ -85,14 +88,14 @@ listed. Without --write, the changes are printed as a unified diff.`,
 			if err != nil {
 				return usageError("%v", err)
 			}
+			var failed []string
 			for _, f := range res.Files {
 				if o.write {
-					mode := os.FileMode(0o644)
-					if st, err := os.Stat(f.Name); err == nil {
-						mode = st.Mode().Perm()
-					}
-					if err := os.WriteFile(f.Name, []byte(f.After), mode); err != nil {
-						return fmt.Errorf("writing %s: %w", f.Name, err)
+					// Atomically, one file at a time: a failure costs that
+					// file only, and an interrupt leaves each file whole.
+					if err := writeFixed(f.Name, []byte(f.After), args); err != nil {
+						failed = append(failed, err.Error())
+						fmt.Fprintf(s.err, "not written %s: %v\n", f.Name, err)
 					}
 					continue
 				}
@@ -122,7 +125,10 @@ listed. Without --write, the changes are printed as a unified diff.`,
 			if o.write {
 				verb = "changed"
 			}
-			fmt.Fprintf(s.err, "%d fixes (%d breaking) %s %d files; %d not made\n", len(res.Applied), breaking, verb, len(res.Files), len(res.Pending))
+			fmt.Fprintf(s.err, "%d fixes (%d breaking) %s %d files; %d not made\n", len(res.Applied), breaking, verb, len(res.Files)-len(failed), len(res.Pending))
+			if len(failed) > 0 {
+				return &exitError{code: ExitError, err: fmt.Errorf("%d files could not be written; the others were", len(failed))}
+			}
 			return nil
 		},
 	}
@@ -167,4 +173,42 @@ func askEach(s *streams) func(fix.Applied) fix.Answer {
 			}
 		}
 	}
+}
+
+// writeFixed writes a fixed file atomically. A file reached through a
+// symbolic link is written only when the link's target lies inside one of
+// the paths given on the command line: fix never edits a file outside what
+// it was asked to fix.
+func writeFixed(name string, data []byte, paths []string) error {
+	target, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		target = name // a new file (generated policies, values, patches)
+	}
+	if target != name && !insideAny(target, paths) {
+		return fmt.Errorf("a link to %s, outside the paths given; not written through", target)
+	}
+	return file.WriteAtomic(name, data, 0o644)
+}
+
+func insideAny(target string, paths []string) bool {
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return false
+	}
+	for _, p := range paths {
+		root, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			continue
+		}
+		if root, err = filepath.Abs(root); err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(root, abs); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/checks"
 	"github.com/rampart-k8s/rampart/pkg/config"
 	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/file"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/report"
 	"github.com/rampart-k8s/rampart/pkg/source"
@@ -219,20 +222,21 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		return scanExit(res, o)
 	}
 
-	w := s.out
+	var w io.Writer = s.out
 	color := o.color == "always" || (o.color == "auto" && isTerminal(s.out) && os.Getenv("NO_COLOR") == "")
+	var buf bytes.Buffer
 	if o.outputFile != "" {
-		f, err := os.Create(o.outputFile)
-		if err != nil {
-			return usageError("--output-file: %v", err)
-		}
-		defer f.Close()
-		w = f
+		w = &buf // written atomically once complete
 		color = o.color == "always"
 	}
 	root, _ := os.Getwd()
 	if err := rep.Write(w, res, report.Options{Root: root, Color: color, Version: toolVersion(), ShowSuppressed: o.showSuppressed}); err != nil {
 		return fmt.Errorf("writing report: %w", err)
+	}
+	if o.outputFile != "" {
+		if err := file.WriteAtomic(o.outputFile, buf.Bytes(), 0o644); err != nil {
+			return usageError("--output-file: %v", err)
+		}
 	}
 	return scanExit(res, o)
 }

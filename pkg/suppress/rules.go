@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
+	rfile "github.com/rampart-k8s/rampart/pkg/file"
 )
 
 // Exception is a configured suppression: globs over check, kind, namespace,
@@ -134,7 +135,7 @@ func WriteBaseline(file string, findings []check.Finding) error {
 	if err != nil {
 		return fmt.Errorf("writing baseline: %w", err)
 	}
-	if err := os.WriteFile(file, append(data, '\n'), 0o644); err != nil { //nolint:gosec // a baseline is meant to be committed and read
+	if err := rfile.WriteAtomic(file, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing baseline: %w", err)
 	}
 	return nil

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFixWriteFailuresCostOneFile: a file that cannot be written is
+// reported, the others are written, and the exit code says so; a link to a
+// file outside the paths given is not written through.
+func TestFixWriteFailuresCostOneFile(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, filepath.Join("..", "..", "examples", "insecure"), filepath.Join(dir, "app"))
+	outside := filepath.Join(t.TempDir(), "outside.yaml")
+	if err := os.WriteFile(outside, []byte(seedPod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "app", "linked.yaml")); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	if os.Geteuid() != 0 { // root writes into read-only folders
+		locked := filepath.Join(dir, "app", "locked")
+		if err := os.MkdirAll(locked, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(locked, "pod.yaml"), []byte(seedPod), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(locked, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(locked, 0o755) })
+	}
+	pods, _ := os.ReadFile(filepath.Join(dir, "app", "frontend.yaml"))
+	r := rampart(t, "", "fix", "--write", filepath.Join(dir, "app"))
+	if r.code != ExitError || !strings.Contains(r.stderr, "not written") || !strings.Contains(r.stderr, "outside the paths given") {
+		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+	if data, _ := os.ReadFile(outside); string(data) != seedPod {
+		t.Error("a file outside the paths given was changed through a link")
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "app", "frontend.yaml")); string(after) == string(pods) {
+		t.Error("one file that could not be written stopped the others")
+	}
+}
+
+// TestFixWriteSurvivesKill kills `rampart fix --write` at random moments on
+// a tree of several files: every file is then either as it was or fully
+// fixed, never cut.
+func TestFixWriteSurvivesKill(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "rampart")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rampart").CombinedOutput(); err != nil {
+		t.Fatalf("building: %v\n%s", err, out)
+	}
+	orig := filepath.Join(t.TempDir(), "app")
+	copyTree(t, filepath.Join("..", "..", "examples", "insecure"), orig)
+	read := func(dir string) map[string]string {
+		m := map[string]string{}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue // a temporary file a kill left behind is hidden and never read
+			}
+			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			m[e.Name()] = string(data)
+		}
+		return m
+	}
+	before := read(orig)
+	fixedDir := filepath.Join(t.TempDir(), "app")
+	copyTree(t, orig, fixedDir)
+	start := time.Now()
+	if out, err := exec.Command(bin, "fix", "--write", "--breaking", fixedDir).CombinedOutput(); err != nil {
+		t.Fatalf("fix: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	fixed := read(fixedDir)
+	changed := 0
+	for name := range fixed {
+		if fixed[name] != before[name] {
+			changed++
+		}
+	}
+	if changed < 3 {
+		t.Fatalf("only %d files change: the test would prove little", changed)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 25; i++ {
+		dir := filepath.Join(t.TempDir(), "app")
+		copyTree(t, orig, dir)
+		cmd := exec.Command(bin, "fix", "--write", "--breaking", dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(took) + 1)))
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		for name, got := range read(dir) {
+			if got != before[name] && got != fixed[name] {
+				t.Fatalf("run %d: %s is neither the original nor the fixed file (%d bytes)", i, name, len(got))
+			}
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 	"k8s.io/pod-security-admission/api"
 
@@ -99,14 +98,10 @@ listed. Without --write, the changes are printed as a unified diff.`,
 					}
 					continue
 				}
-				diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-					A: difflib.SplitLines(f.Before), B: difflib.SplitLines(f.After),
-					FromFile: "a/" + strings.TrimPrefix(f.Name, "/"), ToFile: "b/" + strings.TrimPrefix(f.Name, "/"), Context: 3,
-				})
-				if err != nil {
+				_, statErr := os.Lstat(f.Name)
+				if err := writeUnifiedDiff(s.out, f.Name, f.Before, f.After, statErr == nil); err != nil {
 					return err
 				}
-				fmt.Fprint(s.out, diff)
 			}
 			breaking := 0
 			for _, a := range res.Applied {

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+)
+
+// writeUnifiedDiff writes a unified diff of one file that git apply and
+// patch -p1 accept: a file that did not exist comes from /dev/null, and a
+// last line without a newline is marked as such.
+func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) error {
+	a, b := splitLines(before), splitLines(after)
+	rel := strings.TrimPrefix(name, "/")
+	from, to := "a/"+rel, "b/"+rel
+	if !existed {
+		from = "/dev/null"
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "--- %s\n+++ %s\n", from, to)
+	m := difflib.NewMatcher(a, b)
+	for _, group := range m.GetGroupedOpCodes(3) {
+		first, last := group[0], group[len(group)-1]
+		fmt.Fprintf(bw, "@@ -%s +%s @@\n", hunkRange(first.I1, last.I2), hunkRange(first.J1, last.J2))
+		for _, op := range group {
+			switch op.Tag {
+			case 'e':
+				writeLines(bw, " ", a[op.I1:op.I2])
+			case 'd':
+				writeLines(bw, "-", a[op.I1:op.I2])
+			case 'i':
+				writeLines(bw, "+", b[op.J1:op.J2])
+			case 'r':
+				writeLines(bw, "-", a[op.I1:op.I2])
+				writeLines(bw, "+", b[op.J1:op.J2])
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+// hunkRange is a hunk's "start,count" (start 0 for an empty range).
+func hunkRange(i1, i2 int) string {
+	n := i2 - i1
+	start := i1 + 1
+	if n == 0 {
+		start = i1
+	}
+	if n == 1 {
+		return fmt.Sprint(start)
+	}
+	return fmt.Sprintf("%d,%d", start, n)
+}
+
+func writeLines(w *bufio.Writer, prefix string, lines []string) {
+	for _, l := range lines {
+		w.WriteString(prefix)
+		w.WriteString(l)
+		if !strings.HasSuffix(l, "\n") {
+			w.WriteString("\n\\ No newline at end of file\n")
+		}
+	}
+}
+
+// splitLines keeps each line's newline (the last line may have none).
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}

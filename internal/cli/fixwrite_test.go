@@ -107,3 +107,33 @@ func TestFixWriteSurvivesKill(t *testing.T) {
 		}
 	}
 }
+
+// TestFixKeepsLineEndsAndBOM: a CRLF file with a byte order mark is fixed
+// with CRLF line ends and its mark, and otherwise exactly as its LF twin.
+func TestFixKeepsLineEndsAndBOM(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "insecure", "frontend.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf := filepath.Join(t.TempDir(), "lf.yaml")
+	crlf := filepath.Join(t.TempDir(), "crlf.yaml")
+	if err := os.WriteFile(lf, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crlf, []byte("\ufeff"+strings.ReplaceAll(string(src), "\n", "\r\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{lf, crlf} {
+		if r := rampart(t, "", "fix", "--write", "--no-generate", f); r.code != ExitOK {
+			t.Fatalf("fix %s: exit %d %s", f, r.code, r.stderr)
+		}
+	}
+	a, _ := os.ReadFile(lf)
+	b, _ := os.ReadFile(crlf)
+	if string(a) == string(src) {
+		t.Fatal("nothing was fixed: the test would prove little")
+	}
+	if want := "\ufeff" + strings.ReplaceAll(string(a), "\n", "\r\n"); string(b) != want {
+		t.Errorf("CRLF file after fix differs from its LF twin with CRLF and BOM:\n%q", b)
+	}
+}

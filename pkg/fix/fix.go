@@ -370,7 +370,9 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			afterOf[file] = string(data)
 			continue
 		}
-		fr, applied, pending, more := fixFile(file, string(data), others, checks, eopts, &opts, &quit)
+		text, restore := plainText(string(data))
+		fr, applied, pending, more := fixFile(file, text, others, checks, eopts, &opts, &quit)
+		fr.Before, fr.After = string(data), restore(fr.After)
 		res.Applied = append(res.Applied, applied...)
 		res.Pending = append(res.Pending, pending...)
 		extras = append(extras, more...)
@@ -526,6 +528,32 @@ func networkPolicyInPod(f check.Finding, o *inventory.Object, src string) (recip
 		sets:    [][]set{ops},
 		extra:   &generated{np, "Pod " + o.Name + " had a NetworkPolicy inside its spec"},
 	}, true
+}
+
+// plainText strips a byte order mark and turns CRLF line ends into LF, the
+// text edits are made on; restore gives the edited text the file's own BOM
+// and line ends back (a file with CRLF anywhere is written with CRLF), and
+// gives back the original bytes when nothing changed.
+func plainText(orig string) (string, func(string) string) {
+	text := strings.TrimPrefix(orig, "\ufeff")
+	bom := len(text) != len(orig)
+	crlf := strings.Contains(text, "\r\n")
+	if crlf {
+		text = strings.ReplaceAll(text, "\r\n", "\n")
+	}
+	plain := text
+	return text, func(s string) string {
+		if s == plain {
+			return orig
+		}
+		if crlf {
+			s = strings.ReplaceAll(s, "\n", "\r\n")
+		}
+		if bom {
+			s = "\ufeff" + s
+		}
+		return s
+	}
 }
 
 // fixFile applies one fix at a time, re-reading the file after each, until

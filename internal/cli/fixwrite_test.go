@@ -137,3 +137,39 @@ func TestFixKeepsLineEndsAndBOM(t *testing.T) {
 		t.Errorf("CRLF file after fix differs from its LF twin with CRLF and BOM:\n%q", b)
 	}
 }
+
+// TestGeneratedPoliciesSelectByLastingLabels: generated NetworkPolicies do
+// not select by labels that change with each release, and input that names
+// no namespace gets policies that name none.
+func TestGeneratedPoliciesSelectByLastingLabels(t *testing.T) {
+	dir := t.TempDir()
+	app := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web, app.kubernetes.io/version: "1.4.2", helm.sh/chart: web-0.3.1, pod-template-hash: 5d4f9}
+    spec: {containers: [{name: web, image: nginx:1.27}]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := rampart(t, "", "fix", "--write", dir); r.code != ExitOK {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "rampart-generated.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(gen)
+	if !strings.Contains(text, "kind: NetworkPolicy") || !strings.Contains(text, "app: web") {
+		t.Fatalf("no policy selecting app: web:\n%s", text)
+	}
+	for _, bad := range []string{"app.kubernetes.io/version", "helm.sh/chart", "pod-template-hash", "namespace: default"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("generated file holds %q:\n%s", bad, text)
+		}
+	}
+}

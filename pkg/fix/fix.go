@@ -15,6 +15,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/engine"
@@ -395,6 +396,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		objs, _ := manifest.Parse(file, []byte(afterOf[file]))
 		fixed = append(fixed, objs...)
 	}
+	manifest.SetDefaultNamespace(fixed, opts.Helm.Namespace) // as the scan reads them
 	inv := inventory.New(fixed)
 	// With --only, only what the chosen fixes create is generated.
 	all := extras
@@ -409,10 +411,23 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	// again once the Pod no longer holds it).
 	for _, o := range inv.Objects {
 		if filepath.Clean(o.File) == filepath.Clean(gen) && o.Typed != nil {
-			switch o.Typed.(type) {
-			case *networkingv1.NetworkPolicy, *corev1.ServiceAccount:
-				all = append(all, generated{obj: o.Typed, reason: "kept from an earlier run"})
+			var kept runtime.Object
+			switch t := o.Typed.(type) {
+			case *networkingv1.NetworkPolicy:
+				kept = t.DeepCopy()
+			case *corev1.ServiceAccount:
+				kept = t.DeepCopy()
 			}
+			if kept == nil {
+				continue
+			}
+			if o.ImplicitNamespace {
+				// Written without a namespace; the scan put it in -n's.
+				if m, ok := kept.(interface{ SetNamespace(string) }); ok {
+					m.SetNamespace("")
+				}
+			}
+			all = append(all, generated{obj: kept, reason: "kept from an earlier run"})
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return key(all[i].obj) < key(all[j].obj) })
@@ -465,7 +480,11 @@ func serviceAccountsFor(inv *inventory.Inventory, generatedFile string) []genera
 					continue
 				}
 			}
-			out = append(out, generated{serviceAccount(ns, name), w.Kind + " " + w.Name + " ran as the default ServiceAccount"})
+			saNS := ns
+			if w.ImplicitNamespace {
+				saNS = "" // where the workload is applied (-n)
+			}
+			out = append(out, generated{serviceAccount(saNS, name), w.Kind + " " + w.Name + " ran as the default ServiceAccount"})
 		}
 	}
 	return out

@@ -45,17 +45,27 @@ func generate(inv *inventory.Inventory, generatedFile string) []generated {
 		if len(workloads) == 0 {
 			continue
 		}
+		// Input that names no namespace gets generated objects that name
+		// none either: they land where the manifests are applied (-n).
+		outNS := ns
+		implicit := true
+		for _, w := range workloads {
+			implicit = implicit && w.ImplicitNamespace
+		}
+		if implicit {
+			outNS = ""
+		}
 		// A default deny in a system namespace would cut off the cluster's
 		// own components; those namespaces get only per-workload policies.
 		if !systemNamespace[ns] && !hasDefaultDeny(inv, ns, generatedFile) {
-			out = append(out, generated{policy(ns, "default-deny", metav1.LabelSelector{}, nil, nil), "namespace " + ns + " has no default-deny policy"})
+			out = append(out, generated{policy(outNS, "default-deny", metav1.LabelSelector{}, nil, nil), "namespace " + ns + " has no default-deny policy"})
 		}
 		for _, w := range workloads {
-			sel := w.Pod.Meta.Labels
+			sel := stableLabels(w.Pod.Meta.Labels)
 			if len(sel) == 0 {
-				continue // nothing to select it by; the edit adding a label comes first
+				continue // nothing lasting to select it by; the edit adding a label comes first
 			}
-			ports := servicePorts(inv, ns, sel)
+			ports := servicePorts(inv, ns, w.Pod.Meta.Labels)
 			var ingress []networkingv1.NetworkPolicyIngressRule
 			if len(ports) > 0 {
 				ingress = []networkingv1.NetworkPolicyIngressRule{{Ports: ports}}
@@ -69,11 +79,30 @@ func generate(inv *inventory.Inventory, generatedFile string) []generated {
 				}},
 				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
 			}}
-			out = append(out, generated{policy(ns, strings.ToLower(w.Name)+"-"+strings.ToLower(w.Kind), metav1.LabelSelector{MatchLabels: sel}, ingress, egress),
+			out = append(out, generated{policy(outNS, strings.ToLower(w.Name)+"-"+strings.ToLower(w.Kind), metav1.LabelSelector{MatchLabels: sel}, ingress, egress),
 				fmt.Sprintf("%s %s: ingress on %d Service port(s), egress to DNS", w.Kind, w.Name, len(ports))})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return key(out[i].obj) < key(out[j].obj) })
+	return out
+}
+
+// changingLabels change with every release or rollout: a selector that used
+// them would stop matching the next version of the pods.
+var changingLabels = map[string]bool{
+	"app.kubernetes.io/version": true, "version": true, "helm.sh/chart": true, "chart": true,
+	"pod-template-hash": true, "controller-revision-hash": true, "pod-template-generation": true,
+	"statefulset.kubernetes.io/pod-name": true, "apps.kubernetes.io/pod-index": true,
+}
+
+// stableLabels are the pod labels a generated policy may select by.
+func stableLabels(l map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range l {
+		if !changingLabels[k] {
+			out[k] = v
+		}
+	}
 	return out
 }
 

@@ -7,11 +7,15 @@ import (
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/rampart-k8s/rampart/pkg/secret"
 )
 
 // writeUnifiedDiff writes a unified diff of one file that git apply and
 // patch -p1 accept: a file that did not exist comes from /dev/null, and a
-// last line without a newline is marked as such.
+// last line without a newline is marked as such. Credential values on the
+// lines shown (context lines included) are redacted: the diff is for
+// people to read; the file written keeps them.
 func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) error {
 	a, b := splitLines(before), splitLines(after)
 	rel := strings.TrimPrefix(name, "/")
@@ -21,6 +25,16 @@ func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) err
 	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "--- %s\n+++ %s\n", from, to)
+	var red secret.Redactor
+	writeLines := func(prefix string, lines []string) {
+		for _, l := range lines {
+			bw.WriteString(prefix)
+			bw.WriteString(red.Line(l))
+			if !strings.HasSuffix(l, "\n") {
+				bw.WriteString("\n\\ No newline at end of file\n")
+			}
+		}
+	}
 	m := difflib.NewMatcher(a, b)
 	for _, group := range m.GetGroupedOpCodes(3) {
 		first, last := group[0], group[len(group)-1]
@@ -28,14 +42,14 @@ func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) err
 		for _, op := range group {
 			switch op.Tag {
 			case 'e':
-				writeLines(bw, " ", a[op.I1:op.I2])
+				writeLines(" ", a[op.I1:op.I2])
 			case 'd':
-				writeLines(bw, "-", a[op.I1:op.I2])
+				writeLines("-", a[op.I1:op.I2])
 			case 'i':
-				writeLines(bw, "+", b[op.J1:op.J2])
+				writeLines("+", b[op.J1:op.J2])
 			case 'r':
-				writeLines(bw, "-", a[op.I1:op.I2])
-				writeLines(bw, "+", b[op.J1:op.J2])
+				writeLines("-", a[op.I1:op.I2])
+				writeLines("+", b[op.J1:op.J2])
 			}
 		}
 	}
@@ -53,16 +67,6 @@ func hunkRange(i1, i2 int) string {
 		return fmt.Sprint(start)
 	}
 	return fmt.Sprintf("%d,%d", start, n)
-}
-
-func writeLines(w *bufio.Writer, prefix string, lines []string) {
-	for _, l := range lines {
-		w.WriteString(prefix)
-		w.WriteString(l)
-		if !strings.HasSuffix(l, "\n") {
-			w.WriteString("\n\\ No newline at end of file\n")
-		}
-	}
 }
 
 // splitLines keeps each line's newline (the last line may have none).

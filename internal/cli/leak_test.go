@@ -3,10 +3,12 @@ package cli
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -125,6 +127,84 @@ func TestNoSecretValueLeaks(t *testing.T) {
 			if strings.Contains(r.stdout, v) || strings.Contains(r.stderr, v) {
 				t.Errorf("%s output contains a secret value from the fixtures: %q", format, v)
 			}
+		}
+	}
+	// The diffs fix prints (context lines included) hold none either; the
+	// files it writes keep the real values.
+	r = rampart(t, "", "fix", "--breaking", dir)
+	if !strings.Contains(r.stdout, "+++ ") {
+		t.Fatalf("fix printed no diff: the test would prove nothing\n%s", r.stderr)
+	}
+	for _, v := range values {
+		if strings.Contains(r.stdout, v) || strings.Contains(r.stderr, v) {
+			t.Errorf("fix diff contains a secret value from the fixtures: %q", v)
+		}
+	}
+}
+
+// TestFixDiffRedactsSecretsInContext: values Rampart recognises as
+// credentials next to the lines fix edits are redacted in the printed diff
+// (context lines included), and written unchanged to the file.
+func TestFixDiffRedactsSecretsInContext(t *testing.T) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	random := func() string {
+		const chars = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+		b := make([]byte, 20)
+		for i := range b {
+			b[i] = chars[rng.IntN(len(chars))]
+		}
+		return string(b)
+	}
+	pw, token, apiKey, ghp := random(), random(), random(), "ghp_"+random()+random()[:16]
+	manifest := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+  annotations:
+    api-token: "` + apiKey + `"
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: registry.example.com/api:1.0
+        args: ["--token=` + token + `", "--listen=:8080"]
+        env:
+        - name: DB_PASSWORD
+          value: "` + pw + `"
+        - name: GH
+          value: ` + ghp + `
+        securityContext:
+          privileged: true
+`
+	dir := t.TempDir()
+	file := filepath.Join(dir, "api.yaml")
+	if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := rampart(t, "", "fix", "--breaking", file)
+	if !strings.Contains(r.stdout, "privileged") {
+		t.Fatalf("the diff does not show the edit next to the secrets:\n%s", r.stdout)
+	}
+	for _, v := range []string{pw, token, apiKey, ghp} {
+		if strings.Contains(r.stdout, v) || strings.Contains(r.stderr, v) {
+			t.Errorf("fix diff shows a secret value: %q\n%s", v, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "<redacted>") {
+		t.Errorf("no redaction marker in the diff:\n%s", r.stdout)
+	}
+	if r := rampart(t, "", "fix", "--breaking", "--write", file); r.code != ExitOK {
+		t.Fatalf("fix --write: exit %d %s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(file)
+	for _, v := range []string{pw, token, apiKey, ghp} {
+		if !strings.Contains(string(data), v) {
+			t.Errorf("the written file lost a value: %q", v)
 		}
 	}
 }

@@ -50,3 +50,24 @@ func FuzzDetect(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactor(t *testing.T) {
+	tests := []struct {
+		lines []string
+		want  []string
+	}{
+		{[]string{"  - name: DB_PASSWORD", `    value: "Xq9vLw2ZpR7tKm3e"`}, []string{"  - name: DB_PASSWORD", `    value: "<redacted>"`}},
+		{[]string{`    args: ["--token=d41d8cd98f00b204e9800998ecf8427e", "--port=80"]`}, []string{`    args: ["--token=<redacted>", "--port=80"]`}},
+		{[]string{"    api-token: Xq9vLw2ZpR7tKm3eW"}, []string{"    api-token: <redacted>"}},
+		{[]string{"  GH: ghp_0123456789abcdefghijABCDEFGHIJ012345"}, []string{"  GH: <redacted>"}},
+		{[]string{"  - name: LOG_LEVEL", "    value: debug", "    image: nginx:1.27"}, []string{"  - name: LOG_LEVEL", "    value: debug", "    image: nginx:1.27"}},
+	}
+	for _, tt := range tests {
+		var r Redactor
+		for i, l := range tt.lines {
+			if got := r.Line(l); got != tt.want[i] {
+				t.Errorf("Line(%q) = %q, want %q", l, got, tt.want[i])
+			}
+		}
+	}
+}

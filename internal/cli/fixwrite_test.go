@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -170,6 +172,65 @@ spec:
 	for _, bad := range []string{"app.kubernetes.io/version", "helm.sh/chart", "pod-template-hash", "namespace: default"} {
 		if strings.Contains(text, bad) {
 			t.Errorf("generated file holds %q:\n%s", bad, text)
+		}
+	}
+}
+
+// TestFixLeavesSharedAnchorsAlone: a securityContext shared through a YAML
+// anchor is not edited through its alias (that would give the pod-level
+// context container-only fields); the fix is listed as not made, with why.
+func TestFixLeavesSharedAnchorsAlone(t *testing.T) {
+	const anchored = `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  securityContext: &sc
+    runAsNonRoot: true
+  containers:
+  - name: c
+    image: nginx:1.27
+    securityContext: *sc
+`
+	file := filepath.Join(t.TempDir(), "pod.yaml")
+	if err := os.WriteFile(file, []byte(anchored), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := rampart(t, "", "fix", "--write", "--no-generate", file)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "YAML alias *sc") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(file)
+	if !strings.Contains(string(data), "  securityContext: &sc\n    runAsNonRoot: true\n  containers:") || !strings.Contains(string(data), "securityContext: *sc\n") {
+		t.Errorf("the anchored mapping or its alias was edited:\n%s", data)
+	}
+	if rr := rampart(t, "", "scan", file, "--fail-on", "none", "-o", "compact"); rr.code != ExitOK {
+		t.Errorf("the fixed file does not scan: exit %d %s", rr.code, rr.stdout)
+	}
+}
+
+// TestFixKeepsJSONFilesJSON: a JSON manifest is fixed with JSON syntax and
+// stays valid JSON; one laid out over many lines is left valid too.
+func TestFixKeepsJSONFilesJSON(t *testing.T) {
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"shop"},"spec":{"containers":[{"name":"c","image":"nginx:1.27","securityContext":{"privileged":true,"capabilities":{"add":["NET_ADMIN"]}}}]}}`
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, []byte(pod), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"line.json": pod + "\n", "pretty.json": pretty.String() + "\n"} {
+		file := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := rampart(t, "", "fix", "--write", "--breaking", "--no-generate", file); r.code != ExitOK {
+			t.Fatalf("%s: exit %d %s", name, r.code, r.stderr)
+		}
+		data, _ := os.ReadFile(file)
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Errorf("%s is no longer JSON: %v\n%s", name, err, data)
+		}
+		if name == "line.json" && (string(data) == content || !strings.Contains(string(data), `"allowPrivilegeEscalation": false`)) {
+			t.Errorf("%s was not fixed:\n%s", name, data)
 		}
 	}
 }

@@ -225,6 +225,13 @@ func setEdit(t *text, root *yaml.Node, path, value string) (edit, bool, error) {
 			if err != nil {
 				return edit{}, false, err
 			}
+			if jsonDoc(t.src) {
+				v, err := toJSON(value, 0)
+				if err != nil {
+					return edit{}, false, err
+				}
+				value = v
+			}
 			if t.src[start:end] == value {
 				return edit{}, false, nil // already so
 			}
@@ -235,6 +242,13 @@ func setEdit(t *text, root *yaml.Node, path, value string) (edit, bool, error) {
 			end := strings.IndexByte(t.src[start:], ']')
 			if end < 0 {
 				return edit{}, false, errNotEditable
+			}
+			if jsonDoc(t.src) {
+				v, err := toJSON(value, 0)
+				if err != nil {
+					return edit{}, false, err
+				}
+				value = v
 			}
 			if t.src[start:start+end+1] == value {
 				return edit{}, false, nil
@@ -269,7 +283,15 @@ func setEdit(t *text, root *yaml.Node, path, value string) (edit, bool, error) {
 		if len(n.Content) == 0 {
 			sep = ""
 		}
-		return edit{start: closing, end: closing, insert: sep + chain(keys, value, 0, true)}, true, nil
+		insert := sep + chain(keys, value, 0, true)
+		if jsonDoc(t.src) {
+			j, err := toJSON(insert, yaml.MappingNode)
+			if err != nil {
+				return edit{}, false, err
+			}
+			insert = j
+		}
+		return edit{start: closing, end: closing, insert: insert}, true, nil
 	}
 	if len(n.Content) == 0 {
 		return edit{}, false, errNotEditable
@@ -334,6 +356,9 @@ func Set(src string, rootLine int, path, value string) (string, bool, error) {
 	t := newText(src)
 	for _, root := range parseDocuments(src) {
 		if root.Kind == yaml.MappingNode && len(root.Content) > 0 && root.Content[0].Line == rootLine {
+			if err := shared(root, path); err != nil {
+				return src, false, err
+			}
 			e, changed, err := setEdit(t, root, path, value)
 			if err != nil || !changed {
 				return src, false, err
@@ -431,6 +456,9 @@ func Delete(src string, rootLine int, path string) (string, bool, error) {
 	if err != nil {
 		return src, false, err
 	}
+	if err := shared(root, path); err != nil {
+		return src, false, err
+	}
 	t := newText(src)
 	segs := manifest.ParsePath(path)
 	if len(segs) == 0 {
@@ -486,6 +514,9 @@ func Append(src string, rootLine int, path, item string) (string, bool, error) {
 	if err != nil {
 		return src, false, err
 	}
+	if err := shared(root, path); err != nil {
+		return src, false, err
+	}
 	t := newText(src)
 	n, rest, _ := lookupKey(root, manifest.ParsePath(path))
 	if len(rest) > 0 {
@@ -504,7 +535,15 @@ func Append(src string, rootLine int, path, item string) (string, bool, error) {
 		if len(n.Content) == 0 {
 			sep = ""
 		}
-		return apply(src, []edit{{start: start + closing, end: start + closing, insert: sep + item}}), true, nil
+		insert := sep + item
+		if jsonDoc(src) {
+			j, err := toJSON(insert, yaml.SequenceNode)
+			if err != nil {
+				return src, false, err
+			}
+			insert = j
+		}
+		return apply(src, []edit{{start: start + closing, end: start + closing, insert: insert}}), true, nil
 	}
 	lastItem := n.Content[len(n.Content)-1]
 	dash := indentOf(t.line(lastItem.Line))
@@ -527,4 +566,45 @@ func pathOf(segs []manifest.Segment) string {
 		}
 	}
 	return p
+}
+
+// shared refuses an edit whose field lies in YAML that other places share:
+// a node with an anchor (&name) or reached through an alias (*name), on the
+// way to the field or at it. Editing the text there would change every place
+// that uses the anchor (a pod-level securityContext would get
+// container-only fields).
+func shared(root *yaml.Node, path string) error {
+	n := root
+	check := func(n *yaml.Node) error {
+		switch {
+		case n.Kind == yaml.AliasNode:
+			return fmt.Errorf("the field is reached through the YAML alias *%s, which other places share; edit it by hand, or give this object its own copy", n.Value)
+		case n.Anchor != "" && n != root:
+			return fmt.Errorf("the field is inside the YAML anchor &%s, which other places share; edit it by hand, or give this object its own copy", n.Anchor)
+		}
+		return nil
+	}
+	for _, s := range manifest.ParsePath(path) {
+		if err := check(n); err != nil {
+			return err
+		}
+		var next *yaml.Node
+		if s.Index >= 0 {
+			if n.Kind == yaml.SequenceNode && s.Index < len(n.Content) {
+				next = n.Content[s.Index]
+			}
+		} else if n.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				if n.Content[j].Value == s.Key {
+					next = n.Content[j+1]
+					break
+				}
+			}
+		}
+		if next == nil {
+			return nil // the rest of the path is missing: added below n
+		}
+		n = next
+	}
+	return check(n)
 }

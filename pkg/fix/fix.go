@@ -356,13 +356,12 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	afterOf := map[string]string{}
 	var extras []generated
 	quit := false
+	// Each document is fixed on its own text, against the objects that run
+	// no pod (RoleBindings, ServiceAccounts, Namespaces: what a fix for one
+	// object reads of the rest): a fix re-reads one document, not the file,
+	// and the checks run over one object, not all of them.
+	ctx := contextObjects(loaded.Objects)
 	for _, file := range files {
-		var others []*manifest.Object
-		for _, o := range loaded.Objects {
-			if o.File != file {
-				others = append(others, o)
-			}
-		}
 		data, err := os.ReadFile(file) //nolint:gosec // a file the user asked to fix
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", file, err)
@@ -372,11 +371,27 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			continue
 		}
 		text, restore := plainText(string(data))
-		fr, applied, pending, more := fixFile(file, text, others, checks, eopts, &opts, &quit)
-		fr.Before, fr.After = string(data), restore(fr.After)
-		res.Applied = append(res.Applied, applied...)
-		res.Pending = append(res.Pending, pending...)
-		extras = append(extras, more...)
+		var others []*manifest.Object
+		for _, c := range ctx {
+			if c.obj.File != file {
+				others = append(others, c.obj)
+			}
+		}
+		var parts []string
+		for _, ch := range splitChunks(text) {
+			docOthers := others
+			for _, c := range ctx {
+				if c.obj.File == file && (c.line < ch.first || c.line >= ch.first+ch.lines) {
+					docOthers = append(docOthers[:len(docOthers):len(docOthers)], c.obj)
+				}
+			}
+			fr, applied, pending, more := fixFile(file, ch.text, docOthers, checks, eopts, &opts, &quit)
+			parts = append(parts, fr.After)
+			res.Applied = append(res.Applied, applied...)
+			res.Pending = append(res.Pending, pending...)
+			extras = append(extras, more...)
+		}
+		fr := FileResult{Name: file, Before: string(data), After: restore(strings.Join(parts, ""))}
 		if fr.After != fr.Before {
 			res.Files = append(res.Files, fr)
 		}
@@ -547,6 +562,52 @@ func networkPolicyInPod(f check.Finding, o *inventory.Object, src string) (recip
 		sets:    [][]set{ops},
 		extra:   &generated{np, "Pod " + o.Name + " had a NetworkPolicy inside its spec"},
 	}, true
+}
+
+type contextObject struct {
+	obj  *manifest.Object
+	line int // where it starts in its file
+}
+
+// contextObjects are the objects that run no pod, with their first line.
+func contextObjects(objs []*manifest.Object) []contextObject {
+	var out []contextObject
+	for _, o := range inventory.New(objs).Objects {
+		if o.Pod == nil {
+			out = append(out, contextObject{obj: o.Object, line: o.Locate("").Line})
+		}
+	}
+	return out
+}
+
+type chunk struct {
+	text         string
+	first, lines int // first line in the file (1-based), and how many
+}
+
+// splitChunks cuts a file's text into its documents at "---" lines (the
+// marker starts the next chunk); joined, the chunks are the text.
+func splitChunks(text string) []chunk {
+	var out []chunk
+	start, startLine, line := 0, 1, 1
+	for i := 0; i < len(text); {
+		end := strings.IndexByte(text[i:], '\n')
+		next := len(text)
+		if end >= 0 {
+			next = i + end + 1
+		}
+		l := text[i:next]
+		if i > start && strings.HasPrefix(l, "---") && (len(l) == 3 || strings.ContainsAny(l[3:4], " \t\r\n")) {
+			out = append(out, chunk{text: text[start:i], first: startLine, lines: line - startLine})
+			start, startLine = i, line
+		}
+		i = next
+		line++
+	}
+	if start < len(text) || len(out) == 0 {
+		out = append(out, chunk{text: text[start:], first: startLine, lines: line - startLine})
+	}
+	return out
 }
 
 // plainText strips a byte order mark and turns CRLF line ends into LF, the

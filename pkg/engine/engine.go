@@ -37,6 +37,10 @@ type Options struct {
 	// Suppress holds configured exceptions and the baseline; annotations
 	// always apply.
 	Suppress *suppress.Rules
+	// Target, when set, limits the objects judged: the others are context
+	// (their Namespace, bindings, ServiceAccounts) and get no finding. Only
+	// the judged objects are counted and listed.
+	Target func(*manifest.Object) bool
 }
 
 // Summary counts what a run saw and found.
@@ -128,6 +132,9 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 				}
 				for i := start; i < min(start+batch, len(inv.Objects)); i++ {
 					o := inv.Objects[i]
+					if opts.Target != nil && !opts.Target(o.Object) {
+						continue
+					}
 					ev := &evaluated[i]
 					ev.Object = check.ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 					if o.File != "" {
@@ -159,6 +166,15 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	}
 	wg.Wait()
 
+	if opts.Target != nil {
+		judged := evaluated[:0]
+		for _, ev := range evaluated {
+			if ev.Object.Kind != "" {
+				judged = append(judged, ev)
+			}
+		}
+		evaluated = judged
+	}
 	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
 	slices.SortFunc(res.Checks, func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) })
 	n := 0
@@ -184,7 +200,7 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 		return compareFindings(a.Finding, b.Finding) == 0 && a.By == b.By
 	})
 	res.Errors = internal
-	res.Summary.Objects, res.Summary.Checks = len(inv.Objects), len(checks)
+	res.Summary.Objects, res.Summary.Checks = len(evaluated), len(checks)
 	res.Summarize(opts.FailOn)
 	return res
 }

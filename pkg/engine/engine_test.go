@@ -95,3 +95,16 @@ func TestFindingsSortedAcrossFilesGivenOutOfOrder(t *testing.T) {
 		t.Errorf("findings not sorted by file: %+v", res.Findings)
 	}
 }
+
+// TestTargetsJudgedAgainstContext: with Target set, only the targets get
+// findings and are counted; the other objects are there as context.
+func TestTargetsJudgedAgainstContext(t *testing.T) {
+	a, _ := manifest.Parse("a.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"))
+	b, _ := manifest.Parse("b.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"))
+	res := Run([]check.Check{fixed("x", check.Low)}, inventory.New(append(a, b...)), Options{
+		Target: func(o *manifest.Object) bool { return o.Name == "b" },
+	})
+	if len(res.Findings) != 1 || res.Findings[0].Object.Name != "b" || res.Summary.Objects != 1 || len(res.Objects) != 1 {
+		t.Errorf("findings %+v, summary %+v, objects %d", res.Findings, res.Summary, len(res.Objects))
+	}
+}

@@ -356,10 +356,10 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	afterOf := map[string]string{}
 	var extras []generated
 	quit := false
-	// Each document is fixed on its own text, against the objects that run
-	// no pod (RoleBindings, ServiceAccounts, Namespaces: what a fix for one
-	// object reads of the rest): a fix re-reads one document, not the file,
-	// and the checks run over one object, not all of them.
+	// Each document is fixed on its own text, against the few objects a fix
+	// for one object reads of the rest (Namespaces, ServiceAccounts,
+	// bindings): a fix re-reads one document, not the file, and the checks
+	// run over one object and its context, not over everything.
 	ctx := contextObjects(loaded.Objects)
 	for _, file := range files {
 		data, err := os.ReadFile(file) //nolint:gosec // a file the user asked to fix
@@ -371,18 +371,16 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			continue
 		}
 		text, restore := plainText(string(data))
-		var others []*manifest.Object
-		for _, c := range ctx {
-			if c.obj.File != file {
-				others = append(others, c.obj)
-			}
-		}
 		var parts []string
 		for _, ch := range splitChunks(text) {
-			docOthers := others
-			for _, c := range ctx {
-				if c.obj.File == file && (c.line < ch.first || c.line >= ch.first+ch.lines) {
-					docOthers = append(docOthers[:len(docOthers):len(docOthers)], c.obj)
+			// The context of this document's namespaces, not of its own lines.
+			var docOthers []*manifest.Object
+			objs, _ := manifest.Parse(file, []byte(ch.text))
+			for _, ns := range namespacesOf(objs) {
+				for _, c := range ctx[ns] {
+					if c.obj.File != file || c.line < ch.first || c.line >= ch.first+ch.lines {
+						docOthers = append(docOthers, c.obj)
+					}
 				}
 			}
 			fr, applied, pending, more := fixFile(file, ch.text, docOthers, checks, eopts, &opts, &quit)
@@ -569,12 +567,46 @@ type contextObject struct {
 	line int // where it starts in its file
 }
 
-// contextObjects are the objects that run no pod, with their first line.
-func contextObjects(objs []*manifest.Object) []contextObject {
-	var out []contextObject
-	for _, o := range inventory.New(objs).Objects {
-		if o.Pod == nil {
-			out = append(out, contextObject{obj: o.Object, line: o.Locate("").Line})
+// contextKinds are what a fix for one object reads of the others: the
+// Namespace's Pod Security labels, whether a ServiceAccount exists, whether a
+// binding grants it anything.
+var contextKinds = map[string]bool{"Namespace": true, "ServiceAccount": true, "RoleBinding": true, "ClusterRoleBinding": true}
+
+// contextObjects are the objects fixes read as context, with their first
+// line, by the namespace they concern ("*" for ClusterRoleBindings, which
+// concern every namespace; a Namespace under its own name).
+func contextObjects(objs []*manifest.Object) map[string][]contextObject {
+	out := map[string][]contextObject{}
+	for _, o := range objs {
+		if !contextKinds[o.Kind] || o.Typed == nil {
+			continue
+		}
+		ns := o.Namespace
+		switch o.Kind {
+		case "Namespace":
+			ns = o.Name
+		case "ClusterRoleBinding":
+			ns = "*"
+		}
+		out[ns] = append(out[ns], contextObject{obj: o, line: o.Locate("").Line})
+	}
+	return out
+}
+
+// namespacesOf lists the namespaces whose context objs need: theirs ("" and
+// "default" for objects that name none) and "*".
+func namespacesOf(objs []*manifest.Object) []string {
+	seen := map[string]bool{"*": true}
+	out := []string{"*"}
+	for _, o := range objs {
+		for _, ns := range []string{o.Namespace, "default"} {
+			if o.Namespace != "" && ns == "default" {
+				continue
+			}
+			if !seen[ns] {
+				seen[ns] = true
+				out = append(out, ns)
+			}
 		}
 	}
 	return out
@@ -652,6 +684,11 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 		}
 		inv := inventory.New(append(append([]*manifest.Object{}, objs...), others...))
 		eopts.Suppress = nil
+		mine := make(map[*manifest.Object]bool, len(objs))
+		for _, o := range objs {
+			mine[o] = true
+		}
+		eopts.Target = func(o *manifest.Object) bool { return mine[o] } // the rest is context
 		run := engine.Run(checks, inv, eopts)
 		progressed := false
 		for _, f := range run.Findings {

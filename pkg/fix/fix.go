@@ -838,15 +838,33 @@ func readOnlyRoot(o *inventory.Object, container string) (recipe, bool) {
 		}
 	}
 	if !hasTmp {
-		volume := "tmp"
+		// One emptyDir serves every container: reuse the one a fix of a
+		// sibling container added (or the pod's own "tmp" emptyDir), never
+		// add a second volume of the same name.
+		volume, exists := "", false
+		used := map[string]bool{}
 		for _, v := range o.Pod.Spec.Volumes {
-			if v.Name == volume {
-				volume = "rampart-tmp"
+			used[v.Name] = true
+			if (v.Name == "tmp" || v.Name == "rampart-tmp") && v.EmptyDir != nil && !exists {
+				volume, exists = v.Name, true
 			}
 		}
-		ops = append(ops,
-			set{path: o.Pod.SpecPath + ".volumes", value: "{name: " + volume + ", emptyDir: {}}", op: opAppend},
-			set{path: container + ".volumeMounts", value: "{name: " + volume + ", mountPath: /tmp}", op: opAppend})
+		for i := 1; volume == ""; i++ {
+			name := "tmp"
+			switch {
+			case i == 2:
+				name = "rampart-tmp"
+			case i > 2:
+				name = fmt.Sprintf("rampart-tmp-%d", i-1)
+			}
+			if !used[name] {
+				volume = name
+			}
+		}
+		if !exists {
+			ops = append(ops, set{path: o.Pod.SpecPath + ".volumes", value: "{name: " + volume + ", emptyDir: {}}", op: opAppend})
+		}
+		ops = append(ops, set{path: container + ".volumeMounts", value: "{name: " + volume + ", mountPath: /tmp}", op: opAppend})
 	}
 	return recipe{message: "Make the root filesystem read-only, with an emptyDir at /tmp", breaking: true, sets: [][]set{ops}}, true
 }

@@ -154,3 +154,34 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyNamesThatLookLikeValuesAreNotPrinted: a "KEY=value" line pasted as
+// a Secret or ConfigMap key is a value; messages never print it.
+func TestKeyNamesThatLookLikeValuesAreNotPrinted(t *testing.T) {
+	docs := `apiVersion: v1
+kind: Secret
+metadata: {name: s, namespace: shop}
+stringData:
+  "DB_PASSWORD=Xq9vLw2ZpR7tKm3e": ""
+  api-key: abc
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: shop}
+data:
+  "TOKEN=d41d8cd98f00b204e9800998ecf8427e": "token=d41d8cd98f00b204e9800998ecf8427e"
+`
+	res := scanBytes(t, "keys.yaml", []byte(docs), restrictedLatest)
+	seen := false
+	for _, f := range res.Findings {
+		if strings.Contains(f.Message, "Xq9vLw2ZpR7tKm3e") || strings.Contains(f.Message, "d41d8cd98f00b204e9800998ecf8427e") {
+			t.Errorf("%s prints a value: %s", f.CheckID, f.Message)
+		}
+		if f.CheckID == "secret-in-manifest" && strings.Contains(f.Message, "api-key") && strings.Contains(f.Message, "not shown") {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("secret-in-manifest should name the valid key and hide the other: %+v", res.Findings)
+	}
+}

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 
@@ -76,7 +77,7 @@ func hardcodedCredentialEnv() check.Check {
 				for i, e := range c.Env {
 					if kind, ok := secret.Detect(e.Name, e.Value); ok {
 						out = append(out, check.NewFinding(o, c.Path+".env["+itoa(i)+"].value",
-							"env var "+e.Name+" of "+kindOf(c)+" \""+c.Name+"\" holds a "+kind+" (value not shown)"))
+							"env var "+shownKey(e.Name)+" of "+kindOf(c)+" \""+c.Name+"\" holds a "+kind+" (value not shown)"))
 					}
 				}
 				return out
@@ -123,7 +124,7 @@ func hardcodedCredentialConfigMap() check.Check {
 			var out []check.Finding
 			for _, k := range sortedKeys(cm.Data) {
 				if kind, ok := detectInText(k, cm.Data[k]); ok {
-					out = append(out, check.NewFinding(o, manifest.JoinKey("data", k), "ConfigMap key "+k+" holds a "+kind+" (value not shown)"))
+					out = append(out, check.NewFinding(o, manifest.JoinKey("data", k), "ConfigMap key "+shownKey(k)+" holds a "+kind+" (value not shown)"))
 				}
 			}
 			return out
@@ -141,7 +142,7 @@ func hardcodedCredentialAnnotation() check.Check {
 					continue
 				}
 				if kind, ok := detectInText(k, o.Annotations[k]); ok {
-					out = append(out, check.NewFinding(o, manifest.JoinKey("metadata.annotations", k), "annotation "+k+" holds a "+kind+" (value not shown)"))
+					out = append(out, check.NewFinding(o, manifest.JoinKey("metadata.annotations", k), "annotation "+shownKey(k)+" holds a "+kind+" (value not shown)"))
 				}
 			}
 			return out
@@ -190,10 +191,10 @@ func secretInManifest() check.Check {
 			}
 			var out []check.Finding
 			if len(s.Data) > 0 {
-				out = append(out, check.NewFinding(o, "data", "Secret holds "+itoa(len(s.Data))+" value(s) in data: "+strings.Join(sortedKeys(s.Data), ", ")))
+				out = append(out, check.NewFinding(o, "data", "Secret holds "+itoa(len(s.Data))+" value(s) in data: "+strings.Join(shownKeys(sortedKeys(s.Data)), ", ")))
 			}
 			if len(s.StringData) > 0 {
-				out = append(out, check.NewFinding(o, "stringData", "Secret holds "+itoa(len(s.StringData))+" plain-text value(s) in stringData: "+strings.Join(sortedKeys(s.StringData), ", ")))
+				out = append(out, check.NewFinding(o, "stringData", "Secret holds "+itoa(len(s.StringData))+" plain-text value(s) in stringData: "+strings.Join(shownKeys(sortedKeys(s.StringData)), ", ")))
 			}
 			return out
 		},
@@ -207,4 +208,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// keyName is what a key of data, an env var name or an annotation key looks
+// like; anything else (a "PASSWORD=hunter2" line pasted as a key) may be a
+// value, and is not printed.
+var keyName = regexp.MustCompile(`^[-._a-zA-Z0-9/]{1,253}$`)
+
+func shownKey(k string) string {
+	if keyName.MatchString(k) {
+		return k
+	}
+	return "(a key that looks like a value; not shown)"
+}
+
+func shownKeys(ks []string) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = shownKey(k)
+	}
+	return out
 }

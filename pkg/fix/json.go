@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
 // A file that is JSON stays JSON: the YAML fragments fix inserts (values,
@@ -43,52 +45,20 @@ func toJSON(fragment string, within yaml.Kind) (string, error) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeJSONNode(&b, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: n.Content[i].Value})
+			key, _ := json.Marshal(n.Content[i].Value)
+			b.Write(key)
 			b.WriteString(": ")
-			writeJSONNode(&b, n.Content[i+1])
+			b.WriteString(manifest.NodeJSON(n.Content[i+1]))
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeJSONNode(&b, c)
+			b.WriteString(manifest.NodeJSON(c))
 		}
 	default:
-		writeJSONNode(&b, n)
+		b.WriteString(manifest.NodeJSON(n))
 	}
 	return sep + b.String(), nil
-}
-
-func writeJSONNode(b *strings.Builder, n *yaml.Node) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		b.WriteString("{")
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeJSONNode(b, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: n.Content[i].Value})
-			b.WriteString(": ")
-			writeJSONNode(b, n.Content[i+1])
-		}
-		b.WriteString("}")
-	case yaml.SequenceNode:
-		b.WriteString("[")
-		for i, c := range n.Content {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeJSONNode(b, c)
-		}
-		b.WriteString("]")
-	default:
-		switch n.ShortTag() {
-		case "!!int", "!!float", "!!bool", "!!null":
-			b.WriteString(n.Value)
-		default:
-			q, _ := json.Marshal(n.Value)
-			b.Write(q)
-		}
-	}
 }

@@ -463,6 +463,14 @@ func generic(n *yaml.Node) any {
 	}
 }
 
+// NodeJSON renders a YAML node as compact JSON, scalars resolved as
+// kubectl's YAML 1.1 reader resolves them (0644 is 420, yes is true).
+func NodeJSON(n *yaml.Node) string {
+	var b strings.Builder
+	writeJSON(&b, n)
+	return b.String()
+}
+
 // writeJSON renders a node as JSON.
 func writeJSON(b *strings.Builder, n *yaml.Node) {
 	n = deref(n)

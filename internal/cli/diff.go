@@ -25,11 +25,11 @@ func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) err
 	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "--- %s\n+++ %s\n", from, to)
-	var red secret.Redactor
+	shownA, shownB := secret.Lines(a), secret.Lines(b)
 	writeLines := func(prefix string, lines []string) {
 		for _, l := range lines {
 			bw.WriteString(prefix)
-			bw.WriteString(red.Line(l))
+			bw.WriteString(l)
 			if !strings.HasSuffix(l, "\n") {
 				bw.WriteString("\n\\ No newline at end of file\n")
 			}
@@ -42,14 +42,14 @@ func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) err
 		for _, op := range group {
 			switch op.Tag {
 			case 'e':
-				writeLines(" ", a[op.I1:op.I2])
+				writeLines(" ", shownA[op.I1:op.I2])
 			case 'd':
-				writeLines("-", a[op.I1:op.I2])
+				writeLines("-", shownA[op.I1:op.I2])
 			case 'i':
-				writeLines("+", b[op.J1:op.J2])
+				writeLines("+", shownB[op.J1:op.J2])
 			case 'r':
-				writeLines("-", a[op.I1:op.I2])
-				writeLines("+", b[op.J1:op.J2])
+				writeLines("-", shownA[op.I1:op.I2])
+				writeLines("+", shownB[op.J1:op.J2])
 			}
 		}
 	}

@@ -64,6 +64,8 @@ func Builtin() []check.Check {
 		hardcodedCredentialArgs(),
 		hardcodedCredentialConfigMap(),
 		hardcodedCredentialEnv(),
+		hardcodedCredentialSpec(),
+		credentialPlaceholder(),
 		secretEnvVar(),
 		secretInManifest(),
 		// service accounts

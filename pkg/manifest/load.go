@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -390,6 +391,11 @@ func keepOf(n *yaml.Node, kind string) *yaml.Node {
 			keep.Content = append(keep.Content, n.Content[i], n.Content[i+1])
 		case "spec":
 			if kind != "CustomResourceDefinition" {
+				// A custom resource's spec is kept when small (the
+				// credential checks read its strings); a CRD's is not.
+				if countNodes(n.Content[i+1], maxKeptSpecNodes) < maxKeptSpecNodes {
+					keep.Content = append(keep.Content, n.Content[i], n.Content[i+1])
+				}
 				continue
 			}
 			spec := deref(n.Content[i+1])
@@ -404,6 +410,57 @@ func keepOf(n *yaml.Node, kind string) *yaml.Node {
 		}
 	}
 	return keep
+}
+
+// maxKeptSpecNodes bounds the spec kept of an object of an unknown kind.
+const maxKeptSpecNodes = 4096
+
+// countNodes counts the nodes under n, stopping at limit.
+func countNodes(n *yaml.Node, limit int) int {
+	count := 1
+	for _, c := range n.Content {
+		if count >= limit {
+			break
+		}
+		count += countNodes(c, limit-count)
+	}
+	return count
+}
+
+// Strings calls fn with the path, key and value of every string under path
+// in an object of a kind the scheme does not know (what it kept of it).
+// Keys of mappings are passed as key; list items get their list's key.
+func (o *Object) Strings(path string, fn func(path, key, value string)) {
+	if o.node == nil {
+		return
+	}
+	n := mapGet(o.node, path)
+	if n == nil {
+		return
+	}
+	walkStrings(n, path, path, fn, 0)
+}
+
+func walkStrings(n *yaml.Node, path, key string, fn func(path, key, value string), depth int) {
+	n = deref(n)
+	if depth > 64 {
+		return
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" || n.Tag == "" {
+			fn(path, key, n.Value)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			walkStrings(n.Content[i+1], JoinKey(path, k), k, fn, depth+1)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			walkStrings(c, path+"["+strconv.Itoa(i)+"]", key, fn, depth+1)
+		}
+	}
 }
 
 // hasKey reports whether a mapping under n, at most depth levels down, has key.

@@ -9,25 +9,105 @@ import (
 const Redacted = "<redacted>"
 
 // Redactor hides credential values in lines of manifest text shown to
-// people (the diff fix prints): the value of a key whose name says secret,
-// the value after an env var's name that says secret, NAME=value and
-// --flag=value pairs, and known token formats anywhere. Feed it the lines in
-// order: it remembers the last `name:` for the `value:` that follows.
+// people (the diff fix prints): what every detector finds in a line, the
+// value of a key whose name says secret, the value after an env var's name
+// that says secret, the body of a private key block, and every value in a
+// Secret's data and stringData. Feed it the lines of a file in order: it
+// follows names, blocks and documents across lines.
 type Redactor struct {
-	name string
+	name string // the last `name:` seen, for the `value:` that follows
+	pem  bool   // inside a private key block
+
+	secret     bool // the document is a Secret
+	inData     bool // inside the Secret's data or stringData
 }
 
 var (
-	yamlKV   = regexp.MustCompile(`^(\s*(?:-\s+)?)("[^"]*"|'[^']*'|[^\s:#"'{\[][^:#]*?):(?:\s+(.*?))?\s*$`)
-	assign   = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_.-]*)=("[^"]*"|'[^']*'|[^\s"',\]\}]+)`)
-	tokenSep = regexp.MustCompile(`[\s"',\[\]{}=]+`)
+	yamlKV  = regexp.MustCompile(`^(\s*(?:-\s+)?)("[^"]*"|'[^']*'|[^\s:#"'{\[][^:#]*?):(?:\s+(.*?))?\s*$`)
+	kindRE  = regexp.MustCompile(`^kind:\s*["']?Secret["']?\s*$`)
+	dataKey = regexp.MustCompile(`^(\s*)(data|stringData):\s*$`)
 )
 
-// Line returns l with every credential value it holds replaced by Redacted.
+// Lines returns the lines of a manifest file (newlines kept or not) with
+// every credential value replaced by Redacted. Every line of the file is
+// needed: a Secret's kind may come after its data.
+func Lines(lines []string) []string {
+	out := make([]string, len(lines))
+	start := 0
+	for i := 0; i <= len(lines); i++ {
+		if i < len(lines) && !docStart(lines[i]) {
+			continue
+		}
+		r := Redactor{}
+		for _, l := range lines[start:i] {
+			if kindRE.MatchString(strings.TrimRight(l, "\r\n")) {
+				r.secret = true
+			}
+		}
+		for j := start; j < i; j++ {
+			out[j] = r.Line(lines[j])
+		}
+		if i < len(lines) {
+			out[i] = lines[i]
+		}
+		start = i + 1
+	}
+	return out
+}
+
+func docStart(l string) bool {
+	l = strings.TrimRight(l, "\r\n")
+	return l == "---" || strings.HasPrefix(l, "--- ")
+}
+
+// Line returns l with every credential value it holds replaced by Redacted;
+// a newline at its end is kept.
 func (r *Redactor) Line(l string) string {
-	if m := yamlKV.FindStringSubmatch(l); m != nil {
+	nl := ""
+	if strings.HasSuffix(l, "\n") {
+		l, nl = l[:len(l)-1], "\n"
+	}
+	return r.line(l) + nl
+}
+
+func (r *Redactor) line(l string) string {
+	trimmed := strings.TrimRight(l, "\r")
+	if kindRE.MatchString(trimmed) {
+		r.secret = true
+	}
+	if r.secret {
+		indent := len(trimmed) - len(strings.TrimLeft(trimmed, " "))
+		if m := dataKey.FindStringSubmatch(trimmed); m != nil && indent == 0 {
+			r.inData = true
+			return l
+		}
+		if r.inData && strings.TrimSpace(trimmed) != "" && !strings.HasPrefix(strings.TrimSpace(trimmed), "#") {
+			if indent == 0 {
+				r.inData = false
+			} else if m := yamlKV.FindStringSubmatch(trimmed); m != nil && strings.TrimSpace(m[3]) != "" {
+				return m[1] + m[2] + ": " + Redacted
+			} else {
+				return strings.Repeat(" ", indent) + Redacted
+			}
+		}
+	}
+	if r.pem {
+		if strings.Contains(l, "-----END") {
+			r.pem = false
+		} else if strings.TrimSpace(l) != "" {
+			return leading(l) + Redacted
+		}
+	}
+	if strings.Contains(l, "PRIVATE KEY") && strings.Contains(l, "-----BEGIN") && !strings.Contains(l, "-----END") {
+		r.pem = true
+	}
+	if m := yamlKV.FindStringSubmatch(trimmed); m != nil {
 		key := strings.Trim(m[2], `"'`)
-		val := strings.Trim(m[3], `"'`)
+		val := m[3]
+		if i := strings.Index(val, " #"); i >= 0 && !strings.HasPrefix(val, `"`) && !strings.HasPrefix(val, "'") {
+			val = strings.TrimSpace(val[:i])
+		}
+		val = strings.Trim(val, `"'`)
 		switch {
 		case key == "name":
 			r.name = val
@@ -36,23 +116,35 @@ func (r *Redactor) Line(l string) string {
 			if key == "value" && r.name != "" {
 				k = r.name
 			}
-			if _, ok := Detect(k, val); ok {
+			if d := nameDetector(k); d != nil && credentialValue(val) {
 				l = strings.ReplaceAll(l, val, Redacted)
 			}
 		}
 	}
-	for _, m := range assign.FindAllStringSubmatch(l, -1) {
-		v := strings.Trim(m[2], `"'`)
-		if _, ok := Detect(m[1], v); ok {
-			l = strings.ReplaceAll(l, v, Redacted)
-		}
+	return redactMatches(l)
+}
+
+// Text returns s with every credential Find recognises replaced.
+func Text(s string) string {
+	return redactMatches(s)
+}
+
+func redactMatches(l string) string {
+	ms := Find(l)
+	if len(ms) == 0 {
+		return l
 	}
-	for _, tok := range tokenSep.Split(l, -1) {
-		if len(tok) >= 8 && tok != Redacted {
-			if _, ok := Detect("", tok); ok {
-				l = strings.ReplaceAll(l, tok, Redacted)
-			}
-		}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		b.WriteString(l[last:m.Start])
+		b.WriteString(Redacted)
+		last = m.End
 	}
-	return l
+	b.WriteString(l[last:])
+	return b.String()
+}
+
+func leading(l string) string {
+	return l[:len(l)-len(strings.TrimLeft(l, " \t"))]
 }

@@ -1,7 +1,8 @@
 // Package secret recognises credentials written literally into manifests:
-// known token formats anywhere, and high-entropy values under names that say
-// they are secret. It reports what kind of secret a value looks like, never
-// the value.
+// known token formats anywhere, values under names that say they are
+// secret, and credentials inside command lines and URLs. It reports what
+// kind of secret a value looks like and where it lies in a text, never the
+// value. The detectors are data, in detectors.go.
 package secret
 
 import (
@@ -10,60 +11,141 @@ import (
 	"strings"
 )
 
-type format struct {
-	kind string
-	// hints are literals one of which every match contains: the regular
-	// expression only runs on values that contain one, which keeps the
-	// common case (no secret) to a few substring searches.
-	hints []string
-	re    *regexp.Regexp
+// Match is a credential found in a text: Text[Start:End] is the value.
+type Match struct {
+	Kind       string
+	Start, End int
 }
-
-// formats are token shapes that are secrets whatever their name.
-var formats = []format{
-	{"private key", []string{"PRIVATE KEY"}, regexp.MustCompile(`-----BEGIN ((RSA|DSA|EC|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY( BLOCK)?-----`)},
-	{"AWS access key ID", []string{"AKIA", "ASIA", "ABIA", "ACCA"}, regexp.MustCompile(`\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
-	{"GitHub token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b`)},
-	{"GitLab token", []string{"glpat-"}, regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}\b`)},
-	{"Slack token", []string{"xox"}, regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`)},
-	{"Google API key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
-	{"Stripe secret key", []string{"_live_"}, regexp.MustCompile(`\b(sk|rk)_live_[0-9A-Za-z]{20,}\b`)},
-	{"JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
-	{"password in a URL", []string{"://"}, regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]{3,}@[^/\s]+`)},
-}
-
-// secretNames are words that make a key name a secret's name.
-var secretNames = []string{"password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "private_key", "privatekey", "access_key", "accesskey", "credential", "auth"}
-
-// notSecretNames end names that only point at a secret (a file, a reference).
-var notSecretNames = []string{"_file", "_path", "_ref", "_name", "_url", "_endpoint", "_host", "_header", "_type", "_length"}
-
-// placeholders are values that are obviously not real secrets.
-var placeholders = []string{"changeme", "change-me", "example", "placeholder", "redacted", "dummy", "xxxx", "<", "${", "{{", "$("}
 
 // Detect reports whether value, stored under key (an env var name, a data
-// key, an annotation; may be empty), looks like a credential, and what kind.
+// key, an annotation, a flag; may be empty), holds a credential, and what
+// kind: a known token format anywhere in it, the whole value under a
+// secret's name, or a credential inside it (a command line, a URL).
 func Detect(key, value string) (string, bool) {
-	if len(value) < 8 {
+	if len(value) < 3 {
 		return "", false
 	}
-	for _, f := range formats {
-		for _, h := range f.hints {
-			if strings.Contains(value, h) {
-				if f.re.MatchString(value) {
-					return f.kind, true
-				}
-				break
+	if m, ok := findFormat(value); ok {
+		return m.Kind, true
+	}
+	if d := nameDetector(key); d != nil && credentialValue(value) {
+		return d.Kind, true
+	}
+	if ms := findCommands(value, 1); len(ms) > 0 {
+		return ms[0].Kind, true
+	}
+	return "", false
+}
+
+// Find returns every credential in a free text (a shell command, a
+// configuration file held in a ConfigMap), in order, not overlapping.
+func Find(text string) []Match {
+	var out []Match
+	for i := range Detectors {
+		d := &Detectors[i]
+		if d.How != Format || !hinted(text, d.Hints, false) {
+			continue
+		}
+		for _, loc := range d.Pattern.FindAllStringIndex(text, -1) {
+			out = append(out, Match{Kind: d.Kind, Start: loc[0], End: loc[1]})
+		}
+	}
+	out = append(out, findCommands(text, -1)...)
+	out = append(out, findPEMBody(text)...)
+	return disjoint(out)
+}
+
+// Placeholder reports a value under a secret's name that is a stand-in
+// (changeme, <password>, admin) rather than a credential or a template.
+func Placeholder(key, value string) bool {
+	if nameDetector(key) == nil || templated(value) || reference(value) {
+		return false
+	}
+	l := strings.ToLower(strings.TrimSpace(value))
+	if l == "" {
+		return false
+	}
+	if weak[l] {
+		return true
+	}
+	for _, p := range placeholders {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// notSecretNames end names that only point at a secret or describe it (a
+// file, a reference, a selector, a lifetime), matched after _ and - are
+// removed.
+var notSecretNames = []string{"file", "path", "ref", "name", "url", "uri", "endpoint", "host", "header", "type", "length", "selector", "namespace", "id", "ttl", "mode", "enabled", "policy", "format", "dir", "mount", "provider", "algorithm", "method", "audience", "issuer", "expiry", "duration", "env", "field", "template", "prefix", "store", "class", "version", "size", "count"}
+
+// notSecretWords anywhere in a name make it a digest's or a hash's, not a
+// secret's (Helm charts annotate pods with checksum/secret).
+var notSecretWords = []string{"checksum", "hash", "digest", "fingerprint", "sha1", "sha256"}
+
+// placeholders are parts of values that stand in for a credential.
+var placeholders = []string{"changeme", "change-me", "change_me", "example", "placeholder", "redacted", "dummy", "xxxx", "****", "<", "your", "todo", "fixme", "replace"}
+
+// weak are whole values charts ship as defaults: placeholders too.
+var weak = map[string]bool{"password": true, "passw0rd": true, "secret": true, "admin": true, "root": true, "test": true, "default": true, "pass": true, "123456": true, "12345678": true, "letmein": true, "token": true, "guest": true, "postgres": true, "mysql": true}
+
+// nameDetector returns the Keyword detector whose words a name holds, or
+// nil when the name is not a secret's.
+func nameDetector(key string) *Detector {
+	if key == "" {
+		return nil
+	}
+	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
+	flat := strings.ReplaceAll(k, "_", "")
+	for _, n := range notSecretNames {
+		if strings.HasSuffix(flat, n) {
+			return nil
+		}
+	}
+	for _, n := range notSecretWords {
+		if strings.Contains(flat, n) {
+			return nil
+		}
+	}
+	for i := range Detectors {
+		d := &Detectors[i]
+		if d.How != Keyword {
+			continue
+		}
+		for _, w := range d.Words {
+			if strings.Contains(k, w) {
+				return d
 			}
 		}
 	}
-	if !secretName(key) || placeholder(value) || reference(value) {
-		return "", false
+	return nil
+}
+
+// authScheme is what precedes a credential in an Authorization header.
+var authScheme = regexp.MustCompile(`^(?i)(bearer|basic|token|apikey)\s+`)
+
+// credentialValue reports a value that has the shape of a credential: long
+// enough, varied enough, one word, neither a reference nor a stand-in.
+func credentialValue(v string) bool {
+	v = strings.Trim(strings.TrimSpace(v), `"'`)
+	v = authScheme.ReplaceAllString(v, "")
+	if len(v) < minLength || strings.ContainsAny(v, " \t\n") || templated(v) || reference(v) {
+		return false
 	}
-	if len(value) >= 8 && entropy(value) >= 3.0 && !strings.ContainsAny(value, " \n") {
-		return "literal " + nameKind(key), true
+	l := strings.ToLower(v)
+	for _, p := range placeholders {
+		if strings.Contains(l, p) {
+			return false
+		}
 	}
-	return "", false
+	return entropy(v) >= minEntropy
+}
+
+// templated values are filled in elsewhere: shell or Helm variables.
+func templated(v string) bool {
+	return strings.HasPrefix(v, "$") || strings.Contains(v, "${") || strings.Contains(v, "{{") || strings.Contains(v, "$(") || strings.HasPrefix(v, "%(")
 }
 
 // referenceRE matches values that name something rather than hold a secret:
@@ -72,51 +154,161 @@ var referenceRE = regexp.MustCompile(`^[a-z0-9]+([.-][a-z0-9]+)+$` +
 	// namespace/name, as annotations name a Secret
 	`|^[a-z0-9]([a-z0-9-]*[a-z0-9])?/[a-z0-9]([a-z0-9.-]*[a-z0-9])?$` +
 	// a list of plain words (helper or provider names)
-	`|^[a-z0-9-]+(,[a-z0-9-]+)+$`)
+	`|^[a-z0-9-]+(,[a-z0-9-]+)+$` +
+	// an image or a path of lowercase words
+	`|^[a-z0-9][a-z0-9._-]*(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?$` +
+	// a field or label selector
+	`|!=|==`)
 
 // reference reports values that point at a secret (a path, a name) instead
 // of being one.
 func reference(v string) bool {
-	return strings.HasPrefix(v, "/") || strings.HasPrefix(v, "file:") || referenceRE.MatchString(v)
+	return strings.HasPrefix(v, "/") || strings.HasPrefix(v, "file:") || strings.HasPrefix(v, "secret:") || referenceRE.MatchString(v)
 }
 
-func secretName(key string) bool {
-	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
-	for _, n := range notSecretNames {
-		if strings.HasSuffix(k, n) {
-			return false
-		}
+func hinted(text string, hints []string, fold bool) bool {
+	if len(hints) == 0 {
+		return true
 	}
-	for _, n := range secretNames {
-		if strings.Contains(k, n) {
+	if fold {
+		text = strings.ToLower(text)
+	}
+	for _, h := range hints {
+		if strings.Contains(text, h) {
 			return true
 		}
 	}
 	return false
 }
 
-func nameKind(key string) string {
-	k := strings.ToLower(key)
-	switch {
-	case strings.Contains(k, "pass") || strings.Contains(k, "pwd"):
-		return "password"
-	case strings.Contains(k, "token"):
-		return "token"
-	case strings.Contains(k, "key"):
-		return "key"
-	default:
-		return "secret"
+func findFormat(text string) (Match, bool) {
+	for i := range Detectors {
+		d := &Detectors[i]
+		if d.How == Format && hinted(text, d.Hints, false) {
+			if loc := d.Pattern.FindStringIndex(text); loc != nil {
+				return Match{Kind: d.Kind, Start: loc[0], End: loc[1]}, true
+			}
+		}
 	}
+	return Match{}, false
 }
 
-func placeholder(v string) bool {
+// findCommands applies the Command detectors, at most limit matches (-1:
+// all).
+func findCommands(text string, limit int) []Match {
+	var out []Match
+	var lower string
+	for i := range Detectors {
+		d := &Detectors[i]
+		if d.How != Command {
+			continue
+		}
+		if lower == "" {
+			lower = strings.ToLower(text)
+		}
+		if !hinted(lower, d.Hints, false) {
+			continue
+		}
+		names := d.Pattern.SubexpNames()
+		for _, sm := range d.Pattern.FindAllStringSubmatchIndex(text, -1) {
+			var key string
+			keyed := false
+			v := [2]int{-1, -1}
+			for g, name := range names {
+				if sm[2*g] < 0 {
+					continue
+				}
+				switch {
+				case name == "v":
+					v = [2]int{sm[2*g], sm[2*g+1]}
+				case strings.HasPrefix(name, "k"):
+					keyed, key = true, text[sm[2*g]:sm[2*g+1]]
+				}
+			}
+			if v[0] < 0 {
+				continue
+			}
+			value := text[v[0]:v[1]]
+			if keyed {
+				if key == "p" {
+					key = "password"
+				}
+				if nameDetector(key) == nil || !credentialValue(value) {
+					continue
+				}
+			} else if len(value) < 3 || templated(value) || placeholderWord(value) {
+				continue
+			}
+			out = append(out, Match{Kind: d.Kind, Start: v[0], End: v[1]})
+			if limit > 0 && len(out) >= limit {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+func placeholderWord(v string) bool {
 	l := strings.ToLower(v)
+	if weak[l] {
+		return true
+	}
 	for _, p := range placeholders {
 		if strings.Contains(l, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// findPEMBody returns the body of each private key block: the lines
+// between BEGIN and END are the secret, not the marker.
+func findPEMBody(text string) []Match {
+	var out []Match
+	for off := 0; ; {
+		i := strings.Index(text[off:], "PRIVATE KEY")
+		if i < 0 {
+			return out
+		}
+		start := off + i
+		nl := strings.IndexByte(text[start:], '\n')
+		if nl < 0 {
+			return out
+		}
+		bodyStart := start + nl + 1
+		end := strings.Index(text[bodyStart:], "-----END")
+		if end < 0 {
+			end = len(text) - bodyStart
+		}
+		if end > 0 {
+			out = append(out, Match{Kind: "private key", Start: bodyStart, End: bodyStart + end})
+		}
+		off = bodyStart + end
+	}
+}
+
+// disjoint sorts matches by start and drops those inside an earlier one.
+func disjoint(ms []Match) []Match {
+	if len(ms) < 2 {
+		return ms
+	}
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && (ms[j].Start < ms[j-1].Start || ms[j].Start == ms[j-1].Start && ms[j].End > ms[j-1].End); j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+	out := ms[:1]
+	for _, m := range ms[1:] {
+		last := &out[len(out)-1]
+		if m.Start < last.End {
+			if m.End > last.End {
+				last.End = m.End
+			}
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // entropy is the Shannon entropy of s in bits per byte.
@@ -134,4 +326,44 @@ func entropy(s string) float64 {
 		}
 	}
 	return h
+}
+
+// ArgMatch is a credential in an argument list: Args[Index] holds it.
+type ArgMatch struct {
+	Index int
+	Kind  string
+}
+
+// Args finds credentials in a command's argument list: a whole argument,
+// the value of --name=value, the argument after a flag that names a secret
+// (--password VALUE, -p VALUE), and anything Find sees inside an argument
+// (a shell string run by sh -c).
+func Args(args []string) []ArgMatch {
+	var out []ArgMatch
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		key, value := "", a
+		if k, v, ok := strings.Cut(strings.TrimLeft(a, "-"), "="); ok && strings.HasPrefix(a, "-") || ok && !strings.ContainsAny(k, " \t") {
+			key, value = k, v
+		}
+		if kind, ok := Detect(key, value); ok {
+			out = append(out, ArgMatch{i, kind})
+			continue
+		}
+		if ms := Find(a); len(ms) > 0 {
+			out = append(out, ArgMatch{i, ms[0].Kind})
+			continue
+		}
+		if strings.HasPrefix(a, "-") && !strings.Contains(a, "=") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			flag := strings.TrimLeft(a, "-")
+			if flag == "p" {
+				flag = "password"
+			}
+			if d := nameDetector(flag); d != nil && credentialValue(args[i+1]) {
+				out = append(out, ArgMatch{i + 1, "credential in a command-line flag"})
+				i++
+			}
+		}
+	}
+	return out
 }

@@ -110,7 +110,7 @@ func newRoot(s *streams) *cobra.Command {
 			if verbose {
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level})))
+			slog.SetDefault(slog.New(redactingHandler{slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level})}))
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile) //nolint:gosec // the user names the file
 				if err == nil && pprof.StartCPUProfile(f) == nil {

@@ -17,9 +17,10 @@ const Redacted = "<redacted>"
 type Redactor struct {
 	name string // the last `name:` seen, for the `value:` that follows
 	pem  bool   // inside a private key block
+	flag string // the flag a block sequence's item named, for the item that follows
 
-	secret     bool // the document is a Secret
-	inData     bool // inside the Secret's data or stringData
+	secret bool // the document is a Secret
+	inData bool // inside the Secret's data or stringData
 }
 
 var (
@@ -101,6 +102,7 @@ func (r *Redactor) line(l string) string {
 	if strings.Contains(l, "PRIVATE KEY") && strings.Contains(l, "-----BEGIN") && !strings.Contains(l, "-----END") {
 		r.pem = true
 	}
+	l = r.sequenceItems(l, trimmed)
 	if m := yamlKV.FindStringSubmatch(trimmed); m != nil {
 		key := strings.Trim(m[2], `"'`)
 		val := m[3]
@@ -122,6 +124,49 @@ func (r *Redactor) line(l string) string {
 		}
 	}
 	return redactMatches(l)
+}
+
+var (
+	blockItem = regexp.MustCompile(`^\s*-\s+("[^"]*"|'[^']*'|[^\s#]+)\s*(#.*)?$`)
+	flowSeq   = regexp.MustCompile(`\[([^\[\]]*)\]`)
+	flowItem  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'|[^,\s][^,]*`)
+)
+
+// sequenceItems redacts the value that follows a flag naming a secret in an
+// argument list: in a flow sequence on the line (args: ["--token", "V"]),
+// or on this block sequence item after the previous one (- --token / - V).
+func (r *Redactor) sequenceItems(l, trimmed string) string {
+	flag := r.flag
+	r.flag = ""
+	if m := blockItem.FindStringSubmatch(trimmed); m != nil {
+		item := strings.Trim(m[1], `"'`)
+		if flag != "" {
+			if ms := Args([]string{flag, item}); len(ms) > 0 && ms[0].Index == 1 {
+				return strings.Replace(l, item, Redacted, 1)
+			}
+		}
+		if strings.HasPrefix(item, "-") && !strings.Contains(item, "=") {
+			r.flag = item
+		}
+		return l
+	}
+	for _, loc := range flowSeq.FindAllStringSubmatchIndex(l, -1) {
+		inner := l[loc[2]:loc[3]]
+		var items []string
+		for _, it := range flowItem.FindAllString(inner, -1) {
+			items = append(items, strings.Trim(strings.TrimSpace(it), `"'`))
+		}
+		for _, m := range Args(items) {
+			v := items[m.Index]
+			if _, val, ok := strings.Cut(v, "="); ok && strings.HasPrefix(v, "-") {
+				v = val
+			}
+			if v != "" && !strings.Contains(Redacted, v) && !strings.Contains(v, " ") {
+				l = strings.ReplaceAll(l, v, Redacted)
+			}
+		}
+	}
+	return l
 }
 
 // Text returns s with every credential Find recognises replaced.
@@ -147,4 +192,17 @@ func redactMatches(l string) string {
 
 func leading(l string) string {
 	return l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+}
+
+// libraryValue matches what libraries put in parentheses after a key in
+// their log messages: Helm's "Ignoring non-table value (VALUE)".
+var libraryValue = regexp.MustCompile(`\(([^()]*)\)`)
+
+// Message returns a log message or attribute written by a library (Helm,
+// kustomize) with the values it may quote replaced: every parenthesised
+// value, and every credential Find recognises. Libraries log values from
+// charts and kustomizations (Helm's values coalescing prints the value it
+// drops); Rampart's own records hold counts, paths and durations.
+func Message(s string) string {
+	return redactMatches(libraryValue.ReplaceAllString(s, "("+Redacted+")"))
 }

@@ -60,6 +60,9 @@ func TestRedactor(t *testing.T) {
 		{[]string{`    args: ["--token=d41d8cd98f00b204e9800998ecf8427e", "--port=80"]`}, []string{`    args: ["--token=<redacted>", "--port=80"]`}},
 		{[]string{"    api-token: Xq9vLw2ZpR7tKm3eW"}, []string{"    api-token: <redacted>"}},
 		{[]string{"  GH: ghp_0123456789abcdefghijABCDEFGHIJ012345"}, []string{"  GH: <redacted>"}},
+		{[]string{"        args:", "        - --password", "        - Xq9vLw2ZpR7tKm3e", "        - -p", "        - \"8080\""}, []string{"        args:", "        - --password", "        - <redacted>", "        - -p", "        - \"8080\""}},
+		{[]string{`        args: ["-p", "Xq9vLw2ZpR7tKm3e", "--port", "8080"]`}, []string{`        args: ["-p", "<redacted>", "--port", "8080"]`}},
+		{[]string{`        command: ["sh", "-c", "mysql -uroot -pXq9vLw2ZpR7tKm3e -e 'select 1'"]`}, []string{`        command: ["sh", "-c", "mysql -uroot -p<redacted> -e 'select 1'"]`}},
 		{[]string{"  - name: LOG_LEVEL", "    value: debug", "    image: nginx:1.27"}, []string{"  - name: LOG_LEVEL", "    value: debug", "    image: nginx:1.27"}},
 	}
 	for _, tt := range tests {

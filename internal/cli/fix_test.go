@@ -110,6 +110,23 @@ func TestFixGeneratesObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, want := range []string{"name: my-pod-network-policy", "kind: ServiceAccount"} {
+		if !strings.Contains(string(gen), want) {
+			t.Errorf("generated file lacks %q", want)
+		}
+	}
+	// The namespace's policies would cut connections the manifests do not
+	// show are needed: breaking, so made only with --breaking.
+	if strings.Contains(string(gen), "name: default-deny") {
+		t.Errorf("a default-deny policy that cuts connections was generated without --breaking:\n%s", gen)
+	}
+	dir = copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	if r := rampart(t, "", "fix", "--write", "--breaking", dir); r.code != ExitOK {
+		t.Fatalf("fix --breaking: exit %d %s", r.code, r.stderr)
+	}
+	if gen, err = os.ReadFile(filepath.Join(dir, "rampart-generated.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"name: my-pod-network-policy", "name: default-deny", "kind: ServiceAccount", "k8s-app: kube-dns", "protocol: UDP"} {
 		if !strings.Contains(string(gen), want) {
 			t.Errorf("generated file lacks %q", want)

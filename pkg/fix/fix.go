@@ -414,7 +414,13 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	// With --only, only what the chosen fixes create is generated.
 	all := extras
 	if len(opts.Only) == 0 {
-		all = append(all, generate(inv, filepath.Clean(gen))...)
+		gens, applied, pending, err := judgeCuts(inv, generate(inv, filepath.Clean(gen)), opts.Breaking, gen)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, gens...)
+		res.Applied = append(res.Applied, applied...)
+		res.Pending = append(res.Pending, pending...)
 	}
 	if allowed("default-service-account", opts) {
 		all = append(all, serviceAccountsFor(inv, filepath.Clean(gen))...)
@@ -497,7 +503,7 @@ func serviceAccountsFor(inv *inventory.Inventory, generatedFile string) []genera
 			if w.ImplicitNamespace {
 				saNS = "" // where the workload is applied (-n)
 			}
-			out = append(out, generated{serviceAccount(saNS, name), w.Kind + " " + w.Name + " ran as the default ServiceAccount"})
+			out = append(out, generated{serviceAccount(saNS, name), w.Kind + " " + w.Name + " ran as the default ServiceAccount", ns})
 		}
 	}
 	return out
@@ -558,7 +564,7 @@ func networkPolicyInPod(f check.Finding, o *inventory.Object, src string) (recip
 	return recipe{
 		message: "Move the NetworkPolicy written inside the Pod into its own object (generated)",
 		sets:    [][]set{ops},
-		extra:   &generated{np, "Pod " + o.Name + " had a NetworkPolicy inside its spec"},
+		extra:   &generated{np, "Pod " + o.Name + " had a NetworkPolicy inside its spec", o.EffectiveNamespace()},
 	}, true
 }
 

@@ -25,6 +25,7 @@ var ManagedBy = map[string]string{"app.kubernetes.io/managed-by": "rampart"}
 type generated struct {
 	obj    runtime.Object
 	reason string
+	ns     string // the namespace it lands in (the object may name none)
 }
 
 // generate computes the objects the scanned workloads lack: a default-deny
@@ -35,6 +36,7 @@ type generated struct {
 // input always generates the same file.
 func generate(inv *inventory.Inventory, generatedFile string) []generated {
 	var out []generated
+	services := newServiceIndex(inv)
 	for _, ns := range inv.WorkloadNamespaces() {
 		var workloads []*inventory.Object
 		for _, w := range inv.Workloads(ns) {
@@ -58,7 +60,7 @@ func generate(inv *inventory.Inventory, generatedFile string) []generated {
 		// A default deny in a system namespace would cut off the cluster's
 		// own components; those namespaces get only per-workload policies.
 		if !systemNamespace[ns] && !hasDefaultDeny(inv, ns, generatedFile) {
-			out = append(out, generated{policy(outNS, "default-deny", metav1.LabelSelector{}, nil, nil), "namespace " + ns + " has no default-deny policy"})
+			out = append(out, generated{policy(outNS, "default-deny", metav1.LabelSelector{}, nil, nil), "namespace " + ns + " has no default-deny policy", ns})
 		}
 		for _, w := range workloads {
 			sel := stableLabels(w.Pod.Meta.Labels)
@@ -70,6 +72,13 @@ func generate(inv *inventory.Inventory, generatedFile string) []generated {
 			if len(ports) > 0 {
 				ingress = []networkingv1.NetworkPolicyIngressRule{{Ports: ports}}
 			}
+			// Replicas of one workload may talk to each other (a cluster's
+			// members) on the ports they listen on.
+			own := dedupePorts(append(containerPorts(w), ports...))
+			self := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: copyLabels(sel)}}}
+			if cps := containerPorts(w); len(cps) > 0 {
+				ingress = append(ingress, networkingv1.NetworkPolicyIngressRule{From: self, Ports: cps})
+			}
 			udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 			dns := intstr.FromInt32(53)
 			egress := []networkingv1.NetworkPolicyEgressRule{{
@@ -79,8 +88,26 @@ func generate(inv *inventory.Inventory, generatedFile string) []generated {
 				}},
 				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
 			}}
-			out = append(out, generated{policy(outNS, strings.ToLower(w.Name)+"-"+strings.ToLower(w.Kind), metav1.LabelSelector{MatchLabels: sel}, ingress, egress),
-				fmt.Sprintf("%s %s: ingress on %d Service port(s), egress to DNS", w.Kind, w.Name, len(ports))})
+			if len(own) > 0 {
+				egress = append(egress, networkingv1.NetworkPolicyEgressRule{To: self, Ports: own})
+			}
+			refs := services.references(inv, w)
+			for _, r := range refs {
+				peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: copyLabels(r.svc.Spec.Selector)}}
+				if r.ns != ns {
+					peer.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": r.ns}}
+				}
+				egress = append(egress, networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{peer}, Ports: targetPorts(r.svc)})
+			}
+			reason := fmt.Sprintf("%s %s: ingress on %d Service port(s), egress to DNS", w.Kind, w.Name, len(ports))
+			if len(refs) > 0 {
+				names := make([]string, len(refs))
+				for i, r := range refs {
+					names[i] = r.ns + "/" + r.svc.Name
+				}
+				reason += " and to the Services its manifests name (" + strings.Join(names, ", ") + ")"
+			}
+			out = append(out, generated{policy(outNS, strings.ToLower(w.Name)+"-"+strings.ToLower(w.Kind), metav1.LabelSelector{MatchLabels: sel}, ingress, egress), reason, ns})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return key(out[i].obj) < key(out[j].obj) })
@@ -154,7 +181,6 @@ func hasDefaultDeny(inv *inventory.Inventory, ns, generatedFile string) bool {
 // servicePorts lists the target ports of the Services of ns whose selector
 // matches podLabels, deduplicated.
 func servicePorts(inv *inventory.Inventory, ns string, podLabels map[string]string) []networkingv1.NetworkPolicyPort {
-	seen := map[string]bool{}
 	var out []networkingv1.NetworkPolicyPort
 	for _, o := range inv.Objects {
 		svc, ok := o.Typed.(*corev1.Service)
@@ -162,23 +188,64 @@ func servicePorts(inv *inventory.Inventory, ns string, podLabels map[string]stri
 			!labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(podLabels)) {
 			continue
 		}
-		for _, p := range svc.Spec.Ports {
-			target := p.TargetPort
-			if target.Type == intstr.Int && target.IntVal == 0 || target.Type == intstr.String && target.StrVal == "" {
-				target = intstr.FromInt32(p.Port)
-			}
+		out = append(out, targetPorts(svc)...)
+	}
+	return dedupePorts(out)
+}
+
+// targetPorts are the ports a Service's traffic reaches its pods on.
+func targetPorts(svc *corev1.Service) []networkingv1.NetworkPolicyPort {
+	var out []networkingv1.NetworkPolicyPort
+	for _, p := range svc.Spec.Ports {
+		target := p.TargetPort
+		if target.Type == intstr.Int && target.IntVal == 0 || target.Type == intstr.String && target.StrVal == "" {
+			target = intstr.FromInt32(p.Port)
+		}
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		t, pr := target, proto
+		out = append(out, networkingv1.NetworkPolicyPort{Port: &t, Protocol: &pr})
+	}
+	return dedupePorts(out)
+}
+
+// containerPorts are the ports a workload's containers declare.
+func containerPorts(w *inventory.Object) []networkingv1.NetworkPolicyPort {
+	var out []networkingv1.NetworkPolicyPort
+	for _, c := range w.Pod.Containers() {
+		for _, p := range c.Ports {
+			port := intstr.FromInt32(p.ContainerPort)
 			proto := p.Protocol
 			if proto == "" {
 				proto = corev1.ProtocolTCP
 			}
-			k := target.String() + "/" + string(proto)
-			if seen[k] {
-				continue
+			if p.ContainerPort > 0 {
+				out = append(out, networkingv1.NetworkPolicyPort{Port: &port, Protocol: &proto})
 			}
-			seen[k] = true
-			t, pr := target, proto
-			out = append(out, networkingv1.NetworkPolicyPort{Port: &t, Protocol: &pr})
 		}
+	}
+	return dedupePorts(out)
+}
+
+func dedupePorts(ps []networkingv1.NetworkPolicyPort) []networkingv1.NetworkPolicyPort {
+	seen := map[string]bool{}
+	out := ps[:0:0]
+	for _, p := range ps {
+		k := p.Port.String() + "/" + string(*p.Protocol)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func copyLabels(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
 	}
 	return out
 }

@@ -25,7 +25,20 @@ func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) err
 	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "--- %s\n+++ %s\n", from, to)
-	shownA, shownB := secret.Lines(a), secret.Lines(b)
+	m := difflib.NewMatcher(a, b)
+	groups := m.GetGroupedOpCodes(3)
+	needA, needB := make([]bool, len(a)), make([]bool, len(b))
+	for _, group := range groups {
+		for _, op := range group {
+			for i := op.I1; i < op.I2; i++ {
+				needA[i] = true
+			}
+			for j := op.J1; j < op.J2; j++ {
+				needB[j] = true
+			}
+		}
+	}
+	shownA, shownB := secret.ShownLines(a, needA), secret.ShownLines(b, needB)
 	writeLines := func(prefix string, lines []string) {
 		for _, l := range lines {
 			bw.WriteString(prefix)
@@ -35,8 +48,7 @@ func writeUnifiedDiff(w io.Writer, name, before, after string, existed bool) err
 			}
 		}
 	}
-	m := difflib.NewMatcher(a, b)
-	for _, group := range m.GetGroupedOpCodes(3) {
+	for _, group := range groups {
 		first, last := group[0], group[len(group)-1]
 		fmt.Fprintf(bw, "@@ -%s +%s @@\n", hunkRange(first.I1, last.I2), hunkRange(first.J1, last.J2))
 		for _, op := range group {

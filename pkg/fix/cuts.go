@@ -13,29 +13,38 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/netpol"
 )
 
+// maxCuts bounds the connections listed per namespace.
+const maxCuts = 1000
+
 // cuts returns the connections between workloads that adding the generated
 // NetworkPolicies to the fixed manifests would remove, as the netpol engine
-// decides them (the same engine as rampart netpol diff).
-func cuts(inv *inventory.Inventory, gens []generated) ([]netpol.Change, error) {
+// decides them (the same engine as rampart netpol diff), per namespace of
+// the generated policies (a connection with an end in it), at most maxCuts
+// each: to a port the destination listens on (its container ports and its
+// Services' target ports).
+func cuts(inv *inventory.Inventory, gens []generated) (map[string][]netpol.Cut, error) {
 	ws, pols := netpol.FromInventory(inv)
 	before, err := netpol.New(pols)
 	if err != nil {
 		return nil, err
 	}
 	after := append([]*networkingv1.NetworkPolicy{}, pols...)
+	namespaces := map[string]bool{}
 	for _, g := range gens {
 		if np, ok := g.obj.(*networkingv1.NetworkPolicy); ok {
 			np = np.DeepCopy()
 			np.Namespace = g.ns
 			after = append(after, np)
+			namespaces[g.ns] = true
 		}
+	}
+	if len(namespaces) == 0 {
+		return nil, nil
 	}
 	afterE, err := netpol.New(after)
 	if err != nil {
 		return nil, err
 	}
-	// A connection is one to a port the destination listens on: its
-	// container ports and the target ports of its Services.
 	listens := map[string][]netpol.Port{}
 	for _, w := range ws {
 		seen := map[netpol.Port]bool{}
@@ -57,23 +66,12 @@ func cuts(inv *inventory.Inventory, gens []generated) ([]netpol.Change, error) {
 			}
 		}
 	}
-	var out []netpol.Change
-	for _, c := range netpol.Diff(before, ws, afterE, ws) {
-		if c.Added {
-			continue
-		}
-		for _, to := range c.To {
-			var ports []netpol.PortRange
-			for _, p := range listens[to] {
-				for _, r := range c.Ports {
-					if r.Protocol == p.Protocol && r.From <= p.Number && p.Number <= r.To {
-						ports = append(ports, netpol.PortRange{Protocol: p.Protocol, From: p.Number, To: p.Number})
-					}
-				}
-			}
-			if len(ports) > 0 {
-				out = append(out, netpol.Change{From: c.From, To: []string{to}, Ports: ports})
-			}
+	out := map[string][]netpol.Cut{}
+	cutter := netpol.NewCutter(before, afterE, ws)
+	for ns := range namespaces {
+		in := func(from, to *netpol.Workload) bool { return from.Pod.Namespace == ns || to.Pod.Namespace == ns }
+		if cs := cutter.Cuts(listens, in, maxCuts); len(cs) > 0 {
+			out[ns] = cs
 		}
 	}
 	return out, nil
@@ -88,25 +86,9 @@ func judgeCuts(inv *inventory.Inventory, gens []generated, breaking bool, file s
 	var applied []Applied
 	var pending []Pending
 	for round := 0; round < 8; round++ {
-		cs, err := cuts(inv, gens)
-		if err != nil || len(cs) == 0 {
+		byNS, err := cuts(inv, gens)
+		if err != nil || len(byNS) == 0 {
 			return gens, applied, pending, err
-		}
-		generatedIn := map[string]bool{}
-		for _, g := range gens {
-			if _, ok := g.obj.(*networkingv1.NetworkPolicy); ok {
-				generatedIn[g.ns] = true
-			}
-		}
-		// Each cut is put on the namespace whose new policies isolate its
-		// source (egress), or else its destination (ingress).
-		byNS := map[string][]netpol.Change{}
-		for _, c := range cs {
-			ns := namespaceOf(c.From[0])
-			if !generatedIn[ns] {
-				ns = namespaceOf(c.To[0])
-			}
-			byNS[ns] = append(byNS[ns], c)
 		}
 		namespaces := make([]string, 0, len(byNS))
 		for ns := range byNS {
@@ -120,15 +102,13 @@ func judgeCuts(inv *inventory.Inventory, gens []generated, breaking bool, file s
 			}
 			return gens, applied, pending, nil
 		}
-		drop := map[string]bool{}
 		for _, ns := range namespaces {
-			drop[ns] = true
 			pending = append(pending, Pending{File: file, CheckID: "namespace-without-networkpolicy", Object: "Namespace/" + ns,
 				Reason: "breaking fix; run with --breaking: the NetworkPolicies it would generate cut " + describeCuts(byNS[ns])})
 		}
 		kept := gens[:0:0]
 		for _, g := range gens {
-			if _, ok := g.obj.(*networkingv1.NetworkPolicy); ok && drop[g.ns] {
+			if _, ok := g.obj.(*networkingv1.NetworkPolicy); ok && byNS[g.ns] != nil {
 				continue
 			}
 			kept = append(kept, g)
@@ -138,35 +118,19 @@ func judgeCuts(inv *inventory.Inventory, gens []generated, breaking bool, file s
 	return gens, applied, pending, nil
 }
 
-func namespaceOf(workload string) string {
-	ns, _, _ := strings.Cut(workload, "/")
-	return ns
-}
-
 // describeCuts says how many connections are cut and names the first ones.
-func describeCuts(cs []netpol.Change) string {
-	pairs := 0
-	var shown []string
-	for _, c := range cs {
-		pairs += len(c.From) * len(c.To)
-		if len(shown) < 5 {
-			var ports []string
-			for _, p := range c.Ports {
-				ports = append(ports, p.String())
-			}
-			shown = append(shown, names(c.From)+" -> "+names(c.To)+" ("+strings.Join(ports, ", ")+")")
-		}
+func describeCuts(cs []netpol.Cut) string {
+	count := fmt.Sprint(len(cs))
+	if len(cs) >= maxCuts {
+		count = "at least " + count
 	}
-	s := fmt.Sprintf("%d connection(s) between workloads that the manifests do not show the app needs: %s", pairs, strings.Join(shown, "; "))
+	var shown []string
+	for _, c := range cs[:min(len(cs), 5)] {
+		shown = append(shown, fmt.Sprintf("%s -> %s (%s %d)", c.From, c.To, c.Port.Protocol, c.Port.Number))
+	}
+	s := count + " connection(s) between workloads that the manifests do not show the app needs: " + strings.Join(shown, "; ")
 	if len(cs) > len(shown) {
-		s += fmt.Sprintf("; and %d more (rampart netpol diff lists them all)", len(cs)-len(shown))
+		s += "; and more (rampart netpol diff lists them all)"
 	}
 	return s
-}
-
-func names(ws []string) string {
-	if len(ws) <= 2 {
-		return strings.Join(ws, ", ")
-	}
-	return fmt.Sprintf("%s, %s and %d more", ws[0], ws[1], len(ws)-2)
 }

@@ -2,6 +2,7 @@ package secret
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -33,10 +34,20 @@ var (
 // every credential value replaced by Redacted. Every line of the file is
 // needed: a Secret's kind may come after its data.
 func Lines(lines []string) []string {
+	return ShownLines(lines, nil)
+}
+
+// ShownLines is Lines for the lines shown[i] marks (nil: all): only the
+// documents that hold one are redacted; the other lines are returned empty.
+func ShownLines(lines []string, shown []bool) []string {
 	out := make([]string, len(lines))
 	start := 0
 	for i := 0; i <= len(lines); i++ {
 		if i < len(lines) && !docStart(lines[i]) {
+			continue
+		}
+		if shown != nil && !slices.Contains(shown[start:i], true) {
+			start = i + 1
 			continue
 		}
 		r := Redactor{}

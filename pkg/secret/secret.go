@@ -7,6 +7,7 @@ package secret
 
 import (
 	"math"
+	"sync"
 	"regexp"
 	"strings"
 )
@@ -210,6 +211,9 @@ func findCommands(text string, limit int) []Match {
 			continue
 		}
 		names := d.Pattern.SubexpNames()
+		if keyedPattern(d) && !strings.Contains(lower, "-p") && !hinted(lower, secretWords(), false) {
+			continue // its name group must say secret: no such word, no match
+		}
 		for _, sm := range d.Pattern.FindAllStringSubmatchIndex(text, -1) {
 			var key string
 			keyed := false
@@ -246,6 +250,33 @@ func findCommands(text string, limit int) []Match {
 		}
 	}
 	return out
+}
+
+// keyedPattern reports a Command detector whose pattern has a name group.
+func keyedPattern(d *Detector) bool {
+	for _, n := range d.Pattern.SubexpNames() {
+		if strings.HasPrefix(n, "k") {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	wordsOnce sync.Once
+	words     []string
+)
+
+// secretWords are the words of every Keyword detector.
+func secretWords() []string {
+	wordsOnce.Do(func() {
+		for _, d := range Detectors {
+			if d.How == Keyword {
+				words = append(words, d.Words...)
+			}
+		}
+	})
+	return words
 }
 
 func placeholderWord(v string) bool {

@@ -7,9 +7,9 @@ package secret
 
 import (
 	"math"
-	"sync"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Match is a credential found in a text: Text[Start:End] is the value.

@@ -16,25 +16,38 @@ func TestFixDiffsApply(t *testing.T) {
 	if len(goldens) < 20 {
 		t.Fatalf("%d fix goldens found", len(goldens))
 	}
+	// The text-fidelity inputs too (CRLF, CR, BOM, JSON, merge keys); the
+	// aliases one has no diff (nothing is edited through an anchor).
+	fidelity, _ := filepath.Glob(filepath.Join("..", "..", "pkg", "fix", "testdata", "fidelity", "*"))
+	for _, f := range fidelity {
+		if !strings.HasSuffix(f, ".out") && !strings.Contains(f, "aliases") {
+			goldens = append(goldens, f)
+		}
+	}
 	for _, g := range goldens {
+		file := filepath.Base(g)
+		label := filepath.Base(filepath.Dir(filepath.Dir(g)))
+		if file != "in.yaml" {
+			label = file
+		}
 		data, err := os.ReadFile(g)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, variant := range []string{"", "no final newline"} {
-			name := filepath.Base(filepath.Dir(filepath.Dir(g))) + " " + variant
+			name := label + " " + variant
 			t.Run(name, func(t *testing.T) {
 				dir := t.TempDir()
 				content := string(data)
 				if variant != "" {
-					content = strings.TrimRight(content, "\n")
+					content = strings.TrimRight(content, "\r\n")
 				}
-				if err := os.WriteFile(filepath.Join(dir, "in.yaml"), []byte(content), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				t.Chdir(dir)
-				r := rampart(t, "", "fix", "--breaking", "in.yaml")
-				if r.code != ExitOK || !strings.Contains(r.stdout, "+++ b/in.yaml") {
+				r := rampart(t, "", "fix", "--breaking", file)
+				if r.code != ExitOK || !strings.Contains(r.stdout, "+++ b/"+file) {
 					t.Fatalf("exit %d, diff:\n%s\n%s", r.code, r.stdout, r.stderr)
 				}
 				if err := os.WriteFile(filepath.Join(dir, "fix.patch"), []byte(r.stdout), 0o644); err != nil {

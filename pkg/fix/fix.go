@@ -656,16 +656,24 @@ func plainText(orig string) (string, func(string) string) {
 	text := strings.TrimPrefix(orig, "\ufeff")
 	bom := len(text) != len(orig)
 	crlf := strings.Contains(text, "\r\n")
-	if crlf {
+	// Classic Mac files end lines with a lone CR (YAML allows it).
+	cr := !crlf && !strings.Contains(text, "\n") && strings.Contains(text, "\r")
+	switch {
+	case crlf:
 		text = strings.ReplaceAll(text, "\r\n", "\n")
+	case cr:
+		text = strings.ReplaceAll(text, "\r", "\n")
 	}
 	plain := text
 	return text, func(s string) string {
 		if s == plain {
 			return orig
 		}
-		if crlf {
+		switch {
+		case crlf:
 			s = strings.ReplaceAll(s, "\n", "\r\n")
+		case cr:
+			s = strings.ReplaceAll(s, "\n", "\r")
 		}
 		if bom {
 			s = "\ufeff" + s

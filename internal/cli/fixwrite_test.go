@@ -8,8 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-k8s/rampart/pkg/file"
 )
 
 // TestFixWriteFailuresCostOneFile: a file that cannot be written is
@@ -100,12 +103,87 @@ func TestFixWriteSurvivesKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(rng.Int64N(int64(took) + 1)))
-		_ = cmd.Process.Kill()
+		// Ctrl-C, a CI job's cancellation, or the OOM killer.
+		_ = cmd.Process.Signal([]os.Signal{os.Interrupt, syscall.SIGTERM, os.Kill}[i%3])
 		_ = cmd.Wait()
 		for name, got := range read(dir) {
 			if got != before[name] && got != fixed[name] {
 				t.Fatalf("run %d: %s is neither the original nor the fixed file (%d bytes)", i, name, len(got))
 			}
+		}
+	}
+}
+
+// TestFixWriteErrorMidTree injects a failing write (half the data, then
+// "no space left") at each write of fix --write on a tree of several
+// files in turn: the file being written stays as it was, no temporary file
+// is left, every other file is either as it was or fully fixed, the failure
+// is reported naming the file, and the exit code says so.
+func TestFixWriteErrorMidTree(t *testing.T) {
+	orig := filepath.Join(t.TempDir(), "app")
+	copyTree(t, filepath.Join("..", "..", "examples", "insecure"), orig)
+	read := func(dir string) map[string]string {
+		m := map[string]string{}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			m[e.Name()] = string(data)
+		}
+		return m
+	}
+	before := read(orig)
+	fixedDir := filepath.Join(t.TempDir(), "app")
+	copyTree(t, orig, fixedDir)
+	if r := rampart(t, "", "fix", "--write", "--breaking", fixedDir); r.code != ExitOK {
+		t.Fatalf("fix: exit %d\n%s", r.code, r.stderr)
+	}
+	fixed := read(fixedDir)
+	writes := 0
+	for name := range fixed {
+		if fixed[name] != before[name] {
+			writes++
+		}
+	}
+	if writes < 3 {
+		t.Fatalf("only %d files written: the test would prove little", writes)
+	}
+	for n := 1; n <= writes; n++ {
+		dir := filepath.Join(t.TempDir(), "app")
+		copyTree(t, orig, dir)
+		restore := file.FailWriteForTest(n)
+		r := rampart(t, "", "fix", "--write", "--breaking", dir)
+		restore()
+		if r.code != ExitError || !strings.Contains(r.stderr, "no space left") {
+			t.Errorf("write %d failing: exit %d, stderr:\n%s", n, r.code, r.stderr)
+		}
+		got := read(dir)
+		unwritten := 0
+		for name, content := range got {
+			switch {
+			case strings.HasPrefix(name, "."):
+				t.Errorf("write %d failing: temporary file %s left", n, name)
+			case content == fixed[name] && content != before[name]:
+			case content == before[name]:
+				if fixed[name] != before[name] {
+					unwritten++
+					if !strings.Contains(r.stderr, name) {
+						t.Errorf("write %d failing: %s was not written and the error does not name it:\n%s", n, name, r.stderr)
+					}
+				}
+			default:
+				t.Errorf("write %d failing: %s is neither the original nor the fixed file", n, name)
+			}
+		}
+		for name := range fixed {
+			if _, ok := got[name]; !ok {
+				unwritten++ // a new file (the generated one) not created
+				if !strings.Contains(r.stderr, name) {
+					t.Errorf("write %d failing: %s was not created and the error does not name it:\n%s", n, name, r.stderr)
+				}
+			}
+		}
+		if unwritten != 1 {
+			t.Errorf("write %d failing: %d files left unwritten, want exactly the one whose write failed", n, unwritten)
 		}
 	}
 }

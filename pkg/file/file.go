@@ -69,3 +69,20 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// FailWriteForTest makes the n-th following write (1 = the next) stop
+// after half its data with an error, as a full disk does; restore undoes
+// it. It is for tests of whole commands: the other writes go through.
+func FailWriteForTest(n int) (restore func()) {
+	orig := writeData
+	count := 0
+	writeData = func(f *os.File, data []byte) error {
+		count++
+		if count == n {
+			_, _ = f.Write(data[:len(data)/2])
+			return errors.New("no space left on device (injected)")
+		}
+		return orig(f, data)
+	}
+	return func() { writeData = orig }
+}

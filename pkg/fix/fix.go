@@ -703,8 +703,12 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 			mine[o] = true
 		}
 		eopts.Target = func(o *manifest.Object) bool { return mine[o] } // the rest is context
-		run := engine.Run(checks, inv, eopts)
+		run := engine.Run(fixableOnly(checks), inv, eopts)
 		progressed := false
+		// One parse and one run of the checks serve every fix of an object
+		// that edits by field path alone (a batch); a fix that reads the
+		// object (its volumes, its list indices) comes alone, first.
+		batchRoot := -1
 		for _, f := range run.Findings {
 			if f.Location == nil || f.Location.File != name || !allowed(f.CheckID, *opts) {
 				continue
@@ -714,6 +718,9 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 				continue
 			}
 			o := objectOf(inv, f)
+			if progressed && (o.Locate("").Line != batchRoot || readsObject(f)) {
+				continue // after the edits of this batch, with new positions
+			}
 			r, ok := recipeFor(f, o, fr.After, *opts)
 			if !ok {
 				continue
@@ -741,7 +748,13 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 			rootLine := o.Locate("").Line
 			next, changed := fr.After, false
 			var lastErr error
-			for _, alt := range r.sets {
+			alts := r.sets
+			if progressed && len(alts) > 1 {
+				// A later alternative is for when an earlier one does not
+				// apply, which only a fresh run of the checks can tell.
+				alts = alts[:1]
+			}
+			for _, alt := range alts {
 				cur, edited := next, false
 				for _, s := range alt {
 					out, ch, err := set1(cur, rootLine, s)
@@ -755,6 +768,9 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 					next, changed = cur, true
 					break
 				}
+			}
+			if !changed && progressed {
+				continue // an earlier fix of the batch may have made it: judged again
 			}
 			if !changed {
 				reason := "the fix changed nothing"
@@ -772,7 +788,10 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 			applied = append(applied, Applied{File: name, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking})
 			done[key] = true
 			progressed = true
-			break // positions moved: read the file again
+			batchRoot = rootLine
+			if readsObject(f) {
+				break // positions and the object moved: read the file again
+			}
 		}
 		if !progressed {
 			break
@@ -784,6 +803,40 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Object+ps[i].CheckID < ps[j].Object+ps[j].CheckID })
 	return fr, applied, ps, extras
+}
+
+// fixable are the checks recipeFor has a fix for: the only ones fixFile
+// runs (TestFixableChecks keeps the list whole).
+var fixable = map[string]bool{
+	"pss-allow-privilege-escalation": true, "pss-run-as-non-root": true, "pss-seccomp-restricted": true,
+	"pss-seccomp-baseline": true, "pss-capabilities-restricted": true, "pss-capabilities-baseline": true,
+	"cpu-request-missing": true, "memory-request-missing": true, "cpu-limit-missing": true,
+	"memory-limit-missing": true, "ephemeral-storage-limit-missing": true, "default-service-account": true,
+	"schema": true, "sa-token-automount": true, "pss-privileged": true, "pss-run-as-user": true,
+	"pss-host-ports": true, "pss-sysctls": true, "pss-host-probes-lifecycle": true, "pss-proc-mount": true,
+	"pss-proc-mount-restricted": true, "pss-host-path-volumes": true, "pss-restricted-volumes": true,
+	"read-only-root-filesystem": true, "pss-host-namespaces": true,
+}
+
+func fixableOnly(checks []check.Check) []check.Check {
+	out := make([]check.Check, 0, len(fixable))
+	for _, c := range checks {
+		if fixable[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// readsObject reports a fix whose recipe reads the object beyond the
+// finding's field (volumes and mounts, a Pod's embedded policy) or deletes
+// by list index: it must see the object as the previous fixes left it.
+func readsObject(f check.Finding) bool {
+	switch f.CheckID {
+	case "schema", "pss-host-path-volumes", "pss-restricted-volumes", "read-only-root-filesystem":
+		return true
+	}
+	return strings.HasSuffix(f.Field, "]")
 }
 
 func objectOf(inv *inventory.Inventory, f check.Finding) *inventory.Object {

@@ -149,3 +149,23 @@ spec:
 		})
 	}
 }
+
+// TestFixableChecks: fixFile runs only the checks in fixable; every check
+// with fix goldens is among them, and each of them is in the catalog.
+func TestFixableChecks(t *testing.T) {
+	ins, _ := filepath.Glob("../checks/testdata/*/fix/in.yaml")
+	for _, in := range ins {
+		if id := filepath.Base(filepath.Dir(filepath.Dir(in))); !fixable[id] {
+			t.Errorf("%s has fix goldens but is not in fixable: fix would never run it", id)
+		}
+	}
+	ids := map[string]bool{}
+	for _, c := range checks.Builtin() {
+		ids[c.ID] = true
+	}
+	for id := range fixable {
+		if !ids[id] {
+			t.Errorf("fixable names %s, which is not a check", id)
+		}
+	}
+}

@@ -353,9 +353,20 @@ func matchingBrace(s string, start int) int {
 // Set returns src with path of the object whose root mapping starts at
 // line set to value; changed is false when it already held it.
 func Set(src string, rootLine int, path, value string) (string, bool, error) {
+	return setField(src, rootLine, path, value, false)
+}
+
+// setField is Set; with ifMissing, a field that exists is left as it is (one
+// parse for both).
+func setField(src string, rootLine int, path, value string, ifMissing bool) (string, bool, error) {
 	t := newText(src)
 	for _, root := range parseDocuments(src) {
 		if root.Kind == yaml.MappingNode && len(root.Content) > 0 && root.Content[0].Line == rootLine {
+			if ifMissing {
+				if _, rest := lookup(root, manifest.ParsePath(path)); len(rest) == 0 {
+					return src, false, nil
+				}
+			}
 			if err := shared(root, path); err != nil {
 				return src, false, err
 			}
@@ -367,17 +378,6 @@ func Set(src string, rootLine int, path, value string) (string, bool, error) {
 		}
 	}
 	return src, false, fmt.Errorf("no document starts at line %d", rootLine)
-}
-
-// has reports whether the object at rootLine has the field at path.
-func has(src string, rootLine int, path string) bool {
-	for _, root := range parseDocuments(src) {
-		if root.Kind == yaml.MappingNode && len(root.Content) > 0 && root.Content[0].Line == rootLine {
-			_, rest := lookup(root, manifest.ParsePath(path))
-			return len(rest) == 0
-		}
-	}
-	return false
 }
 
 // replaceBlockSequence replaces a block sequence value (key:, then "- item"

@@ -855,10 +855,7 @@ func set1(src string, rootLine int, s set) (string, bool, error) {
 	case opAppend:
 		return Append(src, rootLine, s.path, s.value)
 	}
-	if s.ifMissing && has(src, rootLine, s.path) {
-		return src, false, nil
-	}
-	return Set(src, rootLine, s.path, s.value)
+	return setField(src, rootLine, s.path, s.value, s.ifMissing)
 }
 
 func lastKey(path string) string {

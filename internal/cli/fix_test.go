@@ -316,3 +316,65 @@ func copyTree(t *testing.T, src, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// TestFixHelmRenderAndCompare: a values override is kept only when
+// rendering the chart with it changes the field it is for. Here `default`
+// turns privileged=false back into true: that fix is listed as not exposed
+// and no value is written for it; the other is written and works.
+func TestFixHelmRenderAndCompare(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"Chart.yaml":  "apiVersion: v2\nname: gated\nversion: 0.1.0\n",
+		"values.yaml": "privileged: true\nallowPrivilegeEscalation: true\n",
+		"templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: gated
+  namespace: shop
+spec:
+  selector: {matchLabels: {app: gated}}
+  template:
+    metadata: {labels: {app: gated}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example.com/app:1
+        securityContext:
+          privileged: {{ .Values.privileged | default true }}
+          allowPrivilegeEscalation: {{ .Values.allowPrivilegeEscalation }}
+`,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rampart(t, "", "fix", "--write", "--breaking", "--only", "pss-privileged,pss-allow-privilege-escalation", dir)
+	if r.code != ExitOK {
+		t.Fatalf("fix: exit %d\n%s", r.code, r.stderr)
+	}
+	out := r.stdout + r.stderr
+	if !strings.Contains(out, "pss-privileged: the chart does not expose") {
+		t.Errorf("the override that the chart ignores is not listed as such:\n%s", out)
+	}
+	if strings.Contains(out, "fixed   Deployment/gated pss-privileged") {
+		t.Errorf("a fix the render does not show is claimed:\n%s", out)
+	}
+	values, err := os.ReadFile(filepath.Join(dir, "rampart-values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(values), "privileged:") || !strings.Contains(string(values), "allowPrivilegeEscalation: false") {
+		t.Errorf("values written:\n%s", values)
+	}
+	fs, _ := scanFindings(t, dir, "-f", filepath.Join(dir, "rampart-values.yaml"))
+	if len(find(fs, "pss-allow-privilege-escalation")) > 0 || len(find(fs, "pss-privileged")) == 0 {
+		t.Errorf("after the overrides: %d allow-privilege-escalation, %d privileged findings (want 0 and 1)",
+			len(find(fs, "pss-allow-privilege-escalation")), len(find(fs, "pss-privileged")))
+	}
+	if r := rampart(t, "", "fix", "--breaking", "--only", "pss-privileged,pss-allow-privilege-escalation", dir); strings.Contains(r.stdout, "+") {
+		t.Errorf("a second fix changes files:\n%s", r.stdout)
+	}
+}

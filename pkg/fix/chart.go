@@ -1,17 +1,20 @@
 package fix
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
@@ -31,7 +34,10 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 	}
 	defer os.RemoveAll(tmp)
 	pending := map[string]Pending{}
+	failed := map[string]bool{} // fixes whose values the render showed to have no effect
 	for pass := 0; pass < 5; pass++ {
+		before := cloneValues(overrides)
+		var tried []valuesFix
 		values := filepath.Join(tmp, "values.yaml")
 		if err := writeValues(values, overrides); err != nil {
 			return nil, err
@@ -55,6 +61,9 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 				continue // fixes that generate objects are not made through values yet
 			}
 			key := f.CheckID + "|" + f.Object.String() + "|" + f.Field
+			if failed[key] {
+				continue
+			}
 			if r.breaking && !opts.Breaking {
 				pending[key] = Pending{File: f.Location.File, CheckID: f.CheckID, Object: f.Object.String(), Reason: "breaking fix; run with --breaking: " + r.message}
 				continue
@@ -94,11 +103,50 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 			if changed {
 				added = true
 				delete(pending, key)
-				res.Applied = append(res.Applied, Applied{File: filepath.Join(path, ValuesFile), CheckID: f.CheckID, Object: f.Object.String(), Message: r.message + " (values " + strings.Join(vals, ", ") + ")", Breaking: r.breaking})
+				tried = append(tried, valuesFix{key: key, finding: f, ops: ops, vals: vals,
+					applied: Applied{File: filepath.Join(path, ValuesFile), CheckID: f.CheckID, Object: f.Object.String(), Message: r.message + " (values " + strings.Join(vals, ", ") + ")", Breaking: r.breaking}})
 			}
 		}
 		if !added {
 			break
+		}
+		// Render with the new values and compare: a value the chart does
+		// not use for the field (gated on another key, overridden by a
+		// default, written elsewhere) is taken back and listed.
+		if err := writeValues(values, overrides); err != nil {
+			return nil, err
+		}
+		rendered, errs := source.RenderChart(path, h)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("rendering %s with the overrides: %s", path, errs[0].Message)
+		}
+		after := inventory.New(rendered)
+		var reverted []valuesFix
+		for _, t := range tried {
+			if took(after, t) {
+				res.Applied = append(res.Applied, t.applied)
+				continue
+			}
+			failed[t.key] = true
+			reverted = append(reverted, t)
+			pending[t.key] = Pending{File: t.finding.Location.File, CheckID: t.finding.CheckID, Object: t.finding.Object.String(),
+				Reason: "the chart does not expose " + t.finding.Field + ": rendered with " + strings.Join(t.vals, ", ") + " set, the field did not change"}
+		}
+		if len(reverted) > 0 {
+			// Start the pass's values again without the fixes that failed.
+			overrides = before
+			for _, t := range tried {
+				if failed[t.key] {
+					continue
+				}
+				for i, s := range t.ops {
+					var v any
+					if err := yaml.Unmarshal([]byte(s.value), &v); err != nil {
+						return nil, err
+					}
+					setNested(overrides, t.vals[i], v, s.ifMissing)
+				}
+			}
 		}
 	}
 	for _, p := range pending {
@@ -124,6 +172,83 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 		res.Files = append(res.Files, FileResult{Name: out, Before: before, After: text})
 	}
 	return res, nil
+}
+
+// valuesFix is a fix made through values, before the render confirms it.
+type valuesFix struct {
+	key     string
+	finding check.Finding
+	ops     []set
+	vals    []string
+	applied Applied
+}
+
+// took reports whether, in the render with the overrides, every field the
+// fix sets holds the value it set.
+func took(inv *inventory.Inventory, t valuesFix) bool {
+	ref := t.finding.Object
+	o := inv.Find(ref.Kind, ref.Namespace, ref.Name)
+	if o == nil || o.Typed == nil {
+		return false
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o.Typed)
+	if err != nil {
+		return false
+	}
+	for _, s := range t.ops {
+		var want any
+		if err := yaml.Unmarshal([]byte(s.value), &want); err != nil {
+			return false
+		}
+		got, ok := fieldValue(obj, s.path)
+		if !ok {
+			// Typed objects omit empty fields: false, 0 and "" are unset.
+			if want == false || want == float64(0) || want == "" {
+				continue
+			}
+			return false
+		}
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		if string(gj) != string(wj) {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldValue walks a field path in an unstructured object.
+func fieldValue(obj map[string]any, path string) (any, bool) {
+	var cur any = obj
+	for _, seg := range manifest.ParsePath(path) {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[seg.Key]
+			if !ok || seg.Index >= 0 {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			if seg.Index < 0 || seg.Index >= len(c) {
+				return nil, false
+			}
+			cur = c[seg.Index]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func cloneValues(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			v = cloneValues(sub)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func writeValues(path string, m map[string]any) error {

@@ -383,7 +383,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 					}
 				}
 			}
-			fr, applied, pending, more := fixFile(file, ch.text, docOthers, checks, eopts, &opts, &quit)
+			fr, applied, pending, more := fixFile(file, ch.text, objs, docOthers, checks, eopts, &opts, &quit)
 			parts = append(parts, fr.After)
 			res.Applied = append(res.Applied, applied...)
 			res.Pending = append(res.Pending, pending...)
@@ -685,16 +685,20 @@ func plainText(orig string) (string, func(string) string) {
 // fixFile applies one fix at a time, re-reading the file after each, until
 // no fixable finding is left: edits never overlap, and running it again
 // changes nothing.
-func fixFile(name, src string, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts *Options, quit *bool) (FileResult, []Applied, []Pending, []generated) {
+func fixFile(name, src string, parsed, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts *Options, quit *bool) (FileResult, []Applied, []Pending, []generated) {
 	fr := FileResult{Name: name, Before: src, After: src}
 	var applied []Applied
 	var extras []generated
 	done := map[string]bool{} // findings given up on
 	pending := map[string]Pending{}
+	fixable := fixableOnly(checks)
 	for iter := 0; iter < 500 && !*quit; iter++ {
-		objs, errs := manifest.Parse(name, []byte(fr.After))
-		if len(errs) > 0 {
-			break // an edit broke the file: keep what was valid before it
+		objs := parsed // the caller's parse of src, the first time
+		if iter > 0 || objs == nil {
+			var errs []manifest.InputError
+			if objs, errs = manifest.Parse(name, []byte(fr.After)); len(errs) > 0 {
+				break // an edit broke the file: keep what was valid before it
+			}
 		}
 		inv := inventory.New(append(append([]*manifest.Object{}, objs...), others...))
 		eopts.Suppress = nil
@@ -703,8 +707,8 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 			mine[o] = true
 		}
 		eopts.Target = func(o *manifest.Object) bool { return mine[o] } // the rest is context
-		run := engine.Run(fixableOnly(checks), inv, eopts)
-		progressed := false
+		run := engine.Run(fixable, inv, eopts)
+		progressed, deferred := false, false
 		// One parse and one run of the checks serve every fix of an object
 		// that edits by field path alone (a batch); a fix that reads the
 		// object (its volumes, its list indices) comes alone, first.
@@ -719,6 +723,7 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 			}
 			o := objectOf(inv, f)
 			if progressed && (o.Locate("").Line != batchRoot || readsObject(f)) {
+				deferred = true
 				continue // after the edits of this batch, with new positions
 			}
 			r, ok := recipeFor(f, o, fr.After, *opts)
@@ -770,6 +775,7 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 				}
 			}
 			if !changed && progressed {
+				deferred = true
 				continue // an earlier fix of the batch may have made it: judged again
 			}
 			if !changed {
@@ -790,10 +796,13 @@ func fixFile(name, src string, others []*manifest.Object, checks []check.Check, 
 			progressed = true
 			batchRoot = rootLine
 			if readsObject(f) {
+				deferred = true
 				break // positions and the object moved: read the file again
 			}
 		}
-		if !progressed {
+		if !progressed || !deferred {
+			// Nothing left that this run of the checks could not judge:
+			// every finding was fixed, given up on or left pending.
 			break
 		}
 	}

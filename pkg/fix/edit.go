@@ -62,6 +62,7 @@ func indentOf(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
 type edit struct {
 	start, end int
 	insert     string
+	indent     int // of the keys an insertion adds (orders inserts at one offset)
 }
 
 func apply(src string, edits []edit) string {

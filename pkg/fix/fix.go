@@ -710,9 +710,11 @@ func fixFile(name, src string, parsed, others []*manifest.Object, checks []check
 		run := engine.Run(fixable, inv, eopts)
 		progressed, deferred := false, false
 		// One parse and one run of the checks serve every fix of an object
-		// that edits by field path alone (a batch); a fix that reads the
-		// object (its volumes, its list indices) comes alone, first.
+		// that edits by field path alone (a batch, made on one parse of the
+		// text); a fix that reads the object (its volumes, its list
+		// indices) comes alone, first.
 		batchRoot := -1
+		var queue []queued
 		for _, f := range run.Findings {
 			if f.Location == nil || f.Location.File != name || !allowed(f.CheckID, *opts) {
 				continue
@@ -722,10 +724,6 @@ func fixFile(name, src string, parsed, others []*manifest.Object, checks []check
 				continue
 			}
 			o := objectOf(inv, f)
-			if progressed && (o.Locate("").Line != batchRoot || readsObject(f)) {
-				deferred = true
-				continue // after the edits of this batch, with new positions
-			}
 			r, ok := recipeFor(f, o, fr.After, *opts)
 			if !ok {
 				continue
@@ -751,54 +749,71 @@ func fixFile(name, src string, parsed, others []*manifest.Object, checks []check
 				}
 			}
 			rootLine := o.Locate("").Line
-			next, changed := fr.After, false
-			var lastErr error
-			alts := r.sets
-			if progressed && len(alts) > 1 {
-				// A later alternative is for when an earlier one does not
-				// apply, which only a fresh run of the checks can tell.
-				alts = alts[:1]
-			}
-			for _, alt := range alts {
-				cur, edited := next, false
-				for _, s := range alt {
-					out, ch, err := set1(cur, rootLine, s)
-					if err != nil {
-						lastErr = err
-						break
-					}
-					cur, edited = out, edited || ch
+			if len(queue) == 0 && readsObject(f) {
+				// Alone: it reads the object, which the others would change.
+				next, changed, lastErr := applySequential(fr.After, rootLine, r.sets)
+				if !changed {
+					pending[key] = Pending{File: name, CheckID: f.CheckID, Object: f.Object.String(), Reason: reasonUnchanged(lastErr)}
+					done[key] = true
+					continue
 				}
-				if edited {
-					next, changed = cur, true
-					break
+				fr.After = next
+				if r.extra != nil {
+					extras = append(extras, *r.extra)
 				}
-			}
-			if !changed && progressed {
-				deferred = true
-				continue // an earlier fix of the batch may have made it: judged again
-			}
-			if !changed {
-				reason := "the fix changed nothing"
-				if lastErr != nil {
-					reason = lastErr.Error()
-				}
-				pending[key] = Pending{File: name, CheckID: f.CheckID, Object: f.Object.String(), Reason: reason}
+				applied = append(applied, Applied{File: name, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking})
 				done[key] = true
-				continue
-			}
-			fr.After = next
-			if r.extra != nil {
-				extras = append(extras, *r.extra)
-			}
-			applied = append(applied, Applied{File: name, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking})
-			done[key] = true
-			progressed = true
-			batchRoot = rootLine
-			if readsObject(f) {
-				deferred = true
+				progressed, deferred = true, true
 				break // positions and the object moved: read the file again
 			}
+			if len(queue) > 0 && (rootLine != batchRoot || readsObject(f)) {
+				deferred = true
+				continue // after the edits of this batch, with new positions
+			}
+			batchRoot = rootLine
+			queue = append(queue, queued{key: key, f: f, r: r})
+		}
+		if len(queue) > 0 {
+			progressed = true
+			made, undecided := fr.After, false
+			results := make([]bool, len(queue))
+			alt0 := make([][]set, len(queue))
+			for i, q := range queue {
+				alt0[i] = q.r.sets[0]
+			}
+			next, changed, ok := applyBatch(fr.After, batchRoot, alt0)
+			if ok && changed[0] {
+				made, results = next, changed
+			} else {
+				// One at a time, as the recipes' alternatives need: the
+				// first with all of them, the rest with their first only (a
+				// later alternative is for when an earlier one does not
+				// apply, which only a fresh run of the checks can tell).
+				for i, q := range queue {
+					alts := q.r.sets
+					if i > 0 {
+						alts = alts[:1]
+					}
+					out, ch, lastErr := applySequential(made, batchRoot, alts)
+					if ch {
+						made, results[i] = out, true
+					} else if i == 0 {
+						pending[q.key] = Pending{File: name, CheckID: q.f.CheckID, Object: q.f.Object.String(), Reason: reasonUnchanged(lastErr)}
+						done[q.key] = true
+					}
+				}
+			}
+			for i, q := range queue {
+				switch {
+				case results[i]:
+					applied = append(applied, Applied{File: name, CheckID: q.f.CheckID, Object: q.f.Object.String(), Message: q.r.message, Breaking: q.r.breaking})
+					done[q.key] = true
+				case i > 0:
+					undecided = true // an earlier fix of the batch may have made it: judged again
+				}
+			}
+			fr.After = made
+			deferred = deferred || undecided || !results[0]
 		}
 		if !progressed || !deferred {
 			// Nothing left that this run of the checks could not judge:
@@ -846,6 +861,41 @@ func readsObject(f check.Finding) bool {
 		return true
 	}
 	return strings.HasSuffix(f.Field, "]")
+}
+
+// queued is a fix accepted for the batch of this run of the checks.
+type queued struct {
+	key string
+	f   check.Finding
+	r   recipe
+}
+
+// applySequential makes a recipe set by set, trying its alternatives in
+// order until one changes the text.
+func applySequential(src string, rootLine int, alts [][]set) (string, bool, error) {
+	var lastErr error
+	for _, alt := range alts {
+		cur, edited := src, false
+		for _, s := range alt {
+			out, ch, err := set1(cur, rootLine, s)
+			if err != nil {
+				lastErr = err
+				break
+			}
+			cur, edited = out, edited || ch
+		}
+		if edited {
+			return cur, true, nil
+		}
+	}
+	return src, false, lastErr
+}
+
+func reasonUnchanged(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "the fix changed nothing"
 }
 
 func objectOf(inv *inventory.Inventory, f check.Finding) *inventory.Object {

@@ -93,6 +93,7 @@ var Corpus = []Module{
 	{"sigs.k8s.io/kustomize", "v2.0.3+incompatible", []Input{
 		{Tree, "examples/ldap", "a base shared by staging and production overlays", false, ""},
 		{Tree, "examples/multibases", "a base shared by three overlays and an aggregate", false, ""},
+		{Tree, "examples/wordpress", "two services, one naming the other through kustomize vars (WORDPRESS_DB_HOST)", false, ""},
 	}},
 	{"helm.sh/helm/v4", "v4.3.2", []Input{
 		{Chart, "pkg/cmd/testdata/testcharts/chart-with-template-lib-dep", "a library chart (type: library) as a vendored dependency", false, ""},

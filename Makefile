@@ -18,10 +18,11 @@ test: verify control-plane ## run every test (what CI runs): vet, gofmt, unit, f
 control-plane: ## build kube-apiserver and etcd for the cluster tests (once; cached outside the repo)
 	@hack/control-plane.sh >/dev/null
 
-fuzz: ## fuzz the manifest loader for FUZZTIME (default 20s), then the Helm position mapping and the NetworkPolicy engine for 10s each
+fuzz: ## fuzz the manifest loader for FUZZTIME (default 20s), then the Helm position mapping and the NetworkPolicy engine for 10s each, the redactor's line reader for 5s
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzHelmPositions$$' -fuzztime 10s -fuzzminimizetime 5s ./pkg/source
 	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime 10s -fuzzminimizetime 5s ./pkg/netpol
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitKV$$' -fuzztime 5s -fuzzminimizetime 5s ./pkg/secret
 
 bench: ## go test benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/engine

@@ -46,6 +46,7 @@ func cuts(inv *inventory.Inventory, gens []generated) (map[string][]netpol.Cut, 
 		return nil, err
 	}
 	listens := map[string][]netpol.Port{}
+	services := servicesByNamespace(inv)
 	for _, w := range ws {
 		seen := map[netpol.Port]bool{}
 		add := func(p netpol.Port) {
@@ -60,7 +61,7 @@ func cuts(inv *inventory.Inventory, gens []generated) (map[string][]netpol.Cut, 
 		for _, cp := range w.Pod.Ports {
 			add(netpol.Port{Protocol: cp.Protocol, Number: cp.ContainerPort})
 		}
-		for _, sp := range servicePorts(inv, w.Pod.Namespace, w.Pod.Labels) {
+		for _, sp := range servicePorts(services, w.Pod.Namespace, w.Pod.Labels) {
 			if sp.Port.Type == intstr.Int {
 				add(netpol.Port{Protocol: *sp.Protocol, Number: sp.Port.IntVal})
 			}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -361,35 +363,85 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	// bindings): a fix re-reads one document, not the file, and the checks
 	// run over one object and its context, not over everything.
 	ctx := contextObjects(loaded.Objects)
-	for _, file := range files {
+	type job struct {
+		file string
+		ch   chunk
+		// results
+		after   string
+		applied []Applied
+		pending []Pending
+		extras  []generated
+	}
+	type fileJobs struct {
+		data    string
+		restore func(string) string
+		jobs    []*job
+	}
+	perFile := make([]fileJobs, len(files))
+	var jobs []*job
+	for i, file := range files {
 		data, err := os.ReadFile(file) //nolint:gosec // a file the user asked to fix
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", file, err)
 		}
-		if quit {
-			afterOf[file] = string(data)
-			continue
-		}
 		text, restore := plainText(string(data))
-		var parts []string
+		perFile[i] = fileJobs{data: string(data), restore: restore}
 		for _, ch := range splitChunks(text) {
-			// The context of this document's namespaces, not of its own lines.
-			var docOthers []*manifest.Object
-			objs, _ := manifest.Parse(file, []byte(ch.text))
-			for _, ns := range namespacesOf(objs) {
-				for _, c := range ctx[ns] {
-					if c.obj.File != file || c.line < ch.first || c.line >= ch.first+ch.lines {
-						docOthers = append(docOthers, c.obj)
-					}
+			j := &job{file: file, ch: ch}
+			perFile[i].jobs = append(perFile[i].jobs, j)
+			jobs = append(jobs, j)
+		}
+	}
+	do := func(j *job) {
+		if quit {
+			j.after = j.ch.text
+			return
+		}
+		// The context of this document's namespaces, not of its own lines.
+		var docOthers []*manifest.Object
+		objs, _ := manifest.Parse(j.file, []byte(j.ch.text))
+		for _, ns := range namespacesOf(objs) {
+			for _, c := range ctx[ns] {
+				if c.obj.File != j.file || c.line < j.ch.first || c.line >= j.ch.first+j.ch.lines {
+					docOthers = append(docOthers, c.obj)
 				}
 			}
-			fr, applied, pending, more := fixFile(file, ch.text, objs, docOthers, checks, eopts, &opts, &quit)
-			parts = append(parts, fr.After)
-			res.Applied = append(res.Applied, applied...)
-			res.Pending = append(res.Pending, pending...)
-			extras = append(extras, more...)
 		}
-		fr := FileResult{Name: file, Before: string(data), After: restore(strings.Join(parts, ""))}
+		fr, applied, pending, more := fixFile(j.file, j.ch.text, objs, docOthers, checks, eopts, &opts, &quit)
+		j.after, j.applied, j.pending, j.extras = fr.After, applied, pending, more
+	}
+	if opts.Confirm != nil {
+		for _, j := range jobs { // questions are asked in order
+			do(j)
+		}
+	} else {
+		// Documents are fixed on their own: one worker a processor.
+		next := make(chan *job)
+		var wg sync.WaitGroup
+		for w := 0; w < goruntime.GOMAXPROCS(0); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range next {
+					do(j)
+				}
+			}()
+		}
+		for _, j := range jobs {
+			next <- j
+		}
+		close(next)
+		wg.Wait()
+	}
+	for i, file := range files {
+		var parts []string
+		for _, j := range perFile[i].jobs {
+			parts = append(parts, j.after)
+			res.Applied = append(res.Applied, j.applied...)
+			res.Pending = append(res.Pending, j.pending...)
+			extras = append(extras, j.extras...)
+		}
+		fr := FileResult{Name: file, Before: perFile[i].data, After: perFile[i].restore(strings.Join(parts, ""))}
 		if fr.After != fr.Before {
 			res.Files = append(res.Files, fr)
 		}

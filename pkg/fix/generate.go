@@ -37,6 +37,7 @@ type generated struct {
 func generate(inv *inventory.Inventory, generatedFile string) []generated {
 	var out []generated
 	services := newServiceIndex(inv)
+	byNS := servicesByNamespace(inv)
 	for _, ns := range inv.WorkloadNamespaces() {
 		var workloads []*inventory.Object
 		for _, w := range inv.Workloads(ns) {
@@ -67,7 +68,7 @@ func generate(inv *inventory.Inventory, generatedFile string) []generated {
 			if len(sel) == 0 {
 				continue // nothing lasting to select it by; the edit adding a label comes first
 			}
-			ports := servicePorts(inv, ns, w.Pod.Meta.Labels)
+			ports := servicePorts(byNS, ns, w.Pod.Meta.Labels)
 			var ingress []networkingv1.NetworkPolicyIngressRule
 			if len(ports) > 0 {
 				ingress = []networkingv1.NetworkPolicyIngressRule{{Ports: ports}}
@@ -178,19 +179,27 @@ func hasDefaultDeny(inv *inventory.Inventory, ns, generatedFile string) bool {
 	return in && eg
 }
 
-// servicePorts lists the target ports of the Services of ns whose selector
-// matches podLabels, deduplicated.
-func servicePorts(inv *inventory.Inventory, ns string, podLabels map[string]string) []networkingv1.NetworkPolicyPort {
+// servicePorts lists the target ports of the Services of ns (services,
+// by namespace) whose selector matches podLabels, deduplicated.
+func servicePorts(services map[string][]*corev1.Service, ns string, podLabels map[string]string) []networkingv1.NetworkPolicyPort {
 	var out []networkingv1.NetworkPolicyPort
-	for _, o := range inv.Objects {
-		svc, ok := o.Typed.(*corev1.Service)
-		if !ok || o.EffectiveNamespace() != ns || len(svc.Spec.Selector) == 0 ||
-			!labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(podLabels)) {
-			continue
+	for _, svc := range services[ns] {
+		if labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(podLabels)) {
+			out = append(out, targetPorts(svc)...)
 		}
-		out = append(out, targetPorts(svc)...)
 	}
 	return dedupePorts(out)
+}
+
+// servicesByNamespace indexes the Services with a selector by namespace.
+func servicesByNamespace(inv *inventory.Inventory) map[string][]*corev1.Service {
+	m := map[string][]*corev1.Service{}
+	for _, o := range inv.Objects {
+		if svc, ok := o.Typed.(*corev1.Service); ok && len(svc.Spec.Selector) > 0 {
+			m[o.EffectiveNamespace()] = append(m[o.EffectiveNamespace()], svc)
+		}
+	}
+	return m
 }
 
 // targetPorts are the ports a Service's traffic reaches its pods on.

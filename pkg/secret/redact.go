@@ -25,7 +25,6 @@ type Redactor struct {
 }
 
 var (
-	yamlKV  = regexp.MustCompile(`^(\s*(?:-\s+)?)("[^"]*"|'[^']*'|[^\s:#"'{\[][^:#]*?):(?:\s+(.*?))?\s*$`)
 	kindRE  = regexp.MustCompile(`^kind:\s*["']?Secret["']?\s*$`)
 	dataKey = regexp.MustCompile(`^(\s*)(data|stringData):\s*$`)
 )
@@ -84,20 +83,20 @@ func (r *Redactor) Line(l string) string {
 
 func (r *Redactor) line(l string) string {
 	trimmed := strings.TrimRight(l, "\r")
-	if kindRE.MatchString(trimmed) {
+	if strings.HasPrefix(trimmed, "kind:") && kindRE.MatchString(trimmed) {
 		r.secret = true
 	}
 	if r.secret {
 		indent := len(trimmed) - len(strings.TrimLeft(trimmed, " "))
-		if m := dataKey.FindStringSubmatch(trimmed); m != nil && indent == 0 {
+		if indent == 0 && (strings.HasPrefix(trimmed, "data:") || strings.HasPrefix(trimmed, "stringData:")) && dataKey.MatchString(trimmed) {
 			r.inData = true
 			return l
 		}
 		if r.inData && strings.TrimSpace(trimmed) != "" && !strings.HasPrefix(strings.TrimSpace(trimmed), "#") {
 			if indent == 0 {
 				r.inData = false
-			} else if m := yamlKV.FindStringSubmatch(trimmed); m != nil && strings.TrimSpace(m[3]) != "" {
-				return m[1] + m[2] + ": " + Redacted
+			} else if prefix, key, val, ok := splitKV(trimmed); ok && val != "" {
+				return prefix + key + ": " + Redacted
 			} else {
 				return strings.Repeat(" ", indent) + Redacted
 			}
@@ -114,9 +113,12 @@ func (r *Redactor) line(l string) string {
 		r.pem = true
 	}
 	l = r.sequenceItems(l, trimmed)
-	if m := yamlKV.FindStringSubmatch(trimmed); m != nil {
-		key := strings.Trim(m[2], `"'`)
-		val := m[3]
+	if !strings.Contains(trimmed, ":") {
+		return redactMatches(l)
+	}
+	if _, rawKey, rawVal, ok := splitKV(trimmed); ok {
+		key := strings.Trim(rawKey, `"'`)
+		val := rawVal
 		if i := strings.Index(val, " #"); i >= 0 && !strings.HasPrefix(val, `"`) && !strings.HasPrefix(val, "'") {
 			val = strings.TrimSpace(val[:i])
 		}
@@ -149,6 +151,9 @@ var (
 func (r *Redactor) sequenceItems(l, trimmed string) string {
 	flag := r.flag
 	r.flag = ""
+	if !strings.HasPrefix(strings.TrimLeft(trimmed, " "), "-") && !strings.Contains(trimmed, "[") {
+		return l
+	}
 	if m := blockItem.FindStringSubmatch(trimmed); m != nil {
 		item := strings.Trim(m[1], `"'`)
 		if flag != "" {
@@ -216,4 +221,43 @@ var libraryValue = regexp.MustCompile(`\(([^()]*)\)`)
 // drops); Rampart's own records hold counts, paths and durations.
 func Message(s string) string {
 	return redactMatches(libraryValue.ReplaceAllString(s, "("+Redacted+")"))
+}
+
+// splitKV reads a "key: value" line of YAML (after an optional "- "): the
+// text before the key, the key (quotes kept), and the value trimmed; ok is
+// false for other lines (a key must be followed by ": " or end the line).
+func splitKV(l string) (prefix, key, val string, ok bool) {
+	i := 0
+	for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+		i++
+	}
+	if i+1 < len(l) && l[i] == '-' && (l[i+1] == ' ' || l[i+1] == '\t') {
+		for i++; i < len(l) && (l[i] == ' ' || l[i] == '\t'); i++ {
+		}
+	}
+	prefix, rest := l[:i], l[i:]
+	if rest == "" {
+		return "", "", "", false
+	}
+	var after string
+	switch rest[0] {
+	case '"', '\'':
+		j := strings.IndexByte(rest[1:], rest[0])
+		if j < 0 || !strings.HasPrefix(rest[j+2:], ":") {
+			return "", "", "", false
+		}
+		key, after = rest[:j+2], rest[j+3:]
+	case ' ', '\t', ':', '#', '{', '[':
+		return "", "", "", false
+	default:
+		j := strings.IndexAny(rest, ":#")
+		if j < 0 || rest[j] == '#' {
+			return "", "", "", false
+		}
+		key, after = rest[:j], rest[j+1:]
+	}
+	if after != "" && after[0] != ' ' && after[0] != '\t' {
+		return "", "", "", false
+	}
+	return prefix, key, strings.TrimSpace(after), true
 }

@@ -1,6 +1,10 @@
 package secret
 
-import "testing"
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
 
 func TestDetect(t *testing.T) {
 	tests := []struct {
@@ -73,4 +77,43 @@ func TestRedactor(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSplitKV holds the hand-written "key: value" reader to the regular
+// expression it replaced (kept here as the reference).
+func TestSplitKV(t *testing.T) {
+	ref := regexp.MustCompile(`^(\s*(?:-\s+)?)("[^"]*"|'[^']*'|[^\s:#"'{\[][^:#]*?):(?:\s+(.*?))?\s*$`)
+	lines := []string{"a: b", "  - name: DB", "    value: \"x y\"  ", "key:", "url: http://x:80", "http://x", "  # c: d", "'q k': v",
+		`"q:k": v`, "- - a: b", "k:v", "  k :v", "{a: b}", "- [a]", "a#b: c", "", "   ", "-", "- ", "k: v # c", "\tk:\tv"}
+	for _, l := range lines {
+		m := ref.FindStringSubmatch(l)
+		p, k, v, ok := splitKV(l)
+		if ok != (m != nil) {
+			t.Errorf("%q: ok %v, regexp %v", l, ok, m != nil)
+			continue
+		}
+		if ok && (p != m[1] || k != m[2] || v != strings.TrimSpace(m[3])) {
+			t.Errorf("%q: %q %q %q, regexp %q %q %q", l, p, k, v, m[1], m[2], m[3])
+		}
+	}
+}
+
+func FuzzSplitKV(f *testing.F) {
+	ref := regexp.MustCompile(`^(\s*(?:-\s+)?)("[^"]*"|'[^']*'|[^\s:#"'{\[][^:#]*?):(?:\s+(.*?))?\s*$`)
+	for _, s := range []string{"a: b", "  - name: x", "'k': v", "url: http://x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, l string) {
+		if strings.ContainsAny(l, "\n\r\v\f\u0085\u00a0") {
+			return // lines only; \s differs from ' ' and '\t' on the rest
+		}
+		m := ref.FindStringSubmatch(l)
+		if m != nil && strings.HasPrefix(m[2], "-") && strings.TrimSpace(m[2][1:]) == "" {
+			return // the regexp reads "- :" as the key "- "; splitKV as no key
+		}
+		p, k, v, ok := splitKV(l)
+		if ok != (m != nil) || ok && (p != m[1] || k != m[2] || v != strings.TrimSpace(m[3])) {
+			t.Fatalf("%q: %q %q %q %v; regexp %q", l, p, k, v, ok, m)
+		}
+	})
 }

@@ -70,8 +70,7 @@ func cuts(inv *inventory.Inventory, gens []generated) (map[string][]netpol.Cut, 
 	out := map[string][]netpol.Cut{}
 	cutter := netpol.NewCutter(before, afterE, ws)
 	for ns := range namespaces {
-		in := func(from, to *netpol.Workload) bool { return from.Pod.Namespace == ns || to.Pod.Namespace == ns }
-		if cs := cutter.Cuts(listens, in, maxCuts); len(cs) > 0 {
+		if cs := cutter.Cuts(listens, ns, maxCuts); len(cs) > 0 {
 			out[ns] = cs
 		}
 	}

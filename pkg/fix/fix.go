@@ -355,7 +355,6 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		res.Applied = append(res.Applied, cr.Applied...)
 		res.Pending = append(res.Pending, cr.Pending...)
 	}
-	afterOf := map[string]string{}
 	var extras []generated
 	quit := false
 	// Each document is fixed on its own text, against the few objects a fix
@@ -368,6 +367,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		ch   chunk
 		// results
 		after   string
+		fixed   []*manifest.Object // parsed from after, for generation
 		applied []Applied
 		pending []Pending
 		extras  []generated
@@ -395,6 +395,9 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	do := func(j *job) {
 		if quit {
 			j.after = j.ch.text
+			if !opts.NoGenerate {
+				j.fixed, _ = manifest.Parse(j.file, []byte(j.after))
+			}
 			return
 		}
 		// The context of this document's namespaces, not of its own lines.
@@ -409,6 +412,15 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		}
 		fr, applied, pending, more := fixFile(j.file, j.ch.text, objs, docOthers, checks, eopts, &opts, &quit)
 		j.after, j.applied, j.pending, j.extras = fr.After, applied, pending, more
+		// What generation reads: the fixed document (the parse above when
+		// nothing changed).
+		switch {
+		case opts.NoGenerate:
+		case j.after == j.ch.text:
+			j.fixed = objs
+		default:
+			j.fixed, _ = manifest.Parse(j.file, []byte(j.after))
+		}
 	}
 	if opts.Confirm != nil {
 		for _, j := range jobs { // questions are asked in order
@@ -445,7 +457,6 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		if fr.After != fr.Before {
 			res.Files = append(res.Files, fr)
 		}
-		afterOf[file] = fr.After
 	}
 	if opts.NoGenerate {
 		return res, nil
@@ -457,9 +468,8 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		gen = GeneratedFileFor(paths)
 	}
 	var fixed []*manifest.Object
-	for _, file := range files {
-		objs, _ := manifest.Parse(file, []byte(afterOf[file]))
-		fixed = append(fixed, objs...)
+	for _, j := range jobs {
+		fixed = append(fixed, j.fixed...)
 	}
 	manifest.SetDefaultNamespace(fixed, opts.Helm.Namespace) // as the scan reads them
 	inv := inventory.New(fixed)

@@ -7,21 +7,13 @@ type Cut struct {
 	Port     Port
 }
 
-// Cuts returns the connections that oldE allows and newE denies between
-// the workloads (the same on both sides), on the ports each destination
-// listens on (listens, by workload name), for the pairs include accepts, in
-// the order of ws; at most limit (0: all). Decisions are made once per pair
-// of classes and port, so the work grows with classes, not pods.
-func Cuts(oldE, newE *Engine, ws []Workload, listens map[string][]Port, include func(from, to *Workload) bool, limit int) []Cut {
-	return NewCutter(oldE, newE, ws).Cuts(listens, include, limit)
-}
-
-// Cutter answers Cuts for several include functions with the workloads'
-// classes computed once.
+// Cutter answers which connections a change of policies removes, with the
+// workloads' classes on both sides computed once.
 type Cutter struct {
-	ws   []Workload
-	o, n *diffSide
-	memo map[cutKey]bool
+	ws     []Workload
+	o, n   *diffSide
+	oc, nc []int // class of each workload on each side
+	memo   map[cutKey]bool
 }
 
 type cutKey struct {
@@ -29,38 +21,58 @@ type cutKey struct {
 	p              Port
 }
 
-// NewCutter prepares Cuts between the policies of oldE and newE.
+// NewCutter prepares Cuts between the policies of oldE and newE for the
+// same workloads.
 func NewCutter(oldE, newE *Engine, ws []Workload) *Cutter {
-	return &Cutter{ws: ws, o: newDiffSide(oldE, ws), n: newDiffSide(newE, ws), memo: map[cutKey]bool{}}
+	c := &Cutter{ws: ws, o: newDiffSide(oldE, ws), n: newDiffSide(newE, ws), memo: map[cutKey]bool{},
+		oc: make([]int, len(ws)), nc: make([]int, len(ws))}
+	for i, w := range ws {
+		c.oc[i], c.nc[i] = c.o.classOf[w.Name], c.n.classOf[w.Name]
+	}
+	return c
 }
 
-// Cuts is the package function Cuts with the prepared classes.
-func (c *Cutter) Cuts(listens map[string][]Port, include func(from, to *Workload) bool, limit int) []Cut {
-	ws, o, n, memo := c.ws, c.o, c.n, c.memo
-	type key = cutKey
+// Cuts returns the connections that the old policies allow and the new
+// ones deny between workloads of which at least one is in namespace ns, on
+// the ports each destination listens on (listens, by workload name), in
+// the order of the workloads; at most limit (0: all). Decisions are made
+// once per pair of classes and port, so the work grows with classes.
+func (c *Cutter) Cuts(listens map[string][]Port, ns string, limit int) []Cut {
+	var in []int
+	for i, w := range c.ws {
+		if w.Pod.Namespace == ns {
+			in = append(in, i)
+		}
+	}
 	var out []Cut
-	for ti := range ws {
-		to := &ws[ti]
+	for ti := range c.ws {
+		to := &c.ws[ti]
 		ports := listens[to.Name]
 		if len(ports) == 0 {
 			continue
 		}
-		ot, nt := o.classOf[to.Name], n.classOf[to.Name]
-		for fi := range ws {
-			from := &ws[fi]
-			if !include(from, to) {
-				continue
+		froms := in // a destination elsewhere: sources in ns only
+		if to.Pod.Namespace == ns {
+			froms = nil // every source
+		}
+		n := len(froms)
+		if froms == nil {
+			n = len(c.ws)
+		}
+		for k := 0; k < n; k++ {
+			fi := k
+			if froms != nil {
+				fi = froms[k]
 			}
-			of, nf := o.classOf[from.Name], n.classOf[from.Name]
 			for _, p := range ports {
-				k := key{of, nf, ot, nt, p}
-				cut, ok := memo[k]
+				key := cutKey{c.oc[fi], c.nc[fi], c.oc[ti], c.nc[ti], p}
+				cut, ok := c.memo[key]
 				if !ok {
-					cut = o.allowed(of, ot, p) && !n.allowed(nf, nt, p)
-					memo[k] = cut
+					cut = c.o.allowed(key.of, key.ot, p) && !c.n.allowed(key.nf, key.nt, p)
+					c.memo[key] = cut
 				}
 				if cut {
-					out = append(out, Cut{From: from.Name, To: to.Name, Port: p})
+					out = append(out, Cut{From: c.ws[fi].Name, To: to.Name, Port: p})
 					if limit > 0 && len(out) >= limit {
 						return out
 					}

@@ -25,7 +25,7 @@ func TestFixDiffsApply(t *testing.T) {
 	// aliases one has no diff (nothing is edited through an anchor).
 	fidelity, _ := filepath.Glob(filepath.Join("..", "..", "pkg", "fix", "testdata", "fidelity", "*"))
 	for _, f := range fidelity {
-		if !strings.HasSuffix(f, ".out") && !strings.Contains(f, "aliases") {
+		if !strings.HasSuffix(f, ".golden") && !strings.Contains(f, "aliases") {
 			goldens = append(goldens, f)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 // TestFidelityGoldens: fix keeps what it does not mean to change. For every
 // testdata/fidelity input, fixing privileged and allowPrivilegeEscalation
-// gives the .out golden byte for byte, and: line ends (LF, CRLF, CR) and a
+// gives the .golden file byte for byte, and: line ends (LF, CRLF, CR) and a
 // BOM are kept, JSON stays valid JSON, nothing is edited through an anchor
 // or alias (the finding is listed as not made, naming it), merge keys are
 // read as kubectl reads them (a local override wins), the result parses,
@@ -22,7 +22,7 @@ func TestFidelityGoldens(t *testing.T) {
 	ins, _ := filepath.Glob("testdata/fidelity/*")
 	n := 0
 	for _, in := range ins {
-		if strings.HasSuffix(in, ".out") {
+		if strings.HasSuffix(in, ".golden") {
 			continue
 		}
 		n++
@@ -32,7 +32,7 @@ func TestFidelityGoldens(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, res := fixFidelity(t, filepath.Base(in), string(src))
-			golden := in + ".out"
+			golden := in + ".golden"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# fix against scan, whole processes, on one generated corpus in one run:
+# the corpus as files (one per application) and the same objects as one file.
+# Usage: bench/fix.sh [OBJECTS] [RUNS]   (defaults: 10000 objects, 5 runs)
+# Prints median wall times and the fix/scan ratios (fix prints its diff; it
+# writes nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+objects=${1:-10000}
+runs=${2:-5}
+out=bench/results
+mkdir -p "$out/bin"
+go build -o "$out/bin/rampart" ./cmd/rampart
+rm -rf "$out/fix-corpus" "$out/fix-one"
+go run ./bench/corpus -n "$objects" -out "$out/fix-corpus"
+mkdir -p "$out/fix-one"
+find "$out/fix-corpus" -name '*.yaml' | sort | while read -r f; do cat "$f"; echo '---'; done >"$out/fix-one/all.yaml"
+
+median() {
+  local times=()
+  for _ in $(seq "$runs"); do
+    local start end
+    start=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || true
+    end=$(date +%s%N)
+    times+=("$(( (end - start) / 1000000 ))")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+r=$out/bin/rampart
+"$r" scan "$out/fix-corpus" -o json >/dev/null 2>&1 || true # warm the page cache
+for input in fix-corpus fix-one; do
+  scan=$(median "$r" scan "$out/$input" -o json --fail-on none)
+  fix=$(median "$r" fix "$out/$input")
+  breaking=$(median "$r" fix --breaking "$out/$input")
+  echo "$input: scan ${scan} ms, fix ${fix} ms ($(ratio "$fix" "$scan")x), fix --breaking ${breaking} ms ($(ratio "$breaking" "$scan")x)"
+done

@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin/rampart
 FUZZTIME ?= 20s
 
-.PHONY: help build test control-plane fuzz bench bench-compare generate verify lint clean
+.PHONY: help build test control-plane fuzz bench bench-compare bench-fix generate verify lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ bench: ## go test benchmarks of the hot paths
 
 bench-compare: ## whole-process comparison with kube-score and a parse-only floor (bench/compare.sh)
 	bench/compare.sh
+
+bench-fix: ## fix against scan on the generated corpus, as files and as one file (bench/fix.sh)
+	bench/fix.sh
 
 generate: ## regenerate docs/checks.md from the check metadata
 	$(GO) run ./cmd/rampart checks -o markdown > docs/checks.md

@@ -317,13 +317,28 @@ func copyTree(t *testing.T, src, dir string) {
 	}
 }
 
+// writeFiles writes each file (path relative to dir: content), making the
+// folders it needs.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestFixHelmRenderAndCompare: a values override is kept only when
 // rendering the chart with it changes the field it is for. Here `default`
 // turns privileged=false back into true: that fix is listed as not exposed
 // and no value is written for it; the other is written and works.
 func TestFixHelmRenderAndCompare(t *testing.T) {
 	dir := t.TempDir()
-	for name, content := range map[string]string{
+	writeFiles(t, dir, map[string]string{
 		"Chart.yaml":  "apiVersion: v2\nname: gated\nversion: 0.1.0\n",
 		"values.yaml": "privileged: true\nallowPrivilegeEscalation: true\n",
 		"templates/deployment.yaml": `apiVersion: apps/v1
@@ -343,14 +358,7 @@ spec:
           privileged: {{ .Values.privileged | default true }}
           allowPrivilegeEscalation: {{ .Values.allowPrivilegeEscalation }}
 `,
-	} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	r := rampart(t, "", "fix", "--write", "--breaking", "--only", "pss-privileged,pss-allow-privilege-escalation", dir)
 	if r.code != ExitOK {
 		t.Fatalf("fix: exit %d\n%s", r.code, r.stderr)

@@ -64,18 +64,8 @@ func TestFixWriteSurvivesKill(t *testing.T) {
 	}
 	orig := filepath.Join(t.TempDir(), "app")
 	copyTree(t, filepath.Join("..", "..", "examples", "insecure"), orig)
-	read := func(dir string) map[string]string {
-		m := map[string]string{}
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), ".") {
-				continue // a temporary file a kill left behind is hidden and never read
-			}
-			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
-			m[e.Name()] = string(data)
-		}
-		return m
-	}
+	// A temporary file a kill left behind is hidden and never read.
+	read := func(dir string) map[string]string { return readFolder(dir, false) }
 	before := read(orig)
 	fixedDir := filepath.Join(t.TempDir(), "app")
 	copyTree(t, orig, fixedDir)
@@ -114,6 +104,21 @@ func TestFixWriteSurvivesKill(t *testing.T) {
 	}
 }
 
+// readFolder returns the content of each file of dir by name; hidden files
+// only with hidden.
+func readFolder(dir string, hidden bool) map[string]string {
+	m := map[string]string{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !hidden && strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		m[e.Name()] = string(data)
+	}
+	return m
+}
+
 // TestFixWriteErrorMidTree injects a failing write (half the data, then
 // "no space left") at each write of fix --write on a tree of several
 // files in turn: the file being written stays as it was, no temporary file
@@ -122,15 +127,7 @@ func TestFixWriteSurvivesKill(t *testing.T) {
 func TestFixWriteErrorMidTree(t *testing.T) {
 	orig := filepath.Join(t.TempDir(), "app")
 	copyTree(t, filepath.Join("..", "..", "examples", "insecure"), orig)
-	read := func(dir string) map[string]string {
-		m := map[string]string{}
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
-			m[e.Name()] = string(data)
-		}
-		return m
-	}
+	read := func(dir string) map[string]string { return readFolder(dir, true) }
 	before := read(orig)
 	fixedDir := filepath.Join(t.TempDir(), "app")
 	copyTree(t, orig, fixedDir)

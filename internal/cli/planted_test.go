@@ -314,10 +314,7 @@ func leaked(output, v string) string {
 
 func writeChart(t *testing.T, dir, password string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, content := range map[string]string{
+	writeFiles(t, dir, map[string]string{
 		"Chart.yaml":  "apiVersion: v2\nname: helmdb\nversion: 0.1.0\n",
 		"values.yaml": "auth:\n  password: " + password + "\n",
 		"templates/db.yaml": `apiVersion: apps/v1
@@ -337,9 +334,5 @@ spec:
         - name: POSTGRES_PASSWORD
           value: {{ .Values.auth.password | quote }}
 `,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 }

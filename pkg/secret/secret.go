@@ -62,19 +62,8 @@ func Placeholder(key, value string) bool {
 	if nameDetector(key) == nil || templated(value) || reference(value) {
 		return false
 	}
-	l := strings.ToLower(strings.TrimSpace(value))
-	if l == "" {
-		return false
-	}
-	if weak[l] {
-		return true
-	}
-	for _, p := range placeholders {
-		if strings.Contains(l, p) {
-			return true
-		}
-	}
-	return false
+	v := strings.TrimSpace(value)
+	return v != "" && placeholderWord(v)
 }
 
 // notSecretNames end names that only point at a secret or describe it (a
@@ -279,6 +268,8 @@ func secretWords() []string {
 	return words
 }
 
+// placeholderWord reports a stand-in value: a weak default or a part that
+// says "fill me in".
 func placeholderWord(v string) bool {
 	l := strings.ToLower(v)
 	if weak[l] {

@@ -33,19 +33,8 @@ else
 fi
 mapfile -t files < <(find "$out/corpus" -name '*.yaml' | sort)
 
-# median wall seconds of a command over $runs runs (exit codes ignored:
-# scanners exit non-zero when they find something)
-median() {
-  local times=()
-  for _ in $(seq "$runs"); do
-    local start end
-    start=$(date +%s%N)
-    "$@" >/dev/null 2>&1 || true
-    end=$(date +%s%N)
-    times+=("$(( (end - start) / 1000000 ))")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 "$out/bin/rampart" scan "$out/corpus" -o text >/dev/null 2>&1 || true # warm the page cache
 floor=$(median "$out/bin/floor" "$out/corpus")

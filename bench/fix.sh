@@ -17,17 +17,8 @@ go run ./bench/corpus -n "$objects" -out "$out/fix-corpus"
 mkdir -p "$out/fix-one"
 find "$out/fix-corpus" -name '*.yaml' | sort | while read -r f; do cat "$f"; echo '---'; done >"$out/fix-one/all.yaml"
 
-median() {
-  local times=()
-  for _ in $(seq "$runs"); do
-    local start end
-    start=$(date +%s%N)
-    "$@" >/dev/null 2>&1 || true
-    end=$(date +%s%N)
-    times+=("$(( (end - start) / 1000000 ))")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 r=$out/bin/rampart

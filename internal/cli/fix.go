@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/pod-security-admission/api"
@@ -17,6 +18,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/file"
 	"github.com/rampart-k8s/rampart/pkg/fix"
 	"github.com/rampart-k8s/rampart/pkg/source"
+	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
 type fixOptions struct {
@@ -61,15 +63,18 @@ listed. Without --write, the changes are printed as a unified diff.`,
 					return usageError("unknown check %q (see `rampart checks`)", id)
 				}
 			}
+			// .rampart.yaml as scan reads it: checks switched off are not
+			// fixed, exceptions (and annotations) silence findings, which
+			// are then not fixed either, and fix.defaultResources.
+			cfg := &config.Config{}
+			if file := config.Find(args[0]); file != "" {
+				if cfg, err = config.Load(file, reg); err != nil {
+					return usageError("invalid configuration:\n%v", err)
+				}
+			}
 			spec := o.resources
 			if spec == "" {
-				if file := config.Find(args[0]); file != "" {
-					cfg, err := config.Load(file, reg)
-					if err != nil {
-						return usageError("invalid configuration:\n%v", err)
-					}
-					spec = cfg.Fix.DefaultResources
-				}
+				spec = cfg.Fix.DefaultResources
 			}
 			resources, err := fix.ParseResources(spec)
 			if err != nil {
@@ -82,7 +87,12 @@ listed. Without --write, the changes are printed as a unified diff.`,
 				}
 				confirm = askEach(s)
 			}
-			res, err := fix.Files(args, reg.Checks(), engine.Options{PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}},
+			eopts := engine.Options{
+				PSS:               api.LevelVersion{Level: level, Version: api.LatestVersion()},
+				AllowedRegistries: cfg.Images.AllowedRegistries,
+				Suppress:          &suppress.Rules{Exceptions: cfg.SuppressionExceptions(), Now: time.Now()},
+			}
+			res, err := fix.Files(args, cfg.Select(reg.Checks()), eopts,
 				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate, Resources: resources, Confirm: confirm, Helm: o.helm})
 			if err != nil {
 				return usageError("%v", err)

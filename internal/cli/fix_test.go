@@ -386,3 +386,32 @@ spec:
 		t.Errorf("a second fix changes files:\n%s", r.stdout)
 	}
 }
+
+// TestFixHonoursConfig: fix reads .rampart.yaml as scan does: a check the
+// configuration switches off is not fixed, nor is a finding an exception
+// silences (with its reason); the other fixes are made.
+func TestFixHonoursConfig(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "examples", "insecure"))
+	writeFiles(t, dir, map[string]string{".rampart.yaml": `checks:
+  disable: [pss-allow-privilege-escalation]
+exceptions:
+- check: pss-privileged
+  kind: Deployment
+  namespace: shop
+  name: orders-api
+  reason: the payment HSM driver needs it (SEC-42)
+`})
+	r := rampart(t, "", "fix", "--write", "--breaking", dir)
+	if r.code != ExitOK {
+		t.Fatalf("fix: exit %d\n%s", r.code, r.stderr)
+	}
+	api, _ := os.ReadFile(filepath.Join(dir, "api.yaml"))
+	for _, want := range []string{"privileged: true", "allowPrivilegeEscalation: true", "seccompProfile"} {
+		if !strings.Contains(string(api), want) {
+			t.Errorf("api.yaml lacks %q after fix:\n%s", want, api)
+		}
+	}
+	if strings.Contains(r.stderr, "orders-api pss-privileged") || strings.Contains(r.stderr, "pss-allow-privilege-escalation") {
+		t.Errorf("fix made or listed a fix the configuration silences:\n%s", r.stderr)
+	}
+}

@@ -763,7 +763,6 @@ func fixFile(name, src string, parsed, others []*manifest.Object, checks []check
 			}
 		}
 		inv := inventory.New(append(append([]*manifest.Object{}, objs...), others...))
-		eopts.Suppress = nil
 		mine := make(map[*manifest.Object]bool, len(objs))
 		for _, o := range objs {
 			mine[o] = true

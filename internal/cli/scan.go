@@ -44,6 +44,7 @@ type scanOptions struct {
 	helm           source.HelmOptions
 	minSeverity    string
 	quiet          bool
+	contextPaths   []string
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -83,6 +84,7 @@ and reported).`,
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "exit 0 when the paths hold no Kubernetes object (otherwise an input error)")
 	f.StringSliceVar(&o.disable, "disable", nil, "check IDs, categories or all: not to run (repeatable, comma-separated)")
 	f.StringSliceVar(&o.enable, "enable", nil, "check IDs, categories or all: to run even when disabled (--disable all --enable rbac runs only RBAC checks)")
+	f.StringSliceVar(&o.contextPaths, "context-path", nil, "judge PATH against the objects of these paths too (e.g. the files a pull request changed, with the repository's Namespaces, RBAC and NetworkPolicies as context); only PATH's objects get findings")
 	f.BoolVar(&o.cluster, "cluster", false, "scan the live cluster of the kubeconfig context instead of files")
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)")
 	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context to use")
@@ -158,6 +160,9 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	if o.cluster && len(paths) > 0 {
 		return usageError("--cluster scans the cluster; do not give paths too")
 	}
+	if o.cluster && len(o.contextPaths) > 0 {
+		return usageError("--context-path goes with files; a cluster scan has the whole cluster as context")
+	}
 	if !o.cluster && (o.cl.AllNamespaces || o.cl.Context != "" || o.cl.Kubeconfig != "") {
 		return usageError("--all-namespaces, --context and --kubeconfig need --cluster")
 	}
@@ -191,8 +196,14 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	} else {
 		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, o.helm)
 		slog.Debug("loaded", "objects", len(loaded.Objects), "charts and kustomizations", len(loaded.Claimed), "elapsed", time.Since(start))
-		res = engine.ScanObjects(loaded.Objects, loaded.Errors, selected, eopts)
-		res.Notices = loaded.Notices
+		objs, notices := loaded.Objects, loaded.Notices
+		if len(o.contextPaths) > 0 {
+			var ctxNotices []manifest.InputError
+			objs, ctxNotices, eopts.Target = withContext(loaded.Objects, o.contextPaths, o.helm)
+			notices = append(notices, ctxNotices...)
+		}
+		res = engine.ScanObjects(objs, loaded.Errors, selected, eopts)
+		res.Notices = notices
 		res.Summary.Files = loaded.Files
 	}
 	if res.Summary.Objects == 0 && !o.allowEmpty {

@@ -1,5 +1,6 @@
-// Package check is the vocabulary shared by the catalog, the engine and the
-// reporters: Check, Severity, Category, Finding, Fix, ObjectRef and Registry.
+// Package check is what the catalog is written in: Check, Scope, Context
+// and Registry, with the findings' vocabulary (Severity, Category, Finding,
+// Fix, ObjectRef) re-exported from the leaf package finding.
 package check
 
 import (
@@ -8,83 +9,52 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rampart-k8s/rampart/pkg/finding"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
-	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
-// Severity orders findings; the zero value is Info.
-type Severity int
+// The findings' vocabulary lives in the leaf package finding; these names
+// keep it reachable from check, where the catalog is written.
+type (
+	Severity  = finding.Severity
+	Category  = finding.Category
+	ObjectRef = finding.ObjectRef
+	Fix       = finding.Fix
+	Finding   = finding.Finding
+)
 
 // Severities from least to most severe.
 const (
-	Info Severity = iota
-	Low
-	Medium
-	High
-	Critical
+	Info     = finding.Info
+	Low      = finding.Low
+	Medium   = finding.Medium
+	High     = finding.High
+	Critical = finding.Critical
 )
-
-var severityNames = []string{"info", "low", "medium", "high", "critical"}
-
-func (s Severity) String() string {
-	if s < Info || s > Critical {
-		return fmt.Sprintf("severity(%d)", int(s))
-	}
-	return severityNames[s]
-}
-
-// MarshalText writes the lowercase name.
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText reads a name written by MarshalText.
-func (s *Severity) UnmarshalText(b []byte) error {
-	v, err := ParseSeverity(string(b))
-	*s = v
-	return err
-}
-
-// ParseSeverity reads a severity name, case-insensitively.
-func ParseSeverity(name string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(name, n) {
-			return Severity(i), nil
-		}
-	}
-	return Info, fmt.Errorf("unknown severity %q (want one of %s)", name, strings.Join(severityNames, ", "))
-}
-
-// SecurityScore is the CVSS-like score code-scanning tools use to rank.
-func (s Severity) SecurityScore() string {
-	return [...]string{"0.0", "2.0", "5.0", "7.5", "9.5"}[s]
-}
-
-// Category groups checks; users enable and disable by category.
-type Category string
 
 // Categories of the catalog.
 const (
-	CategorySchema          Category = "schema"
-	CategoryPSS             Category = "pss"
-	CategoryContainer       Category = "container"
-	CategoryCapabilities    Category = "capabilities"
-	CategoryResources       Category = "resources"
-	CategoryImages          Category = "images"
-	CategorySecrets         Category = "secrets"
-	CategoryServiceAccounts Category = "service-accounts"
-	CategoryExposure        Category = "exposure"
-	CategoryNetworkPolicy   Category = "network-policy"
-	CategoryRBAC            Category = "rbac"
-	CategoryNamespaces      Category = "namespaces"
-	CategoryDeprecatedAPI   Category = "deprecated-api"
-	CategorySuppression     Category = "suppression"
+	CategorySchema          = finding.CategorySchema
+	CategoryPSS             = finding.CategoryPSS
+	CategoryContainer       = finding.CategoryContainer
+	CategoryCapabilities    = finding.CategoryCapabilities
+	CategoryResources       = finding.CategoryResources
+	CategoryImages          = finding.CategoryImages
+	CategorySecrets         = finding.CategorySecrets
+	CategoryServiceAccounts = finding.CategoryServiceAccounts
+	CategoryExposure        = finding.CategoryExposure
+	CategoryNetworkPolicy   = finding.CategoryNetworkPolicy
+	CategoryRBAC            = finding.CategoryRBAC
+	CategoryNamespaces      = finding.CategoryNamespaces
+	CategoryDeprecatedAPI   = finding.CategoryDeprecatedAPI
+	CategorySuppression     = finding.CategorySuppression
 )
 
 // Categories lists every category, in the order the docs present them.
-var Categories = []Category{
-	CategorySchema, CategoryPSS, CategoryContainer, CategoryCapabilities, CategoryResources,
-	CategoryImages, CategorySecrets, CategoryServiceAccounts, CategoryExposure,
-	CategoryNetworkPolicy, CategoryRBAC, CategoryNamespaces, CategoryDeprecatedAPI, CategorySuppression,
-}
+var Categories = finding.Categories
+
+// ParseSeverity reads a severity name, case-insensitively.
+func ParseSeverity(name string) (Severity, error) { return finding.ParseSeverity(name) }
 
 // Ref points at the standard a check comes from.
 type Ref struct {
@@ -136,46 +106,6 @@ type Check struct {
 	References  []Ref
 	Scope       Scope
 	Run         RunFunc
-}
-
-// ObjectRef names a Kubernetes object.
-type ObjectRef struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Namespace  string `json:"namespace"`
-	Name       string `json:"name"`
-}
-
-func (r ObjectRef) String() string {
-	if r.Namespace == "" {
-		return r.Kind + "/" + r.Name
-	}
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
-}
-
-// Fix is one way to resolve a finding; Message is a verb phrase.
-type Fix struct {
-	Message string `json:"message"`
-}
-
-// Finding is one problem with one object.
-type Finding struct {
-	CheckID  string   `json:"checkID"`
-	Category Category `json:"category"`
-	Severity Severity `json:"severity"`
-	Title    string   `json:"title"`
-	// Message names the object's part and field involved.
-	Message string    `json:"message"`
-	Object  ObjectRef `json:"object"`
-	// Field is the path of the offending field, e.g.
-	// spec.template.spec.containers[0].securityContext.privileged.
-	Field       string             `json:"field"`
-	Location    *manifest.Location `json:"location"`
-	Remediation string             `json:"remediation"`
-	// Related are other places that make the finding (the other links of
-	// an escalation chain).
-	Related []manifest.Location `json:"related,omitempty"`
-	Fixes   []Fix               `json:"fixes,omitempty"`
 }
 
 // NewFinding is a finding on field of o, located in its source.

@@ -4,29 +4,14 @@
 package manifest
 
 import (
-	"fmt"
-
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/rampart-k8s/rampart/pkg/finding"
 )
 
-// Location is a position in a source file. Line and Column are 1-based; zero
-// means unknown (an object read from a live cluster has no file).
-type Location struct {
-	File   string `json:"file"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
-}
-
-func (l Location) String() string {
-	if l.File == "" {
-		return ""
-	}
-	if l.Line == 0 {
-		return l.File
-	}
-	return fmt.Sprintf("%s:%d:%d", l.File, l.Line, l.Column)
-}
+// Location is a place in a source file (the findings' vocabulary's type).
+type Location = finding.Location
 
 // Object is one Kubernetes object and where it came from.
 type Object struct {

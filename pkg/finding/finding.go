@@ -1,0 +1,149 @@
+// Package finding is the vocabulary every analyzer reports in: Severity,
+// Category, ObjectRef, Location, Finding and Fix. It is a leaf: it imports
+// no package of the project, so the scan, the RBAC and NetworkPolicy
+// analyzers, and the coming admission webhook, audit detector, CIS and image
+// analyzers can all emit findings without depending on one another.
+package finding
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Severity orders findings; the zero value is Info.
+type Severity int
+
+// Severities from least to most severe.
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// MarshalText writes the lowercase name.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a name written by MarshalText.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// ParseSeverity reads a severity name, case-insensitively.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(name, n) {
+			return Severity(i), nil
+		}
+	}
+	return Info, fmt.Errorf("unknown severity %q (want one of %s)", name, strings.Join(severityNames, ", "))
+}
+
+// SecurityScore is the CVSS-like score code-scanning tools use to rank.
+func (s Severity) SecurityScore() string {
+	return [...]string{"0.0", "2.0", "5.0", "7.5", "9.5"}[s]
+}
+
+// Category groups checks; users enable and disable by category.
+type Category string
+
+// Categories of the catalog.
+const (
+	CategorySchema          Category = "schema"
+	CategoryPSS             Category = "pss"
+	CategoryContainer       Category = "container"
+	CategoryCapabilities    Category = "capabilities"
+	CategoryResources       Category = "resources"
+	CategoryImages          Category = "images"
+	CategorySecrets         Category = "secrets"
+	CategoryServiceAccounts Category = "service-accounts"
+	CategoryExposure        Category = "exposure"
+	CategoryNetworkPolicy   Category = "network-policy"
+	CategoryRBAC            Category = "rbac"
+	CategoryNamespaces      Category = "namespaces"
+	CategoryDeprecatedAPI   Category = "deprecated-api"
+	CategorySuppression     Category = "suppression"
+)
+
+// Categories lists every category, in the order the docs present them.
+var Categories = []Category{
+	CategorySchema, CategoryPSS, CategoryContainer, CategoryCapabilities, CategoryResources,
+	CategoryImages, CategorySecrets, CategoryServiceAccounts, CategoryExposure,
+	CategoryNetworkPolicy, CategoryRBAC, CategoryNamespaces, CategoryDeprecatedAPI, CategorySuppression,
+}
+
+// ObjectRef names a Kubernetes object.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+}
+
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// Location is a place in a source file (1-based line and column; 0 when
+// unknown).
+type Location struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+func (l Location) String() string {
+	if l.File == "" {
+		return ""
+	}
+	if l.Line == 0 {
+		return l.File
+	}
+	return l.File + ":" + strconv.Itoa(l.Line) + ":" + strconv.Itoa(l.Column)
+}
+
+// Fix is one way to resolve a finding; Message is a verb phrase.
+type Fix struct {
+	Message string `json:"message"`
+}
+
+// Finding is one problem with one object.
+type Finding struct {
+	CheckID  string   `json:"checkID"`
+	Category Category `json:"category"`
+	Severity Severity `json:"severity"`
+	Title    string   `json:"title"`
+	// Message names the object's part and field involved.
+	Message string    `json:"message"`
+	Object  ObjectRef `json:"object"`
+	// Field is the path of the offending field, e.g.
+	// spec.template.spec.containers[0].securityContext.privileged.
+	Field       string    `json:"field"`
+	Location    *Location `json:"location"`
+	Remediation string    `json:"remediation"`
+	// Related are other places that make the finding (the other links of
+	// an escalation chain).
+	Related []Location `json:"related,omitempty"`
+	Fixes   []Fix      `json:"fixes,omitempty"`
+}
+
+// Key identifies a finding: the check, the object and the field.
+func (f *Finding) Key() string {
+	return f.CheckID + "|" + f.Object.String() + "|" + f.Field
+}

@@ -362,6 +362,46 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	// bindings): a fix re-reads one document, not the file, and the checks
 	// run over one object and its context, not over everything.
 	ctx := contextObjects(loaded.Objects)
+	// The fixable checks run once over everything read, as scan runs them;
+	// each document starts from its share of the findings.
+	var firstInv *inventory.Inventory
+	firstFindings := map[*inventory.Object][]check.Finding{}
+	inFile := map[string][]*inventory.Object{} // sorted by first line
+	rootLine := map[*inventory.Object]int{}
+	if opts.Confirm == nil {
+		var plain []*manifest.Object
+		for _, o := range loaded.Objects {
+			if o.File != manifest.StdinName {
+				plain = append(plain, o)
+			}
+		}
+		firstInv = inventory.New(plain)
+		byRef := map[string][]*inventory.Object{}
+		for _, o := range firstInv.Objects {
+			rootLine[o] = o.Locate("").Line
+			inFile[o.File] = append(inFile[o.File], o)
+			byRef[o.File+"|"+o.Kind+"|"+o.Namespace+"|"+o.Name] = append(byRef[o.File+"|"+o.Kind+"|"+o.Namespace+"|"+o.Name], o)
+		}
+		for _, f := range engine.Run(fixableOnly(checks), firstInv, eopts).Findings {
+			if f.Location == nil {
+				continue
+			}
+			// The object of that name in the file that starts last at or
+			// before the finding's line.
+			var owner *inventory.Object
+			for _, o := range byRef[f.Location.File+"|"+f.Object.Kind+"|"+f.Object.Namespace+"|"+f.Object.Name] {
+				if l := rootLine[o]; l <= f.Location.Line && (owner == nil || l > rootLine[owner]) {
+					owner = o
+				}
+			}
+			if owner != nil {
+				firstFindings[owner] = append(firstFindings[owner], f)
+			}
+		}
+		for _, list := range inFile {
+			sort.SliceStable(list, func(a, b int) bool { return rootLine[list[a]] < rootLine[list[b]] })
+		}
+	}
 	type job struct {
 		file string
 		ch   chunk
@@ -400,9 +440,40 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			}
 			return
 		}
+		// The first run's objects and findings of this document, when they
+		// can serve: no fix among them reads the object (those work on the
+		// document's own parse).
+		var pre *firstRun
+		var objs []*manifest.Object
+		if firstInv != nil {
+			pre = &firstRun{offset: j.ch.first - 1}
+			alone := false
+			fileObjs := inFile[j.file]
+			from := sort.Search(len(fileObjs), func(i int) bool { return rootLine[fileObjs[i]] >= j.ch.first })
+			for _, o := range fileObjs[from:] {
+				if l := rootLine[o]; l >= j.ch.first+j.ch.lines {
+					break
+				} else if l >= j.ch.first {
+					objs = append(objs, o.Object)
+					pre.objs = append(pre.objs, o)
+					pre.findings = append(pre.findings, firstFindings[o]...)
+					for _, f := range firstFindings[o] {
+						alone = alone || madeAlone(f, o, opts)
+					}
+				}
+			}
+			if alone {
+				pre = nil // a fix that reads the object: the document's own parse
+			}
+		}
+		if pre == nil || len(objs) == 0 {
+			pre = nil
+			objs, _ = manifest.Parse(j.file, []byte(j.ch.text))
+		} else {
+			engine.SortFindings(pre.findings)
+		}
 		// The context of this document's namespaces, not of its own lines.
 		var docOthers []*manifest.Object
-		objs, _ := manifest.Parse(j.file, []byte(j.ch.text))
 		for _, ns := range namespacesOf(objs) {
 			for _, c := range ctx[ns] {
 				if c.obj.File != j.file || c.line < j.ch.first || c.line >= j.ch.first+j.ch.lines {
@@ -410,7 +481,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 				}
 			}
 		}
-		fr, applied, pending, more := fixFile(j.file, j.ch.text, objs, docOthers, checks, eopts, &opts, &quit)
+		fr, applied, pending, more := fixFile(j.file, j.ch.text, objs, pre, docOthers, checks, eopts, &opts, &quit)
 		j.after, j.applied, j.pending, j.extras = fr.After, applied, pending, more
 		// What generation reads: the fixed document (the parse above when
 		// nothing changed).
@@ -747,7 +818,7 @@ func plainText(orig string) (string, func(string) string) {
 // fixFile applies one fix at a time, re-reading the file after each, until
 // no fixable finding is left: edits never overlap, and running it again
 // changes nothing.
-func fixFile(name, src string, parsed, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts *Options, quit *bool) (FileResult, []Applied, []Pending, []generated) {
+func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others []*manifest.Object, checks []check.Check, eopts engine.Options, opts *Options, quit *bool) (FileResult, []Applied, []Pending, []generated) {
 	fr := FileResult{Name: name, Before: src, After: src}
 	var applied []Applied
 	var extras []generated
@@ -755,20 +826,35 @@ func fixFile(name, src string, parsed, others []*manifest.Object, checks []check
 	pending := map[string]Pending{}
 	fixable := fixableOnly(checks)
 	for iter := 0; iter < 500 && !*quit; iter++ {
-		objs := parsed // the caller's parse of src, the first time
-		if iter > 0 || objs == nil {
-			var errs []manifest.InputError
-			if objs, errs = manifest.Parse(name, []byte(fr.After)); len(errs) > 0 {
-				break // an edit broke the file: keep what was valid before it
+		var findings []check.Finding
+		var owners []*inventory.Object
+		offset := 0 // of the positions findings and objects carry, in lines
+		if iter == 0 && pre != nil {
+			findings, offset = pre.findings, pre.offset
+			owners = make([]*inventory.Object, len(findings))
+			for i, f := range findings {
+				owners[i] = pre.owner(f)
+			}
+		} else {
+			objs := parsed // the caller's parse of src, the first time
+			if iter > 0 || objs == nil || pre != nil {
+				var errs []manifest.InputError
+				if objs, errs = manifest.Parse(name, []byte(fr.After)); len(errs) > 0 {
+					break // an edit broke the file: keep what was valid before it
+				}
+			}
+			inv := inventory.New(append(append([]*manifest.Object{}, objs...), others...))
+			mine := make(map[*manifest.Object]bool, len(objs))
+			for _, o := range objs {
+				mine[o] = true
+			}
+			eopts.Target = func(o *manifest.Object) bool { return mine[o] } // the rest is context
+			findings = engine.Run(fixable, inv, eopts).Findings
+			owners = make([]*inventory.Object, len(findings))
+			for i, f := range findings {
+				owners[i] = objectOf(inv, f)
 			}
 		}
-		inv := inventory.New(append(append([]*manifest.Object{}, objs...), others...))
-		mine := make(map[*manifest.Object]bool, len(objs))
-		for _, o := range objs {
-			mine[o] = true
-		}
-		eopts.Target = func(o *manifest.Object) bool { return mine[o] } // the rest is context
-		run := engine.Run(fixable, inv, eopts)
 		progressed, deferred := false, false
 		// One parse and one run of the checks serve every fix of an object
 		// that edits by field path alone (a batch, made on one parse of the
@@ -776,15 +862,15 @@ func fixFile(name, src string, parsed, others []*manifest.Object, checks []check
 		// indices) comes alone, first.
 		batchRoot := -1
 		var queue []queued
-		for _, f := range run.Findings {
+		for fi, f := range findings {
 			if f.Location == nil || f.Location.File != name || !allowed(f.CheckID, *opts) {
 				continue
 			}
 			key := f.CheckID + "|" + f.Object.String() + "|" + f.Field
-			if done[key] {
+			o := owners[fi]
+			if done[key] || o == nil {
 				continue
 			}
-			o := objectOf(inv, f)
 			r, ok := recipeFor(f, o, fr.After, *opts)
 			if !ok {
 				continue
@@ -809,7 +895,7 @@ func fixFile(name, src string, parsed, others []*manifest.Object, checks []check
 					break
 				}
 			}
-			rootLine := o.Locate("").Line
+			rootLine := o.Locate("").Line - offset
 			if len(queue) == 0 && readsObject(f) {
 				// Alone: it reads the object, which the others would change.
 				next, changed, lastErr := applySequential(fr.After, rootLine, r.sets)
@@ -922,6 +1008,44 @@ func readsObject(f check.Finding) bool {
 		return true
 	}
 	return strings.HasSuffix(f.Field, "]")
+}
+
+// firstRun is a document's share of the run of the fixable checks over
+// everything read: its objects and their findings, with positions in the
+// file (offset lines before the document's text).
+type firstRun struct {
+	objs     []*inventory.Object
+	findings []check.Finding
+	offset   int
+}
+
+// owner is the object of the finding: the one of its name that starts last
+// at or before the finding's line.
+func (p *firstRun) owner(f check.Finding) *inventory.Object {
+	var out *inventory.Object
+	for _, o := range p.objs {
+		if o.Kind != f.Object.Kind || o.Namespace != f.Object.Namespace || o.Name != f.Object.Name {
+			continue
+		}
+		if l := o.Locate("").Line; l <= f.Location.Line && (out == nil || l > out.Locate("").Line) {
+			out = o
+		}
+	}
+	return out
+}
+
+// madeAlone reports a finding whose fix will be made alone, on the
+// document's own parse: one that reads the object, unless it is a breaking
+// fix that will only be listed.
+func madeAlone(f check.Finding, o *inventory.Object, opts Options) bool {
+	if !readsObject(f) || !allowed(f.CheckID, opts) {
+		return false
+	}
+	if f.CheckID == "schema" {
+		return true // moving a NetworkPolicy out of a Pod reads the text
+	}
+	r, ok := recipeFor(f, o, "", opts)
+	return ok && (!r.breaking || opts.Breaking)
 }
 
 // queued is a fix accepted for the batch of this run of the checks.

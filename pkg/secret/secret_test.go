@@ -108,8 +108,8 @@ func FuzzSplitKV(f *testing.F) {
 			return // lines only; \s differs from ' ' and '\t' on the rest
 		}
 		m := ref.FindStringSubmatch(l)
-		if m != nil && strings.HasPrefix(m[2], "-") && strings.TrimSpace(m[2][1:]) == "" {
-			return // the regexp reads "- :" as the key "- "; splitKV as no key
+		if m != nil && len(m[2]) > 1 && m[2][0] == '-' && (m[2][1] == ' ' || m[2][1] == '\t') {
+			return // the regexp may read a list item's "- " as part of a key ("- :", `- ":`); splitKV never does
 		}
 		p, k, v, ok := splitKV(l)
 		if ok != (m != nil) || ok && (p != m[1] || k != m[2] || v != strings.TrimSpace(m[3])) {

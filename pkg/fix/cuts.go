@@ -2,8 +2,10 @@ package fix
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -13,8 +15,9 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/netpol"
 )
 
-// maxCuts bounds the connections listed per namespace.
-const maxCuts = 1000
+// maxCuts bounds the connections counted per namespace (the message says
+// "at least" beyond it).
+const maxCuts = 100
 
 // cuts returns the connections between workloads that adding the generated
 // NetworkPolicies to the fixed manifests would remove, as the netpol engine
@@ -67,11 +70,34 @@ func cuts(inv *inventory.Inventory, gens []generated) (map[string][]netpol.Cut, 
 			}
 		}
 	}
-	out := map[string][]netpol.Cut{}
 	cutter := netpol.NewCutter(before, afterE, ws)
+	names := make([]string, 0, len(namespaces))
 	for ns := range namespaces {
-		if cs := cutter.Cuts(listens, ns, maxCuts); len(cs) > 0 {
-			out[ns] = cs
+		names = append(names, ns)
+	}
+	// Namespaces are searched in parallel, each worker with its own copy of
+	// the decisions made (the classes are shared, read-only).
+	found := make([][]netpol.Cut, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < goruntime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func(c *netpol.Cutter) {
+			defer wg.Done()
+			for i := range next {
+				found[i] = c.Cuts(listens, names[i], maxCuts)
+			}
+		}(cutter.Copy())
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	out := map[string][]netpol.Cut{}
+	for i, ns := range names {
+		if len(found[i]) > 0 {
+			out[ns] = found[i]
 		}
 	}
 	return out, nil

@@ -32,6 +32,14 @@ func NewCutter(oldE, newE *Engine, ws []Workload) *Cutter {
 	return c
 }
 
+// Copy returns a Cutter that shares the classes and keeps decisions of its
+// own: one a goroutine.
+func (c *Cutter) Copy() *Cutter {
+	d := *c
+	d.memo = map[cutKey]bool{}
+	return &d
+}
+
 // Cuts returns the connections that the old policies allow and the new
 // ones deny between workloads of which at least one is in namespace ns, on
 // the ports each destination listens on (listens, by workload name), in

@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pmezard/go-difflib/difflib"
 
@@ -102,14 +106,25 @@ func opCodes(a, b []string) []difflib.OpCode {
 	if len(da) != len(db) || len(da) < 2 {
 		return difflib.NewMatcher(a, b).GetOpCodes()
 	}
-	var out []difflib.OpCode
-	for k := range da {
+	// Documents are compared in parallel (one worker a processor), then
+	// their edits joined in order.
+	per := make([][]difflib.OpCode, len(da))
+	parallel(len(da), func(k int) {
 		ai, bi := da[k], db[k]
 		aj, bj := len(a), len(b)
 		if k+1 < len(da) {
 			aj, bj = da[k+1], db[k+1]
 		}
-		for _, op := range difflib.NewMatcher(a[ai:aj], b[bi:bj]).GetOpCodes() {
+		if slices.Equal(a[ai:aj], b[bi:bj]) {
+			per[k] = []difflib.OpCode{{Tag: 'e', I1: 0, I2: aj - ai, J1: 0, J2: bj - bi}}
+			return
+		}
+		per[k] = difflib.NewMatcher(a[ai:aj], b[bi:bj]).GetOpCodes()
+	})
+	var out []difflib.OpCode
+	for k := range da {
+		ai, bi := da[k], db[k]
+		for _, op := range per[k] {
 			op.I1, op.I2, op.J1, op.J2 = op.I1+ai, op.I2+ai, op.J1+bi, op.J2+bi
 			if n := len(out); n > 0 && op.Tag == 'e' && out[n-1].Tag == 'e' {
 				out[n-1].I2, out[n-1].J2 = op.I2, op.J2
@@ -122,6 +137,26 @@ func opCodes(a, b []string) []difflib.OpCode {
 		}
 	}
 	return out
+}
+
+// parallel calls fn(0..n-1), spread over the processors.
+func parallel(n int, fn func(int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(n, runtime.GOMAXPROCS(0)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= n {
+					return
+				}
+				fn(k)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // documentStarts returns the first line of each YAML document: 0 and every

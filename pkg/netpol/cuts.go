@@ -24,8 +24,14 @@ type cutKey struct {
 // NewCutter prepares Cuts between the policies of oldE and newE for the
 // same workloads.
 func NewCutter(oldE, newE *Engine, ws []Workload) *Cutter {
-	c := &Cutter{ws: ws, o: newDiffSide(oldE, ws), n: newDiffSide(newE, ws), memo: map[cutKey]bool{},
-		oc: make([]int, len(ws)), nc: make([]int, len(ws))}
+	c := &Cutter{ws: ws, memo: map[cutKey]bool{}, oc: make([]int, len(ws)), nc: make([]int, len(ws))}
+	done := make(chan struct{})
+	go func() { // the two sides' classes at once
+		c.o = newDiffSide(oldE, ws)
+		close(done)
+	}()
+	c.n = newDiffSide(newE, ws)
+	<-done
 	for i, w := range ws {
 		c.oc[i], c.nc[i] = c.o.classOf[w.Name], c.n.classOf[w.Name]
 	}

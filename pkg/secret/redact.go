@@ -2,8 +2,11 @@ package secret
 
 import (
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Redacted replaces a credential value in text shown to people.
@@ -40,29 +43,48 @@ func Lines(lines []string) []string {
 // documents that hold one are redacted; the other lines are returned empty.
 func ShownLines(lines []string, shown []bool) []string {
 	out := make([]string, len(lines))
+	// Documents: [start, end) ranges of lines, the separator line outside.
+	type doc struct{ start, end int }
+	var docs []doc
 	start := 0
 	for i := 0; i <= len(lines); i++ {
 		if i < len(lines) && !docStart(lines[i]) {
 			continue
 		}
-		if shown != nil && !slices.Contains(shown[start:i], true) {
-			start = i + 1
-			continue
-		}
-		r := Redactor{}
-		for _, l := range lines[start:i] {
-			if kindRE.MatchString(strings.TrimRight(l, "\r\n")) {
-				r.secret = true
-			}
-		}
-		for j := start; j < i; j++ {
-			out[j] = r.Line(lines[j])
+		if shown == nil || slices.Contains(shown[start:i], true) {
+			docs = append(docs, doc{start, i})
 		}
 		if i < len(lines) {
 			out[i] = lines[i]
 		}
 		start = i + 1
 	}
+	// Each document is redacted on its own, in parallel.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(len(docs), runtime.GOMAXPROCS(0)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(docs) {
+					return
+				}
+				d := docs[k]
+				r := Redactor{}
+				for _, l := range lines[d.start:d.end] {
+					if kindRE.MatchString(strings.TrimRight(l, "\r\n")) {
+						r.secret = true
+					}
+				}
+				for j := d.start; j < d.end; j++ {
+					out[j] = r.Line(lines[j])
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	return out
 }
 

@@ -487,7 +487,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		// nothing changed).
 		switch {
 		case opts.NoGenerate:
-		case j.after == j.ch.text:
+		case j.after == j.ch.text || !changesGeneration(applied):
 			j.fixed = objs
 		default:
 			j.fixed, _ = manifest.Parse(j.file, []byte(j.after))
@@ -1032,6 +1032,22 @@ func (p *firstRun) owner(f check.Finding) *inventory.Object {
 		}
 	}
 	return out
+}
+
+// changesGeneration reports fixes that change what generation reads (a
+// ServiceAccount name, pod labels and the policy moved out of a Pod, host
+// networking, which NetworkPolicies do not govern): only after those is a
+// fixed document parsed again for it. The others (security contexts,
+// resources, token mounting, volumes and mounts) leave generation's input as
+// it was.
+func changesGeneration(applied []Applied) bool {
+	for _, a := range applied {
+		switch a.CheckID {
+		case "default-service-account", "schema", "pss-host-namespaces":
+			return true
+		}
+	}
+	return false
 }
 
 // madeAlone reports a finding whose fix will be made alone, on the

@@ -1,8 +1,11 @@
 package check
 
 import (
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"sync"
+
 	"k8s.io/pod-security-admission/api"
+
+	"github.com/rampart-k8s/rampart/pkg/inventory"
 )
 
 // Context is what a check may read besides the object: the whole inventory
@@ -18,6 +21,23 @@ type Context struct {
 	// KnownCheck reports whether an ID names a check of the catalog (used
 	// by the checks that validate suppressions); nil accepts every ID.
 	KnownCheck func(id string) bool
+
+	memo sync.Map // key -> *memoized
+}
+
+type memoized struct {
+	once  sync.Once
+	value any
+}
+
+// Memo returns what build gives for key, building it once per Context (one
+// scan): how checks share a view of the inventory that an analyzer computes
+// (the RBAC graph), without the inventory depending on the analyzer.
+func (ctx *Context) Memo(key string, build func() any) any {
+	m, _ := ctx.memo.LoadOrStore(key, &memoized{})
+	e := m.(*memoized)
+	e.once.Do(func() { e.value = build() })
+	return e.value
 }
 
 // PSSFor returns the level and version that apply to o: the enforce labels

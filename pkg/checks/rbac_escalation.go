@@ -3,6 +3,10 @@ package checks
 import (
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/rbac"
@@ -31,7 +35,7 @@ func rbacEscalationPath() check.Check {
 			}
 			var out []check.Finding
 			ref := rbac.Ref{Kind: o.Kind, Namespace: bindingNamespace(o), Name: o.Name}
-			for _, e := range ctx.Inventory.RBAC().Escalations()[ref] {
+			for _, e := range rbacGraph(ctx).Escalations()[ref] {
 				for i, s := range subjects {
 					if rbac.RiskySubject(s, o.Namespace) != e.Subject {
 						continue
@@ -65,4 +69,22 @@ func bindingNamespace(o *inventory.Object) string {
 		return ""
 	}
 	return o.Namespace
+}
+
+// rbacGraph is the RBAC graph of the scan's Roles, bindings, ServiceAccounts
+// and Secrets, built once per scan and shared by the checks that read it.
+func rbacGraph(ctx *check.Context) *rbac.Graph {
+	return ctx.Memo("rbac", func() any { return rbac.New(rbacObjects(ctx.Inventory)) }).(*rbac.Graph)
+}
+
+// rbacObjects are the objects of the inventory the RBAC graph is made of.
+func rbacObjects(inv *inventory.Inventory) []runtime.Object {
+	var objs []runtime.Object
+	for _, o := range inv.Objects {
+		switch o.Typed.(type) {
+		case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ServiceAccount, *corev1.Secret:
+			objs = append(objs, o.Typed)
+		}
+	}
+	return objs
 }

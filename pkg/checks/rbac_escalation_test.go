@@ -9,6 +9,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/rbac"
 )
 
 // TestEscalationScanEqualsRisky: the scan check and rbac risky are one
@@ -65,7 +66,7 @@ subjects:
 		}
 	}
 	var risky []string
-	for _, r := range inv.RBAC().Risky() {
+	for _, r := range rbac.New(rbacObjects(inv)).Risky() {
 		if len(r.Paths[0].Steps) > 1 {
 			risky = append(risky, r.Subject)
 		}

@@ -21,10 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rampart-k8s/rampart/pkg/manifest"
-	"github.com/rampart-k8s/rampart/pkg/rbac"
 )
 
 // PodTemplate is the pod spec an object runs, with the field paths of its
@@ -70,8 +68,6 @@ type Inventory struct {
 	serviceAccounts map[string]*corev1.ServiceAccount               // "namespace/name"
 	boundSAs        map[string]bool                                 // "namespace/name" of ServiceAccounts some binding names
 
-	rbacOnce  sync.Once
-	rbacGraph *rbac.Graph
 	byRefOnce sync.Once
 	byRef     map[string]*Object
 }
@@ -88,22 +84,6 @@ func (inv *Inventory) Find(kind, ns, name string) *Object {
 		}
 	})
 	return inv.byRef[kind+"/"+ns+"/"+name]
-}
-
-// RBAC returns the RBAC graph of the scan's Roles, bindings and
-// ServiceAccounts, built on first use.
-func (inv *Inventory) RBAC() *rbac.Graph {
-	inv.rbacOnce.Do(func() {
-		var objs []runtime.Object
-		for _, o := range inv.Objects {
-			switch o.Typed.(type) {
-			case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ServiceAccount, *corev1.Secret:
-				objs = append(objs, o.Typed)
-			}
-		}
-		inv.rbacGraph = rbac.New(objs)
-	})
-	return inv.rbacGraph
 }
 
 // New indexes objs and derives pod templates and the shared views.

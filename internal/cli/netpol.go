@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"encoding/csv"
 	"fmt"
-	"io"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/netpol"
+	"github.com/rampart-k8s/rampart/pkg/report"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
@@ -73,7 +71,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			if o.output == "json" {
 				err = writeJSON(s.out, map[string]any{"source": args[0], "destination": args[1], "port": port.Number, "protocol": port.Protocol, "verdict": v})
 			} else {
-				err = writeExplain(s.out, args[0], args[1], port, v)
+				err = reportErr(report.NetpolExplain(s.out, args[0], args[1], port, v))
 			}
 			if err == nil && o.pending == nil && o.exitCode && !v.Allowed {
 				return &exitError{code: ExitFindings}
@@ -92,7 +90,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 				return err
 			}
 			groups, exts, cells := e.Matrix(netpol.Pods(ws))
-			return writeMatrix(s.out, o.output, ws, groups, exts, cells)
+			return reportErr(report.NetpolMatrix(s.out, o.output, ws, groups, exts, cells))
 		},
 	}
 	var exitCode bool
@@ -123,7 +121,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 				}
 				err = writeJSON(s.out, changes)
 			} else {
-				err = writeDiff(s.out, changes)
+				err = reportErr(report.NetpolDiff(s.out, changes))
 			}
 			if err == nil && exitCode && len(changes) > 0 {
 				return &exitError{code: ExitFindings}
@@ -207,148 +205,4 @@ func endpointOf(arg string, ws []netpol.Workload) (netpol.Endpoint, error) {
 		}
 		return netpol.Endpoint{}, fmt.Errorf("%q names %d workloads: %s", arg, len(found), strings.Join(names, ", "))
 	}
-}
-
-func writeExplain(w io.Writer, src, dst string, port netpol.Port, v netpol.Verdict) error {
-	verdict := "DENIED"
-	if v.Allowed {
-		verdict = "ALLOWED"
-	}
-	side := func(name, dir string, s netpol.Side) string {
-		switch {
-		case !s.Isolated:
-			return fmt.Sprintf("  %s: %s is not isolated for %s: allowed", dir, name, strings.ToLower(dir))
-		case s.Allowed:
-			field := "ingress"
-			if dir == "Egress" {
-				field = "egress"
-			}
-			return fmt.Sprintf("  %s: allowed by NetworkPolicy %s, spec.%s[%d]", dir, s.Policy, field, s.Rule)
-		default:
-			return fmt.Sprintf("  %s: denied: %s is isolated by %s and no rule allows this connection", dir, name, strings.Join(s.Policies, ", "))
-		}
-	}
-	_, err := fmt.Fprintf(w, "%s -> %s on %d/%s: %s\n%s\n%s\n", src, dst, port.Number, port.Protocol, verdict,
-		side(src, "Egress", v.Egress), side(dst, "Ingress", v.Ingress))
-	return err
-}
-
-// portText merges adjacent ranges of one protocol into "TCP 80, 443, 8000-8080".
-func portText(rs []netpol.PortRange) string {
-	var parts []string
-	for i := 0; i < len(rs); {
-		j := i
-		for j+1 < len(rs) && rs[j+1].Protocol == rs[i].Protocol && rs[j+1].From == rs[j].To+1 {
-			j++
-		}
-		parts = append(parts, netpol.PortRange{Protocol: rs[i].Protocol, From: rs[i].From, To: rs[j].To}.String())
-		i = j + 1
-	}
-	return strings.Join(parts, ", ")
-}
-
-type matrixClass struct {
-	ID        int      `json:"id"`
-	Workloads []string `json:"workloads"`
-}
-
-type matrixEdge struct {
-	From  int                `json:"from"`
-	To    int                `json:"to"`
-	Ports []netpol.PortRange `json:"ports"`
-}
-
-func writeMatrix(w io.Writer, format string, ws []netpol.Workload, groups [][]int, exts []netpol.External, cells []netpol.Cell) error {
-	classes := make([]matrixClass, len(groups)+len(exts))
-	for i, g := range groups {
-		classes[i].ID = i + 1
-		for _, k := range g {
-			classes[i].Workloads = append(classes[i].Workloads, ws[k].Name)
-		}
-		sort.Strings(classes[i].Workloads)
-	}
-	for j, x := range exts {
-		classes[len(groups)+j] = matrixClass{ID: len(groups) + j + 1, Workloads: []string{"external " + x.Name}}
-	}
-	var edges []matrixEdge
-	for _, c := range cells {
-		if !c.Allowed {
-			continue
-		}
-		if n := len(edges); n > 0 && edges[n-1].From == c.From+1 && edges[n-1].To == c.To+1 {
-			edges[n-1].Ports = append(edges[n-1].Ports, c.Port)
-			continue
-		}
-		edges = append(edges, matrixEdge{From: c.From + 1, To: c.To + 1, Ports: []netpol.PortRange{c.Port}})
-	}
-	switch format {
-	case "json":
-		if edges == nil {
-			edges = []matrixEdge{}
-		}
-		return writeJSON(w, map[string]any{"classes": classes, "allowed": edges})
-	case "csv":
-		// One row per pair of workloads with an allowed connection: the
-		// flat form spreadsheets and scripts want.
-		cw := csv.NewWriter(w)
-		if err := cw.Write([]string{"source", "destination", "ports"}); err != nil {
-			return err
-		}
-		for _, e := range edges {
-			for _, f := range classes[e.From-1].Workloads {
-				for _, t := range classes[e.To-1].Workloads {
-					if err := cw.Write([]string{f, t, portText(e.Ports)}); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	case "dot":
-		var b strings.Builder
-		b.WriteString("digraph netpol {\n  rankdir=LR;\n  node [shape=box];\n")
-		for _, c := range classes {
-			fmt.Fprintf(&b, "  c%d [label=%s];\n", c.ID, strconv.Quote(strings.Join(c.Workloads, "\n")))
-		}
-		for _, e := range edges {
-			fmt.Fprintf(&b, "  c%d -> c%d [label=%s];\n", e.From, e.To, strconv.Quote(portText(e.Ports)))
-		}
-		b.WriteString("}\n")
-		_, err := io.WriteString(w, b.String())
-		return err
-	case "text":
-	default:
-		return usageError("unknown output %q for matrix: text, json, csv or dot", format)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d workloads in %d classes (workloads no policy tells apart), %d address regions outside the cluster\n", len(ws), len(groups), len(exts))
-	for _, c := range classes {
-		fmt.Fprintf(&b, "  class %d: %s\n", c.ID, strings.Join(c.Workloads, ", "))
-	}
-	b.WriteString("allowed connections:\n")
-	if len(edges) == 0 {
-		b.WriteString("  (none)\n")
-	}
-	for _, e := range edges {
-		fmt.Fprintf(&b, "  class %d -> class %d: %s\n", e.From, e.To, portText(e.Ports))
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func writeDiff(w io.Writer, changes []netpol.Change) error {
-	var b strings.Builder
-	if len(changes) == 0 {
-		b.WriteString("no connection added or removed\n")
-	}
-	for _, c := range changes {
-		sign := "-"
-		if c.Added {
-			sign = "+"
-		}
-		fmt.Fprintf(&b, "%s %s -> %s: %s\n", sign, strings.Join(c.From, ", "), strings.Join(c.To, ", "), portText(c.Ports))
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

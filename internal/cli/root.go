@@ -13,6 +13,8 @@ import (
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rampart-k8s/rampart/pkg/report"
 )
 
 // Exit codes.
@@ -162,4 +164,13 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// reportErr turns a reporter's unknown-format error into a usage error.
+func reportErr(err error) error {
+	var fe *report.FormatError
+	if errors.As(err, &fe) {
+		return usageError("%s", fe.Error())
+	}
+	return err
 }

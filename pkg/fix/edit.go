@@ -210,6 +210,13 @@ func endOfMapping(t *text, m *yaml.Node) int {
 		}
 		break
 	}
+	// A flow collection that spans lines ends at its closing bracket,
+	// whatever the indentation of the lines in between.
+	if lastVal.Style&yaml.FlowStyle != 0 && (lastVal.Kind == yaml.MappingNode || lastVal.Kind == yaml.SequenceNode) {
+		if e := endLineOfFlow(t, lastVal); e > end {
+			end = e
+		}
+	}
 	return end
 }
 

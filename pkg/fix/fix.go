@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -482,6 +484,14 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			}
 		}
 		fr, applied, pending, more := fixFile(j.file, j.ch.text, objs, pre, docOthers, checks, eopts, &opts, &quit)
+		if fr.After != j.ch.text && !parses(fr.After) {
+			// An edit the editor got wrong (YAML it does not rewrite well):
+			// the document is kept as it was, and its fixes are listed.
+			for _, a := range applied {
+				pending = append(pending, Pending{File: a.File, CheckID: a.CheckID, Object: a.Object, Reason: "the edit would leave YAML that does not parse; make it by hand: " + a.Message})
+			}
+			fr.After, applied, more = j.ch.text, nil, nil
+		}
 		j.after, j.applied, j.pending, j.extras = fr.After, applied, pending, more
 		// What generation reads: the fixed document (the parse above when
 		// nothing changed).
@@ -913,7 +923,7 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 				progressed, deferred = true, true
 				break // positions and the object moved: read the file again
 			}
-			if len(queue) > 0 && (rootLine != batchRoot || readsObject(f)) {
+			if len(queue) > 0 && (rootLine != batchRoot || readsObject(f) || judgedAfter[f.CheckID]) {
 				deferred = true
 				continue // after the edits of this batch, with new positions
 			}
@@ -960,7 +970,7 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 				}
 			}
 			fr.After = made
-			deferred = deferred || undecided || !results[0]
+			deferred = deferred || undecided || !results[0] || createsFindings(applied)
 		}
 		if !progressed || !deferred {
 			// Nothing left that this run of the checks could not judge:
@@ -1032,6 +1042,37 @@ func (p *firstRun) owner(f check.Finding) *inventory.Object {
 		}
 	}
 	return out
+}
+
+// judgedAfter are checks whose finding another fix of the same batch may
+// settle (a limit gives the request its value): they are judged again after
+// the batch rather than fixed in it.
+var judgedAfter = map[string]bool{"cpu-request-missing": true, "memory-request-missing": true}
+
+// createsFindings reports fixes after which the checks must run again: a
+// dedicated ServiceAccount brings its own token-mounting finding.
+func createsFindings(applied []Applied) bool {
+	for _, a := range applied {
+		if a.CheckID == "default-service-account" {
+			return true
+		}
+	}
+	return false
+}
+
+// parses reports whether text is YAML that parses, every document of it.
+func parses(text string) bool {
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 // changesGeneration reports fixes that change what generation reads (a

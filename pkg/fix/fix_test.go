@@ -169,3 +169,68 @@ func TestFixableChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestFixReviewCases: a fix that brings a new finding is followed by its
+// fix in the same run (fixing twice changes nothing), and an edit that
+// would leave YAML that does not parse is not written.
+func TestFixReviewCases(t *testing.T) {
+	sa := `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+automountServiceAccountToken: false
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: web
+        image: registry.example.com/web:1.0
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, readOnlyRootFilesystem: true}
+`
+	once := fixAll(t, sa)
+	if twice := fixAll(t, once); twice != once {
+		t.Errorf("a second fix changed the file:\n%s", twice)
+	}
+	flow := `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+  - name: c
+    image: registry.example.com/c:1
+    resources: {
+      limits: {cpu: 100m}
+    }
+`
+	if got := fixAll(t, flow); got != flow {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(got), &n); err != nil {
+			t.Errorf("fix wrote YAML that does not parse: %v\n%s", err, got)
+		}
+	}
+}
+
+func fixAll(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "in.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Files([]string{p}, checks.Builtin(), restricted, Options{NoGenerate: true,
+		Resources: map[string]string{"requests.cpu": "100m", "limits.cpu": "500m", "requests.memory": "128Mi", "limits.memory": "128Mi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Files {
+		if f.Name == p {
+			return f.After
+		}
+	}
+	return src
+}

@@ -35,8 +35,9 @@ var (
 	// svc.ns.svc, svc.ns.svc.cluster.local (in URLs, host:port, lists).
 	hostName = regexp.MustCompile(`[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`)
 	// serviceEnv is the variable the kubelet sets for a Service of the
-	// pod's namespace: REDIS_MASTER_SERVICE_HOST for redis-master.
-	serviceEnv = regexp.MustCompile(`\b([A-Z][A-Z0-9_]*)_SERVICE_(?:HOST|PORT)\b`)
+	// pod's namespace: REDIS_MASTER_SERVICE_HOST for redis-master, and
+	// FOO_SERVICE_PORT_HTTP for a named port of foo.
+	serviceEnv = regexp.MustCompile(`\b([A-Z][A-Z0-9_]*?)_SERVICE_(?:HOST|PORT)(?:_[A-Z0-9_]+)?\b`)
 )
 
 // references returns the Services the workload's manifests name: DNS names

@@ -89,7 +89,7 @@ var Detectors = []Detector{
 		True:  []string{"DB_PASSWORD=hK3v9QxT2mLp", "PGPASSWORD=Wq7Zr2Kd9Xc4", "MYSQL_PWD=n8Vb3Cx6Zq1W", "password=\"hK3v9QxT2mLp\""},
 		False: []string{"DB_PASSWORD=password", "DB_PASSWORD=changeme-please", "DB_PASSWORD_FILE=/run/secrets/db", "password=${DB_PASSWORD}", "password={{ .Values.pw }}", "PASSWORD=short", "password=db-credentials", "password=<your password>", "password_selector=Wq7Zr2Kd9Xc4"}},
 	{ID: "token-name", Kind: "literal token", How: Keyword, Words: []string{"token"},
-		True:  []string{"API_TOKEN=Zk3Rq9Xw2Lm7Np4T", "Authorization-Token=Bearer Zk3Rq9Xw2Lm7Np4T"},
+		True:  []string{"API_TOKEN=Zk3Rq9Xw2Lm7Np4T", "Authorization-Token=Bearer Zk3Rq9Xw2Lm7Np4T", "API_TOKEN=Zk3Rq9Xw2Lm7Np4TaB=="},
 		False: []string{"TOKEN_PATH=/var/run/secrets/token", "token_ttl=24h", "token_type=bearer-token"}},
 	{ID: "key-name", Kind: "literal key", How: Keyword, Words: []string{"apikey", "api_key", "access_key", "accesskey", "private_key", "privatekey", "secret_key", "secretkey", "encryption_key", "signing_key"},
 		True:  []string{"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYZZQQKEY", "apiKey=9f8e7d6c5b4a3f2e1d0c"},

@@ -28,8 +28,10 @@ type Redactor struct {
 }
 
 var (
-	kindRE  = regexp.MustCompile(`^kind:\s*["']?Secret["']?\s*$`)
-	dataKey = regexp.MustCompile(`^(\s*)(data|stringData):\s*$`)
+	kindRE  = regexp.MustCompile(`^kind:\s*["']?Secret["']?\s*(#.*)?$`)
+	dataKey = regexp.MustCompile(`^(\s*)(data|stringData):\s*(#.*)?$`)
+	// flowData is a Secret's data written on one line: data: {k: v, ...}
+	flowData = regexp.MustCompile(`^((?:data|stringData):\s*)\{.*$`)
 )
 
 // Lines returns the lines of a manifest file (newlines kept or not) with
@@ -110,6 +112,11 @@ func (r *Redactor) line(l string) string {
 	}
 	if r.secret {
 		indent := len(trimmed) - len(strings.TrimLeft(trimmed, " "))
+		if indent == 0 && (strings.HasPrefix(trimmed, "data:") || strings.HasPrefix(trimmed, "stringData:")) {
+			if m := flowData.FindStringSubmatch(trimmed); m != nil {
+				return m[1] + "{" + Redacted + "}"
+			}
+		}
 		if indent == 0 && (strings.HasPrefix(trimmed, "data:") || strings.HasPrefix(trimmed, "stringData:")) && dataKey.MatchString(trimmed) {
 			r.inData = true
 			return l
@@ -138,6 +145,7 @@ func (r *Redactor) line(l string) string {
 	if !strings.Contains(trimmed, ":") {
 		return redactMatches(l)
 	}
+	l = redactFlowMappings(l)
 	if _, rawKey, rawVal, ok := splitKV(trimmed); ok {
 		key := strings.Trim(rawKey, `"'`)
 		val := rawVal
@@ -185,6 +193,11 @@ func (r *Redactor) sequenceItems(l, trimmed string) string {
 		}
 		if strings.HasPrefix(item, "-") && !strings.Contains(item, "=") {
 			r.flag = item
+		}
+		if k, v, ok := strings.Cut(strings.TrimLeft(item, "-"), "="); ok && strings.HasPrefix(item, "-") && v != "" {
+			if _, ok := Detect(k, v); ok {
+				return strings.Replace(l, v, Redacted, 1)
+			}
 		}
 		return l
 	}
@@ -282,4 +295,35 @@ func splitKV(l string) (prefix, key, val string, ok bool) {
 		return "", "", "", false
 	}
 	return prefix, key, strings.TrimSpace(after), true
+}
+
+var flowMap = regexp.MustCompile(`\{([^{}]*)\}`)
+
+// redactFlowMappings redacts, in each one-line flow mapping of l, the value
+// of a key that says secret, and the value beside a name that says secret
+// ({name: DB_PASSWORD, value: ...}, as env vars are written in flow style).
+func redactFlowMappings(l string) string {
+	for _, m := range flowMap.FindAllStringSubmatch(l, -1) {
+		fields := map[string]string{}
+		var order []string
+		for _, it := range flowItem.FindAllString(m[1], -1) {
+			k, v, ok := strings.Cut(it, ":")
+			if !ok {
+				continue
+			}
+			k, v = strings.Trim(strings.TrimSpace(k), `"'`), strings.Trim(strings.TrimSpace(v), `"'`)
+			fields[k] = v
+			order = append(order, k)
+		}
+		for _, k := range order {
+			v, key := fields[k], k
+			if k == "value" && fields["name"] != "" {
+				key = fields["name"]
+			}
+			if v != "" && nameDetector(key) != nil && credentialValue(v) {
+				l = strings.ReplaceAll(l, v, Redacted)
+			}
+		}
+	}
+	return l
 }

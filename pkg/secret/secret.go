@@ -147,8 +147,8 @@ var referenceRE = regexp.MustCompile(`^[a-z0-9]+([.-][a-z0-9]+)+$` +
 	`|^[a-z0-9-]+(,[a-z0-9-]+)+$` +
 	// an image or a path of lowercase words
 	`|^[a-z0-9][a-z0-9._-]*(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?$` +
-	// a field or label selector
-	`|!=|==`)
+	// a field or label selector (base64 padding ends a value with ==)
+	`|(!=|==)[^=]`)
 
 // reference reports values that point at a secret (a path, a name) instead
 // of being one.
@@ -294,10 +294,14 @@ func findPEMBody(text string) []Match {
 		}
 		start := off + i
 		nl := strings.IndexByte(text[start:], '\n')
+		sep := 1
+		if esc := strings.Index(text[start:], `\n`); esc >= 0 && (nl < 0 || esc < nl) {
+			nl, sep = esc, 2 // a key in a JSON string or a quoted scalar: "\n" escapes
+		}
 		if nl < 0 {
 			return out
 		}
-		bodyStart := start + nl + 1
+		bodyStart := start + nl + sep
 		end := strings.Index(text[bodyStart:], "-----END")
 		if end < 0 {
 			end = len(text) - bodyStart

@@ -117,3 +117,26 @@ func FuzzSplitKV(f *testing.F) {
 		}
 	})
 }
+
+// TestLinesReviewCases: forms a review found printed in clear.
+func TestLinesReviewCases(t *testing.T) {
+	const v = "hK3v9QxT2mLpW7"
+	tests := []struct {
+		name  string
+		lines []string
+	}{
+		{"flow env var", []string{"        env:\n", "        - {name: DB_PASSWORD, value: " + v + "}\n"}},
+		{"block item flag with &", []string{"        args:\n", "        - --password=" + v + "&x\n"}},
+		{"kind with a comment", []string{"data:\n", "  blob: " + v + "\n", "kind: Secret # creds\n"}},
+		{"data with a comment", []string{"kind: Secret\n", "data: # base64\n", "  blob: " + v + "\n"}},
+		{"flow data", []string{"kind: Secret\n", "data: {blob: " + v + "}\n"}},
+		{"escaped private key", []string{`  key: "-----BEGIN RSA PRIVATE KEY-----\n` + v + `\n-----END RSA PRIVATE KEY-----"` + "\n"}},
+		{"base64 token", []string{"  API_TOKEN: Zk3Rq9Xw2Lm7Np4TaB==\n"}},
+	}
+	for _, tt := range tests {
+		out := strings.Join(Lines(tt.lines), "")
+		if strings.Contains(out, v[:8]) || strings.Contains(out, "Zk3Rq9Xw") {
+			t.Errorf("%s: a value is printed:\n%s", tt.name, out)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package fix
 import (
 	"fmt"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ const maxCuts = 100
 // each: to a port the destination listens on (its container ports and its
 // Services' target ports).
 func cuts(inv *inventory.Inventory, gens []generated) (map[string][]netpol.Cut, error) {
+	if !slices.ContainsFunc(gens, func(g generated) bool { _, ok := g.obj.(*networkingv1.NetworkPolicy); return ok }) {
+		return nil, nil // nothing generated that could cut
+	}
 	ws, pols := netpol.FromInventory(inv)
 	before, err := netpol.New(pols)
 	if err != nil {

@@ -308,6 +308,9 @@ func SortFindings(fs []check.Finding) {
 	copy(fs, sorted)
 }
 
+// CompareFindings orders findings as SortFindings does.
+func CompareFindings(a, b check.Finding) int { return compareFindings(a, b) }
+
 func compareFindings(a, b check.Finding) int {
 	return compareFindingPtrs(&a, &b)
 }

@@ -457,9 +457,8 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 					break
 				} else if l >= j.ch.first {
 					objs = append(objs, o.Object)
-					pre.objs = append(pre.objs, o)
-					pre.findings = append(pre.findings, firstFindings[o]...)
 					for _, f := range firstFindings[o] {
+						pre.found = append(pre.found, ownedFinding{f, o})
 						alone = alone || madeAlone(f, o, opts)
 					}
 				}
@@ -472,7 +471,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			pre = nil
 			objs, _ = manifest.Parse(j.file, []byte(j.ch.text))
 		} else {
-			engine.SortFindings(pre.findings)
+			slices.SortStableFunc(pre.found, func(a, b ownedFinding) int { return engine.CompareFindings(a.f, b.f) })
 		}
 		// The context of this document's namespaces, not of its own lines.
 		var docOthers []*manifest.Object
@@ -840,10 +839,9 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 		var owners []*inventory.Object
 		offset := 0 // of the positions findings and objects carry, in lines
 		if iter == 0 && pre != nil {
-			findings, offset = pre.findings, pre.offset
-			owners = make([]*inventory.Object, len(findings))
-			for i, f := range findings {
-				owners[i] = pre.owner(f)
+			offset = pre.offset
+			for _, of := range pre.found {
+				findings, owners = append(findings, of.f), append(owners, of.owner)
 			}
 		} else {
 			objs := parsed // the caller's parse of src, the first time
@@ -1021,27 +1019,16 @@ func readsObject(f check.Finding) bool {
 }
 
 // firstRun is a document's share of the run of the fixable checks over
-// everything read: its objects and their findings, with positions in the
-// file (offset lines before the document's text).
+// everything read: its findings with the object each is on, positions in
+// the file (offset lines before the document's text).
 type firstRun struct {
-	objs     []*inventory.Object
-	findings []check.Finding
-	offset   int
+	found  []ownedFinding
+	offset int
 }
 
-// owner is the object of the finding: the one of its name that starts last
-// at or before the finding's line.
-func (p *firstRun) owner(f check.Finding) *inventory.Object {
-	var out *inventory.Object
-	for _, o := range p.objs {
-		if o.Kind != f.Object.Kind || o.Namespace != f.Object.Namespace || o.Name != f.Object.Name {
-			continue
-		}
-		if l := o.Locate("").Line; l <= f.Location.Line && (out == nil || l > out.Locate("").Line) {
-			out = o
-		}
-	}
-	return out
+type ownedFinding struct {
+	f     check.Finding
+	owner *inventory.Object
 }
 
 // judgedAfter are checks whose finding another fix of the same batch may

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/rampart-k8s/rampart/pkg/finding"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // The findings' vocabulary lives in the leaf package finding; these names
@@ -74,7 +74,7 @@ type Scope struct {
 }
 
 // Matches reports whether the check should run on o.
-func (s Scope) Matches(o *inventory.Object) bool {
+func (s Scope) Matches(o *object.Object) bool {
 	if s.PodSpec && o.Pod == nil {
 		return false
 	}
@@ -90,7 +90,7 @@ func (s Scope) Matches(o *inventory.Object) bool {
 }
 
 // RunFunc evaluates one object.
-type RunFunc func(*Context, *inventory.Object) []Finding
+type RunFunc func(*Context, *object.Object) []Finding
 
 // Check is one rule of the catalog.
 type Check struct {
@@ -105,11 +105,19 @@ type Check struct {
 	Remediation string
 	References  []Ref
 	Scope       Scope
-	Run         RunFunc
+	// Reads lists what the check reads from the context (Lookup) besides
+	// the object it judges: kinds, or Workloads for every object that runs
+	// a pod. A webhook or an in-cluster scanner gives the check these and
+	// nothing else; TestReadsDeclared holds every check to its list.
+	Reads []string
+	Run   RunFunc
 }
 
+// Workloads in Check.Reads stands for every object that runs a pod.
+const Workloads = "workloads"
+
 // NewFinding is a finding on field of o, located in its source.
-func NewFinding(o *inventory.Object, field, message string) Finding {
+func NewFinding(o *object.Object, field, message string) Finding {
 	f := Finding{
 		Message: message,
 		Object:  ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name},

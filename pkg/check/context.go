@@ -3,15 +3,42 @@ package check
 import (
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/pod-security-admission/api"
 
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
-// Context is what a check may read besides the object: the whole inventory
-// and the scan's options.
+// Lookup is the context a check reads besides the object it judges: the
+// other objects of the repository, of the cluster, or of an admission
+// request's informer cache. The inventory of a file scan implements it; a
+// check reads only the kinds its Reads field declares.
+type Lookup interface {
+	// Namespace returns the Namespace object named name, if known.
+	Namespace(name string) (*corev1.Namespace, bool)
+	// Workloads returns the objects that run pods in namespace ns.
+	Workloads(ns string) []*object.Object
+	// NetworkPolicies returns the NetworkPolicies of namespace ns.
+	NetworkPolicies(ns string) []*networkingv1.NetworkPolicy
+	// Selects reports whether np's podSelector matches podLabels (an
+	// invalid selector matches nothing).
+	Selects(np *networkingv1.NetworkPolicy, podLabels map[string]string) bool
+	// ServiceAccount returns the ServiceAccount ns/name, if known.
+	ServiceAccount(ns, name string) (*corev1.ServiceAccount, bool)
+	// HasRoleBinding reports whether a RoleBinding or ClusterRoleBinding
+	// names the ServiceAccount ns/name as a subject.
+	HasRoleBinding(ns, name string) bool
+	// OfKind returns the objects of kind (RBAC objects, Secrets).
+	OfKind(kind string) []*object.Object
+	// Find returns the object of kind in namespace ns named name, or nil.
+	Find(kind, ns, name string) *object.Object
+}
+
+// Context is what a check may read besides the object: the lookup of the
+// other objects, and the scan's options.
 type Context struct {
-	Inventory *inventory.Inventory
+	Lookup Lookup
 	// PSS is the Pod Security level and version applied where no Namespace
 	// in the scan says otherwise.
 	PSS api.LevelVersion
@@ -43,16 +70,16 @@ func (ctx *Context) Memo(key string, build func() any) any {
 // PSSFor returns the level and version that apply to o: the enforce labels
 // of its Namespace when the scan includes that Namespace, else ctx.PSS.
 // An object without a namespace is taken to be in "default".
-func (ctx *Context) PSSFor(o *inventory.Object) api.LevelVersion {
+func (ctx *Context) PSSFor(o *object.Object) api.LevelVersion {
 	lv := ctx.PSS
-	if ctx.Inventory == nil {
+	if ctx.Lookup == nil {
 		return lv
 	}
 	name := o.Namespace
 	if name == "" {
 		name = "default"
 	}
-	ns, ok := ctx.Inventory.Namespace(name)
+	ns, ok := ctx.Lookup.Namespace(name)
 	if !ok {
 		return lv
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // capabilityCheck reports every container that adds capability name to its
@@ -27,8 +27,8 @@ func capabilityCheck(id, name string, sev check.Severity, title, why string) che
 			k8sDocs("capabilities(7)", "https://man7.org/linux/man-pages/man7/capabilities.7.html"),
 		},
 		Scope: podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				if c.SecurityContext == nil || c.SecurityContext.Capabilities == nil {
 					return nil
 				}

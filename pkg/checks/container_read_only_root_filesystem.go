@@ -2,7 +2,7 @@ package checks
 
 import (
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // readOnlyRootFilesystem: every container sets
@@ -21,8 +21,8 @@ func readOnlyRootFilesystem() check.Check {
 		Remediation: "Set securityContext.readOnlyRootFilesystem to true and mount an emptyDir at each path the container writes, such as /tmp.",
 		References:  []check.Ref{nsaPodSecurity, mitre("T1611")},
 		Scope:       podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				if sc := c.SecurityContext; sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
 					return nil
 				}

@@ -2,7 +2,7 @@ package checks
 
 import (
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // rootGroup: no pod or container runs with group 0.
@@ -21,7 +21,7 @@ func rootGroup() check.Check {
 		Remediation: "Set runAsGroup and fsGroup to a non-zero GID, such as 10001, and remove 0 from supplementalGroups.",
 		References:  []check.Ref{nsaPodSecurity, cis("5.2.7", "Minimize the admission of root containers")},
 		Scope:       podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			var out []check.Finding
 			spec := o.Pod.SpecPath + ".securityContext"
 			if sc := o.Pod.Spec.SecurityContext; sc != nil {
@@ -37,7 +37,7 @@ func rootGroup() check.Check {
 					}
 				}
 			}
-			return append(out, perContainer(o, func(c inventory.Container) []check.Finding {
+			return append(out, perContainer(o, func(c object.Container) []check.Finding {
 				if sc := c.SecurityContext; sc != nil && sc.RunAsGroup != nil && *sc.RunAsGroup == 0 {
 					return []check.Finding{check.NewFinding(o, c.Path+".securityContext.runAsGroup", kindOf(c)+" \""+c.Name+"\" sets securityContext.runAsGroup=0")}
 				}

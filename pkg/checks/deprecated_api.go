@@ -2,7 +2,7 @@ package checks
 
 import (
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // apiChange is one API version that Kubernetes removed or deprecated.
@@ -63,7 +63,7 @@ func apiCheck(id string, removed bool, sev check.Severity, title, why, fix strin
 		ID: id, Title: title, Severity: sev, Category: check.CategoryDeprecatedAPI,
 		Description: why, Remediation: fix,
 		References: []check.Ref{k8sDocs("Deprecated API migration guide", "https://kubernetes.io/docs/reference/using-api/deprecation-guide/")},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			c, ok := apiChangeFor(o.APIVersion, o.Kind)
 			if !ok || (c.removedIn != "") != removed {
 				return nil

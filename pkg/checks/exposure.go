@@ -8,7 +8,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 var exposureRefs = []check.Ref{
@@ -43,7 +43,7 @@ func serviceNodePort() check.Check {
 		Remediation: "Use a ClusterIP Service behind an Ingress or Gateway, or a LoadBalancer with loadBalancerSourceRanges.",
 		References:  exposureRefs,
 		Scope:       check.Scope{Kinds: []string{"Service"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			s, ok := o.Typed.(*corev1.Service)
 			if !ok || s.Spec.Type != corev1.ServiceTypeNodePort {
 				return nil
@@ -64,7 +64,7 @@ func serviceLoadBalancer() check.Check {
 		Remediation: "Expose HTTP through an Ingress or Gateway with TLS; when a load balancer is needed, restrict it with loadBalancerSourceRanges or an internal load balancer annotation.",
 		References:  exposureRefs,
 		Scope:       check.Scope{Kinds: []string{"Service"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			s, ok := o.Typed.(*corev1.Service)
 			if !ok || s.Spec.Type != corev1.ServiceTypeLoadBalancer {
 				return nil
@@ -91,7 +91,7 @@ func ingressNoTLS() check.Check {
 		Remediation: "Add a spec.tls entry with a certificate Secret (cert-manager can issue it) for every host, and redirect HTTP to HTTPS.",
 		References:  exposureRefs,
 		Scope:       check.Scope{Kinds: []string{"Ingress"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			ing, ok := o.Typed.(*networkingv1.Ingress)
 			if !ok {
 				return nil
@@ -132,7 +132,7 @@ func ingressWildcardHost() check.Check {
 		Remediation: "List the exact hosts the backend serves.",
 		References:  exposureRefs,
 		Scope:       check.Scope{Kinds: []string{"Ingress"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			ing, ok := o.Typed.(*networkingv1.Ingress)
 			if !ok {
 				return nil

@@ -8,12 +8,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // perContainer runs fn on every container of o's pod template and collects
 // the findings it returns.
-func perContainer(o *inventory.Object, fn func(c inventory.Container) []check.Finding) []check.Finding {
+func perContainer(o *object.Object, fn func(c object.Container) []check.Finding) []check.Finding {
 	var out []check.Finding
 	for _, c := range o.Pod.Containers() {
 		out = append(out, fn(c)...)
@@ -48,7 +48,7 @@ func quoteJoin(names []string) string {
 }
 
 // kindOf is a container's description for messages.
-func kindOf(c inventory.Container) string {
+func kindOf(c object.Container) string {
 	switch {
 	case c.Init:
 		return "init container"
@@ -60,7 +60,7 @@ func kindOf(c inventory.Container) string {
 
 // longRunning reports whether the pod template belongs to a service rather
 // than a run-to-completion job.
-func longRunning(o *inventory.Object) bool {
+func longRunning(o *object.Object) bool {
 	switch o.Kind {
 	case "Job", "CronJob":
 		return false

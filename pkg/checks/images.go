@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // imageRef is a container image reference, parsed as the runtime reads it:
@@ -50,12 +50,12 @@ func parseImageUncached(image string) imageRef {
 	return ref
 }
 
-func imageCheck(id string, sev check.Severity, title, why, fix string, refs []check.Ref, bad func(*check.Context, inventory.Container, imageRef) (string, string)) check.Check {
+func imageCheck(id string, sev check.Severity, title, why, fix string, refs []check.Ref, bad func(*check.Context, object.Container, imageRef) (string, string)) check.Check {
 	return check.Check{
 		ID: id, Title: title, Severity: sev, Category: check.CategoryImages,
 		Description: why, Remediation: fix, References: refs, Scope: podScope,
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				ref := parseImage(c.Image)
 				if !ref.valid {
 					return nil
@@ -77,7 +77,7 @@ func imageTagLatest() check.Check {
 		"An image without a tag, or tagged latest, runs whatever was pushed last: two replicas can run different code, rollbacks do not roll back, and a compromised registry account changes production silently.",
 		"Reference the image by a version tag, or better by digest (image@sha256:...).",
 		[]check.Ref{nsaImages, cis("5.5.1", "Configure Image Provenance")},
-		func(_ *check.Context, c inventory.Container, r imageRef) (string, string) {
+		func(_ *check.Context, c object.Container, r imageRef) (string, string) {
 			if !r.digest && r.tag == "latest" {
 				return "image", "uses image " + c.Image + " with the latest tag (or none)"
 			}
@@ -92,7 +92,7 @@ func imageNotPinned() check.Check {
 		"A tag can be moved to another image at any time; only a digest (sha256) names exactly the image that was reviewed and scanned.",
 		"Reference the image as name:tag@sha256:<digest>; tools such as crane digest give the digest of a tag.",
 		[]check.Ref{nsaImages},
-		func(_ *check.Context, c inventory.Container, r imageRef) (string, string) {
+		func(_ *check.Context, c object.Container, r imageRef) (string, string) {
 			if !r.digest && r.tag != "latest" {
 				return "image", "uses image " + c.Image + " without a digest"
 			}
@@ -108,7 +108,7 @@ func imageRegistryNotAllowed() check.Check {
 		"Images pulled from registries outside the organisation's allowlist bypass its scanning, signing and retention rules; a typo-squatted public image runs with the workload's credentials.",
 		"Mirror the image into an allowed registry and reference it there, or add the registry to images.allowedRegistries in .rampart.yaml.",
 		[]check.Ref{nsaImages, cis("5.5.1", "Configure Image Provenance")},
-		func(ctx *check.Context, c inventory.Container, r imageRef) (string, string) {
+		func(ctx *check.Context, c object.Container, r imageRef) (string, string) {
 			if len(ctx.AllowedRegistries) == 0 {
 				return "", ""
 			}
@@ -146,7 +146,7 @@ func imagePullPolicyNotAlways() check.Check {
 		"With a mutable tag and imagePullPolicy IfNotPresent or Never, each node runs whatever it pulled first under that tag: replicas differ, and an image withdrawn from the registry keeps running. Image pull credentials are not rechecked either.",
 		"Pin the image by digest, or set imagePullPolicy: Always.",
 		[]check.Ref{nsaImages, k8sDocs("Image pull policy", "https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy")},
-		func(_ *check.Context, c inventory.Container, r imageRef) (string, string) {
+		func(_ *check.Context, c object.Container, r imageRef) (string, string) {
 			if r.digest {
 				return "", ""
 			}

@@ -5,7 +5,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // systemNamespaces host the control plane's own components, which need
@@ -28,7 +28,7 @@ func namespacePSSNotEnforced() check.Check {
 			k8sDocs("Pod Security Admission", "https://kubernetes.io/docs/concepts/security/pod-security-admission/"),
 		},
 		Scope: check.Scope{Kinds: []string{"Namespace"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			ns, ok := o.Typed.(*corev1.Namespace)
 			if !ok || systemNamespaces[o.Name] {
 				return nil
@@ -51,7 +51,7 @@ func namespaceCheck(id, ns string, sev check.Severity, title, why, fix string) c
 		Description: why, Remediation: fix,
 		References: []check.Ref{cis("5.6.1", "Create administrative boundaries between resources using namespaces"), cis("5.6.4", "The default namespace should not be used")},
 		Scope:      podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			if o.Namespace != ns || o.ImplicitNamespace {
 				return nil
 			}

@@ -6,7 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // NetworkPolicy semantics used here, as the API defines them:
@@ -49,14 +49,18 @@ func selects(np *networkingv1.NetworkPolicy, podLabels map[string]string) bool {
 }
 
 // selectsIn is selects with the selector compiled once by the inventory.
-func selectsIn(inv *inventory.Inventory, np *networkingv1.NetworkPolicy, podLabels map[string]string) bool {
+func selectsIn(inv check.Lookup, np *networkingv1.NetworkPolicy, podLabels map[string]string) bool {
 	return inv.Selects(np, podLabels)
 }
+
+// namespaceReads: the whole-namespace checks read the Namespace, its
+// workloads (to pick the representative) and its NetworkPolicies.
+var namespaceReads = []string{"Namespace", "NetworkPolicy", check.Workloads}
 
 // namespaceRepresentative returns the namespace o stands for in whole-
 // namespace findings, or "" when o is not its namespace's representative or
 // the namespace has no workloads.
-func namespaceRepresentative(inv *inventory.Inventory, o *inventory.Object) string {
+func namespaceRepresentative(inv check.Lookup, o *object.Object) string {
 	if o.Kind == "Namespace" && o.APIVersion == "v1" {
 		if len(inv.Workloads(o.Name)) > 0 {
 			return o.Name
@@ -76,7 +80,7 @@ func namespaceRepresentative(inv *inventory.Inventory, o *inventory.Object) stri
 	return ""
 }
 
-func namespaceField(o *inventory.Object) string {
+func namespaceField(o *object.Object) string {
 	if o.Kind == "Namespace" {
 		return "metadata.name"
 	}
@@ -94,12 +98,13 @@ func namespaceWithoutNetworkPolicy() check.Check {
 		Description: "Kubernetes allows all traffic by default: in a namespace without any NetworkPolicy every pod of the cluster can reach the workloads, and they can reach everything, which turns one compromised pod into lateral movement across the cluster.",
 		Remediation: "Add a default-deny NetworkPolicy for ingress and egress in the namespace, then policies that allow the traffic each workload needs (rampart fix can generate them).",
 		References:  netpolRefs,
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
-			ns := namespaceRepresentative(ctx.Inventory, o)
-			if ns == "" || len(ctx.Inventory.NetworkPolicies(ns)) > 0 {
+		Reads:       namespaceReads,
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
+			ns := namespaceRepresentative(ctx.Lookup, o)
+			if ns == "" || len(ctx.Lookup.NetworkPolicies(ns)) > 0 {
 				return nil
 			}
-			return []check.Finding{check.NewFinding(o, namespaceField(o), "namespace "+ns+" has "+itoa(len(ctx.Inventory.Workloads(ns)))+" workload(s) and no NetworkPolicy")}
+			return []check.Finding{check.NewFinding(o, namespaceField(o), "namespace "+ns+" has "+itoa(len(ctx.Lookup.Workloads(ns)))+" workload(s) and no NetworkPolicy")}
 		},
 	}
 }
@@ -117,12 +122,13 @@ func defaultDenyCheck(id string, egress bool) check.Check {
 		Description: "The namespace has NetworkPolicies but none that denies all " + dir + " by default (an empty podSelector with policyTypes " + Dir + " and no " + dir + " rules). Pods that no policy selects keep unrestricted " + dir + ", and every new workload starts open. Namespaces with no policy at all are reported by namespace-without-networkpolicy instead.",
 		Remediation: "Add a NetworkPolicy with podSelector: {} and policyTypes: [" + Dir + "] and no " + dir + " rules, then allow what each workload needs.",
 		References:  netpolRefs,
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
-			ns := namespaceRepresentative(ctx.Inventory, o)
+		Reads:       namespaceReads,
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
+			ns := namespaceRepresentative(ctx.Lookup, o)
 			if ns == "" {
 				return nil
 			}
-			policies := ctx.Inventory.NetworkPolicies(ns)
+			policies := ctx.Lookup.NetworkPolicies(ns)
 			if len(policies) == 0 {
 				return nil
 			}
@@ -155,14 +161,15 @@ func notSelectedCheck(id string, egress bool) check.Check {
 		Remediation: "Add a NetworkPolicy that selects the workload's pod labels for " + dir + ", or a default-deny " + dir + " policy for the namespace.",
 		References:  netpolRefs,
 		Scope:       podScope,
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
-			policies := ctx.Inventory.NetworkPolicies(o.EffectiveNamespace())
+		Reads:       []string{"NetworkPolicy"},
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
+			policies := ctx.Lookup.NetworkPolicies(o.EffectiveNamespace())
 			if len(policies) == 0 {
 				return nil
 			}
 			for _, np := range policies {
 				in, eg := policyDirections(np)
-				if ((egress && eg) || (!egress && in)) && selectsIn(ctx.Inventory, np, o.Pod.Meta.Labels) {
+				if ((egress && eg) || (!egress && in)) && selectsIn(ctx.Lookup, np, o.Pod.Meta.Labels) {
 					return nil
 				}
 			}
@@ -185,6 +192,7 @@ func workloadNotSelectedEgress() check.Check {
 func networkPolicySelectsNothing() check.Check {
 	return check.Check{
 		ID:          "networkpolicy-selects-nothing",
+		Reads:       []string{check.Workloads},
 		Title:       "NetworkPolicy selects no workload",
 		Severity:    check.Low,
 		Category:    check.CategoryNetworkPolicy,
@@ -192,17 +200,17 @@ func networkPolicySelectsNothing() check.Check {
 		Remediation: "Fix the podSelector to match the intended pods' labels, or delete the policy.",
 		References:  netpolRefs,
 		Scope:       check.Scope{Kinds: []string{"NetworkPolicy"}},
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
 			np, ok := o.Typed.(*networkingv1.NetworkPolicy)
 			if !ok {
 				return nil
 			}
-			workloads := ctx.Inventory.Workloads(o.EffectiveNamespace())
+			workloads := ctx.Lookup.Workloads(o.EffectiveNamespace())
 			if len(workloads) == 0 {
 				return nil
 			}
 			for _, w := range workloads {
-				if selectsIn(ctx.Inventory, np, w.Pod.Meta.Labels) {
+				if selectsIn(ctx.Lookup, np, w.Pod.Meta.Labels) {
 					return nil
 				}
 			}

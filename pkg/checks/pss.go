@@ -12,8 +12,8 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // Pod Security Standards verdicts come from k8s.io/pod-security-admission's
@@ -94,11 +94,15 @@ type pssControl struct {
 
 var podScope = check.Scope{PodSpec: true}
 
+// pssReads: a Pod Security check reads the Namespace its object lands in,
+// whose labels can set the level and version to judge by.
+var pssReads = []string{"Namespace"}
+
 func pssReference(anchor, title string) check.Ref {
 	return check.Ref{Source: "pss", ID: anchor, Title: title, URL: "https://kubernetes.io/docs/concepts/security/pod-security-standards/#" + anchor}
 }
 
-func (ctl pssControl) run(ctx *check.Context, o *inventory.Object) []check.Finding {
+func (ctl pssControl) run(ctx *check.Context, o *object.Object) []check.Finding {
 	fn := pssApplicable(ctx.PSSFor(o))[ctl.upstream]
 	if fn == nil {
 		return nil

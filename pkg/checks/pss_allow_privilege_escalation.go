@@ -27,6 +27,7 @@ func pssAllowPrivilegeEscalation() check.Check {
 			mitre("T1068"),
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

@@ -28,6 +28,7 @@ func pssCapabilitiesBaseline() check.Check {
 			mitre("T1611"),
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

@@ -27,6 +27,7 @@ func pssHostPorts() check.Check {
 			nsaPodSecurity,
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

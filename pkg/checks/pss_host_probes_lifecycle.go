@@ -26,6 +26,7 @@ func pssHostProbesLifecycle() check.Check {
 			nsaPodSecurity,
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

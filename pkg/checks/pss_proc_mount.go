@@ -26,6 +26,7 @@ func pssProcMount() check.Check {
 			mitre("T1611"),
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

@@ -26,6 +26,7 @@ func pssRestrictedVolumes() check.Check {
 			mitre("T1611"),
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

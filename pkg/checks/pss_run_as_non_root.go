@@ -27,6 +27,7 @@ func pssRunAsNonRoot() check.Check {
 			mitre("T1611"),
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

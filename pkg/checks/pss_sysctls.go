@@ -25,6 +25,7 @@ func pssSysctls() check.Check {
 			mitre("T1611"),
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // upstreamToRampart maps the fixture name prefixes of
@@ -161,7 +161,7 @@ func TestUpstreamPSSFixtures(t *testing.T) {
 					}
 					pod := objs[0].Typed.(*corev1.Pod)
 					defaulted := pod.DeepCopy()
-					inventory.DefaultPodSpec(&defaulted.Spec) // as the API server does before admission
+					object.DefaultPodSpec(&defaulted.Spec) // as the API server does before admission
 					upstreamAllowed := policy.AggregateCheckResults(evaluator.EvaluatePod(lvs[0], &defaulted.ObjectMeta, &defaulted.Spec)).Allowed
 					if upstreamAllowed != (expect == "pass") {
 						t.Fatalf("%s: the upstream evaluator disagrees with its own fixture", f)

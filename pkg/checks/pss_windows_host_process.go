@@ -27,6 +27,7 @@ func pssWindowsHostProcess() check.Check {
 			mitre("T1611"),
 		},
 		Scope: podScope,
+		Reads: pssReads,
 		Run:   ctl.run,
 	}
 }

@@ -6,7 +6,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // RBAC rule checks read Roles and ClusterRoles rule by rule. Roles named
@@ -18,7 +18,7 @@ var rbacRefs = []check.Ref{
 	k8sDocs("RBAC good practices", "https://kubernetes.io/docs/concepts/security/rbac-good-practices/"),
 }
 
-func rulesOf(o *inventory.Object) ([]rbacv1.PolicyRule, bool) {
+func rulesOf(o *object.Object) ([]rbacv1.PolicyRule, bool) {
 	if strings.HasPrefix(o.Name, "system:") || bootstrapRBAC(o) {
 		return nil, false
 	}
@@ -82,7 +82,7 @@ func ruleCheck(id string, sev check.Severity, clusterOnly bool, title, why, fix 
 		ID: id, Title: title, Severity: sev, Category: check.CategoryRBAC,
 		Description: why, Remediation: fix, References: append(refs, rbacRefs...),
 		Scope: check.Scope{Kinds: kinds},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			rules, ok := rulesOf(o)
 			if !ok {
 				return nil
@@ -255,7 +255,7 @@ func rbacWebhookChanges() check.Check {
 }
 
 // bindingOf returns a binding's role reference and subjects.
-func bindingOf(o *inventory.Object) (rbacv1.RoleRef, []rbacv1.Subject, bool) {
+func bindingOf(o *object.Object) (rbacv1.RoleRef, []rbacv1.Subject, bool) {
 	if strings.HasPrefix(o.Name, "system:") || bootstrapRBAC(o) {
 		return rbacv1.RoleRef{}, nil, false
 	}
@@ -273,7 +273,7 @@ func bindingOf(o *inventory.Object) (rbacv1.RoleRef, []rbacv1.Subject, bool) {
 // kubernetes.io/bootstrapping: rbac-defaults, as the API server creates them
 // (the system:* ones are skipped by name). A live scan does not judge what
 // every cluster has by design.
-func bootstrapRBAC(o *inventory.Object) bool {
+func bootstrapRBAC(o *object.Object) bool {
 	switch o.Name {
 	case "cluster-admin", "admin", "edit", "view":
 	default:
@@ -300,7 +300,7 @@ func rbacClusterAdminBinding() check.Check {
 		Remediation: "Bind a role with the permissions the subject needs; keep cluster-admin for break-glass access.",
 		References:  append([]check.Ref{cis("5.1.1", "Ensure that the cluster-admin role is only used where required")}, rbacRefs...),
 		Scope:       check.Scope{Kinds: []string{"ClusterRoleBinding", "RoleBinding"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			role, subjects, ok := bindingOf(o)
 			if !ok || role.Kind != "ClusterRole" || role.Name != "cluster-admin" {
 				return nil
@@ -339,7 +339,7 @@ func rbacAnonymousBinding() check.Check {
 		Remediation: "Bind the role to the specific users, groups or ServiceAccounts that need it.",
 		References:  append([]check.Ref{cis("5.1.1", "Ensure that the cluster-admin role is only used where required")}, rbacRefs...),
 		Scope:       check.Scope{Kinds: []string{"ClusterRoleBinding", "RoleBinding"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			role, subjects, ok := bindingOf(o)
 			if !ok {
 				return nil

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/rbac"
 )
 
@@ -21,6 +21,7 @@ import (
 func rbacEscalationPath() check.Check {
 	return check.Check{
 		ID:          "rbac-escalation-path",
+		Reads:       rbacReads,
 		Title:       "Subject can escalate through a chain of permissions",
 		Severity:    check.High,
 		Category:    check.CategoryRBAC,
@@ -28,7 +29,7 @@ func rbacEscalationPath() check.Check {
 		Remediation: "Break the chain at its first step: remove the permission (or move the powerful ServiceAccount out of the namespace), then check again with rampart rbac paths.",
 		References:  append([]check.Ref{cis("5.1.4", "Minimize access to create pods"), cis("5.1.2", "Minimize access to secrets")}, rbacRefs...),
 		Scope:       check.Scope{Kinds: []string{"RoleBinding", "ClusterRoleBinding"}},
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
 			_, subjects, ok := bindingOf(o)
 			if !ok {
 				return nil
@@ -50,7 +51,7 @@ func rbacEscalationPath() check.Check {
 							continue
 						}
 						b := st.Grant.Binding
-						if ro := ctx.Inventory.Find(b.Kind, b.Namespace, b.Name); ro != nil && ro.File != "" {
+						if ro := ctx.Lookup.Find(b.Kind, b.Namespace, b.Name); ro != nil && ro.File != "" {
 							f.Related = append(f.Related, ro.Locate(""))
 						}
 					}
@@ -64,7 +65,7 @@ func rbacEscalationPath() check.Check {
 }
 
 // bindingNamespace is the namespace the RBAC graph keys a binding by.
-func bindingNamespace(o *inventory.Object) string {
+func bindingNamespace(o *object.Object) string {
 	if o.Kind == "ClusterRoleBinding" {
 		return ""
 	}
@@ -74,17 +75,23 @@ func bindingNamespace(o *inventory.Object) string {
 // rbacGraph is the RBAC graph of the scan's Roles, bindings, ServiceAccounts
 // and Secrets, built once per scan and shared by the checks that read it.
 func rbacGraph(ctx *check.Context) *rbac.Graph {
-	return ctx.Memo("rbac", func() any { return rbac.New(rbacObjects(ctx.Inventory)) }).(*rbac.Graph)
+	return ctx.Memo("rbac", func() any { return rbac.New(rbacObjects(ctx.Lookup)) }).(*rbac.Graph)
 }
 
 // rbacObjects are the objects of the inventory the RBAC graph is made of.
-func rbacObjects(inv *inventory.Inventory) []runtime.Object {
+func rbacObjects(l check.Lookup) []runtime.Object {
 	var objs []runtime.Object
-	for _, o := range inv.Objects {
-		switch o.Typed.(type) {
-		case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ServiceAccount, *corev1.Secret:
-			objs = append(objs, o.Typed)
+	for _, kind := range rbacReads {
+		for _, o := range l.OfKind(kind) {
+			switch o.Typed.(type) {
+			case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ServiceAccount, *corev1.Secret:
+				objs = append(objs, o.Typed)
+			}
 		}
 	}
 	return objs
 }
+
+// rbacReads are the kinds the RBAC graph is made of: what the checks that
+// read it declare in Reads.
+var rbacReads = []string{"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount", "Secret"}

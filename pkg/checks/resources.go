@@ -4,7 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // qosClass computes the pod's QoS class the way the kubelet does:
@@ -66,9 +66,9 @@ func resourceCheck(id string, name corev1.ResourceName, limit bool, sev check.Se
 			k8sDocs("Resource management for pods and containers", "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/"),
 		},
 		Scope: podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			var qos corev1.PodQOSClass // computed only when something is missing
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				if c.Ephemeral {
 					return nil // ephemeral containers may not set resources
 				}

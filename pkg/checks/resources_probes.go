@@ -4,7 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // probeCheck reports regular containers of long-running workloads (not Jobs,
@@ -19,11 +19,11 @@ func probeCheck(id, probe string, get func(*corev1.Container) *corev1.Probe, tit
 		Remediation: "Define " + probe + " against an endpoint or command that reflects the container's health.",
 		References:  []check.Ref{k8sDocs("Liveness, readiness and startup probes", "https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/")},
 		Scope:       podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			if !longRunning(o) {
 				return nil
 			}
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				if c.Init || c.Ephemeral || get(c.Container) != nil {
 					return nil
 				}

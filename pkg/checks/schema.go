@@ -2,7 +2,7 @@ package checks
 
 import (
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // schemaCheck reports what strict decoding against the k8s.io/api types
@@ -24,7 +24,7 @@ func schemaCheck() check.Check {
 		References: []check.Ref{
 			{Source: "doc", Title: "Kubernetes API reference", URL: "https://kubernetes.io/docs/reference/kubernetes-api/"},
 		},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			var out []check.Finding
 			for _, e := range o.SchemaErrors {
 				f := check.NewFinding(o, e.Path, e.Message)

@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/secret"
 )
 
@@ -35,8 +35,8 @@ func secretEnvVar() check.Check {
 		Remediation: "Mount the Secret as a volume (readOnly) and have the program read the file, instead of valueFrom.secretKeyRef or envFrom.secretRef.",
 		References:  secretRefs,
 		Scope:       podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				var out []check.Finding
 				for i, e := range c.Env {
 					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
@@ -73,8 +73,8 @@ func credentialCheck(id, title, where string, sev check.Severity, scope check.Sc
 // hardcodedCredentialEnv: literal credentials in env values.
 func hardcodedCredentialEnv() check.Check {
 	return credentialCheck("hardcoded-credential-env", "Credential written in an env var", "in an environment variable", check.Critical, podScope,
-		func(_ *check.Context, o *inventory.Object) []check.Finding {
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+		func(_ *check.Context, o *object.Object) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				var out []check.Finding
 				for i, e := range c.Env {
 					if kind, ok := secret.Detect(e.Name, e.Value); ok {
@@ -93,8 +93,8 @@ func hardcodedCredentialEnv() check.Check {
 // -p, or inside a shell string (mysql -pPW, PGPASSWORD=PW psql).
 func hardcodedCredentialArgs() check.Check {
 	return credentialCheck("hardcoded-credential-args", "Credential written in a command line", "in a command line", check.High, podScope,
-		func(_ *check.Context, o *inventory.Object) []check.Finding {
-			return perContainer(o, func(c inventory.Container) []check.Finding {
+		func(_ *check.Context, o *object.Object) []check.Finding {
+			return perContainer(o, func(c object.Container) []check.Finding {
 				var out []check.Finding
 				for _, l := range commandLines(c) {
 					for _, h := range secret.Args(l.args) {
@@ -115,7 +115,7 @@ type commandLine struct {
 
 // commandLines are the argument lists a container runs: command, args, and
 // the exec commands of its probes and lifecycle hooks.
-func commandLines(c inventory.Container) []commandLine {
+func commandLines(c object.Container) []commandLine {
 	out := []commandLine{{"command", c.Command}, {"args", c.Args}}
 	for _, p := range probes(c) {
 		if p.probe.Exec != nil {
@@ -135,7 +135,7 @@ type namedProbe struct {
 	probe *corev1.Probe
 }
 
-func probes(c inventory.Container) []namedProbe {
+func probes(c object.Container) []namedProbe {
 	var out []namedProbe
 	for _, p := range []namedProbe{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
 		if p.probe != nil {
@@ -150,7 +150,7 @@ type namedHook struct {
 	hook  *corev1.LifecycleHandler
 }
 
-func hooks(c inventory.Container) []namedHook {
+func hooks(c object.Container) []namedHook {
 	if c.Lifecycle == nil {
 		return nil
 	}
@@ -168,7 +168,7 @@ func hooks(c inventory.Container) []namedHook {
 // inside file-like values.
 func hardcodedCredentialConfigMap() check.Check {
 	return credentialCheck("hardcoded-credential-configmap", "Credential written in a ConfigMap", "in a ConfigMap", check.High, check.Scope{Kinds: []string{"ConfigMap"}},
-		func(_ *check.Context, o *inventory.Object) []check.Finding {
+		func(_ *check.Context, o *object.Object) []check.Finding {
 			cm, ok := o.Typed.(*corev1.ConfigMap)
 			if !ok {
 				return nil
@@ -197,7 +197,7 @@ func hardcodedCredentialConfigMap() check.Check {
 // last-applied-configuration is skipped: it repeats the object).
 func hardcodedCredentialAnnotation() check.Check {
 	return credentialCheck("hardcoded-credential-annotation", "Credential written in an annotation or label", "in an annotation or a label", check.High, check.Scope{},
-		func(_ *check.Context, o *inventory.Object) []check.Finding {
+		func(_ *check.Context, o *object.Object) []check.Finding {
 			var out []check.Finding
 			metas := []struct {
 				path                string
@@ -234,7 +234,7 @@ func hardcodedCredentialAnnotation() check.Check {
 
 // objectLabels returns the object's own labels, when the scheme knows its
 // kind.
-func objectLabels(o *inventory.Object) map[string]string {
+func objectLabels(o *object.Object) map[string]string {
 	if m, ok := o.Typed.(metav1.Object); ok {
 		return m.GetLabels()
 	}
@@ -246,10 +246,10 @@ func objectLabels(o *inventory.Object) map[string]string {
 // PersistentVolumes), and the spec of custom resources.
 func hardcodedCredentialSpec() check.Check {
 	return credentialCheck("hardcoded-credential-spec", "Credential written in a spec field", "in a spec field (an HTTP header, a CSI volume attribute, a custom resource)", check.High, check.Scope{},
-		func(_ *check.Context, o *inventory.Object) []check.Finding {
+		func(_ *check.Context, o *object.Object) []check.Finding {
 			var out []check.Finding
 			if o.Pod != nil {
-				out = append(out, perContainer(o, func(c inventory.Container) []check.Finding {
+				out = append(out, perContainer(o, func(c object.Container) []check.Finding {
 					var out []check.Finding
 					headers := func(field string, h *corev1.HTTPGetAction) {
 						if h == nil {
@@ -299,7 +299,7 @@ func hardcodedCredentialSpec() check.Check {
 // them is their purpose.
 var encrypted = map[string]bool{"SealedSecret": true}
 
-func csiAttributes(o *inventory.Object, path string, attrs map[string]string) []check.Finding {
+func csiAttributes(o *object.Object, path string, attrs map[string]string) []check.Finding {
 	var out []check.Finding
 	for _, k := range sortedKeys(attrs) {
 		if kind, ok := secret.Detect(k, attrs[k]); ok {
@@ -321,7 +321,7 @@ func credentialPlaceholder() check.Check {
 		Remediation: "Load the value from a Secret (valueFrom.secretKeyRef, a mounted file) and leave no default in the manifest.",
 		References:  secretRefs,
 		Scope:       check.Scope{},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			var fields []string
 			first := ""
 			add := func(path, key, value string) {
@@ -378,7 +378,7 @@ func secretInManifest() check.Check {
 		Remediation: "Remove the Secret's data from the repository, rotate the values, and generate the Secret from an encrypted source or an external secret store.",
 		References:  secretRefs,
 		Scope:       check.Scope{Kinds: []string{"Secret"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			s, ok := o.Typed.(*corev1.Secret)
 			if !ok || s.Type == corev1.SecretTypeServiceAccountToken {
 				return nil

@@ -4,7 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 var saRefs = []check.Ref{
@@ -30,6 +30,7 @@ func serviceAccountName(spec *corev1.PodSpec) string {
 func saTokenAutomount() check.Check {
 	return check.Check{
 		ID:          "sa-token-automount",
+		Reads:       []string{"ServiceAccount", "RoleBinding", "ClusterRoleBinding"},
 		Title:       "API token mounted but not needed",
 		Severity:    check.Medium,
 		Category:    check.CategoryServiceAccounts,
@@ -37,17 +38,17 @@ func saTokenAutomount() check.Check {
 		Remediation: "Set automountServiceAccountToken: false on the pod spec (or on its ServiceAccount); mount a projected token only where the program calls the API.",
 		References:  saRefs,
 		Scope:       podScope,
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
 			spec := o.Pod.Spec
 			if spec.AutomountServiceAccountToken != nil {
 				if !*spec.AutomountServiceAccountToken {
 					return nil
 				}
-			} else if sa, ok := ctx.Inventory.ServiceAccount(o.EffectiveNamespace(), serviceAccountName(spec)); ok && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
+			} else if sa, ok := ctx.Lookup.ServiceAccount(o.EffectiveNamespace(), serviceAccountName(spec)); ok && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
 				return nil
 			}
 			name := serviceAccountName(spec)
-			if ctx.Inventory.HasRoleBinding(o.EffectiveNamespace(), name) {
+			if ctx.Lookup.HasRoleBinding(o.EffectiveNamespace(), name) {
 				return nil
 			}
 			return []check.Finding{check.NewFinding(o, o.Pod.SpecPath+".automountServiceAccountToken",
@@ -69,7 +70,7 @@ func defaultServiceAccount() check.Check {
 		Remediation: "Create a ServiceAccount for the workload (automountServiceAccountToken: false unless it calls the API) and set serviceAccountName.",
 		References:  []check.Ref{cis("5.1.5", "Ensure that default service accounts are not actively used"), nsaAuthn},
 		Scope:       podScope,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			if serviceAccountName(o.Pod.Spec) != "default" {
 				return nil
 			}
@@ -90,7 +91,7 @@ func legacySATokenSecret() check.Check {
 		Remediation: "Delete the Secret and use bound tokens: projected serviceAccountToken volumes, or kubectl create token for an expiring token.",
 		References:  saRefs,
 		Scope:       check.Scope{Kinds: []string{"Secret"}},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			if s, ok := o.Typed.(*corev1.Secret); ok && s.Type == corev1.SecretTypeServiceAccountToken {
 				return []check.Finding{check.NewFinding(o, "type", "Secret of type kubernetes.io/service-account-token for ServiceAccount \""+s.Annotations[corev1.ServiceAccountNameKey]+"\"")}
 			}

@@ -2,14 +2,14 @@ package checks
 
 import (
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
 // ignoreAnnotations yields the rampart.dev/ignore annotations of an object
 // and of its pod template, with their field paths.
-func ignoreAnnotations(o *inventory.Object) []struct {
+func ignoreAnnotations(o *object.Object) []struct {
 	path string
 	a    suppress.Annotation
 } {
@@ -47,7 +47,7 @@ func suppressionWithoutReason() check.Check {
 		Description: "A rampart.dev/ignore annotation must give its reason after a colon (\"check-id: why this is acceptable\") so that reviewers can judge it. One without a reason silences nothing, and this finding says so.",
 		Remediation: "Write the annotation as \"<check-id>[,<check-id>]: <reason>\".",
 		References:  suppressionRefs,
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			var out []check.Finding
 			for _, s := range ignoreAnnotations(o) {
 				if s.a.Reason == "" {
@@ -70,7 +70,7 @@ func suppressionUnknownCheck() check.Check {
 		Description: "A rampart.dev/ignore annotation names a check ID that is not in the catalog, so it silences nothing; usually a typo, or a check that was renamed.",
 		Remediation: "Use the IDs that rampart checks lists.",
 		References:  suppressionRefs,
-		Run: func(ctx *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
 			if ctx.KnownCheck == nil {
 				return nil
 			}

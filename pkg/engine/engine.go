@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
@@ -101,17 +102,35 @@ type Evaluated struct {
 	Checks   []string
 }
 
-// Run evaluates every check on every object it scopes.
+// Run evaluates every check on every object of the inventory it scopes (or
+// on those opts.Target selects), with the inventory as their context.
 func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
+	targets := inv.Objects
+	if opts.Target != nil {
+		targets = make([]*object.Object, 0, len(inv.Objects))
+		for _, o := range inv.Objects {
+			if opts.Target(o.Object) {
+				targets = append(targets, o)
+			}
+		}
+	}
+	return Judge(checks, targets, inv, opts)
+}
+
+// Judge evaluates every check on each target it scopes; the checks read
+// everything else through lookup (the rest of a repository, a cluster, an
+// informer cache). Only targets get findings, and only they are counted.
+// opts.Target is not consulted.
+func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, opts Options) *Result {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ctx := &check.Context{Inventory: inv, PSS: opts.PSS, AllowedRegistries: opts.AllowedRegistries, KnownCheck: opts.KnownCheck}
-	perObject := make([][]check.Finding, len(inv.Objects))
-	silenced := make([][]suppress.Suppressed, len(inv.Objects))
-	expired := make([]int, len(inv.Objects))
-	evaluated := make([]Evaluated, len(inv.Objects))
+	ctx := &check.Context{Lookup: lookup, PSS: opts.PSS, AllowedRegistries: opts.AllowedRegistries, KnownCheck: opts.KnownCheck}
+	perObject := make([][]check.Finding, len(targets))
+	silenced := make([][]suppress.Suppressed, len(targets))
+	expired := make([]int, len(targets))
+	evaluated := make([]Evaluated, len(targets))
 	var (
 		mu       sync.Mutex
 		internal []manifest.InputError
@@ -127,14 +146,11 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 			defer wg.Done()
 			for {
 				start := int(cursor.Add(batch)) - batch
-				if start >= len(inv.Objects) {
+				if start >= len(targets) {
 					return
 				}
-				for i := start; i < min(start+batch, len(inv.Objects)); i++ {
-					o := inv.Objects[i]
-					if opts.Target != nil && !opts.Target(o.Object) {
-						continue
-					}
+				for i := start; i < min(start+batch, len(targets)); i++ {
+					o := targets[i]
 					ev := &evaluated[i]
 					ev.Object = check.ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 					if o.File != "" {
@@ -166,15 +182,6 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	}
 	wg.Wait()
 
-	if opts.Target != nil {
-		judged := evaluated[:0]
-		for _, ev := range evaluated {
-			if ev.Object.Kind != "" {
-				judged = append(judged, ev)
-			}
-		}
-		evaluated = judged
-	}
 	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
 	slices.SortFunc(res.Checks, func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) })
 	n := 0
@@ -269,7 +276,7 @@ func (r *Result) Summarize(failOn *check.Severity) {
 }
 
 // runOne runs one check on one object; a panic becomes an error, never a crash.
-func runOne(ctx *check.Context, c *check.Check, o *inventory.Object) (fs []check.Finding, err *manifest.InputError) {
+func runOne(ctx *check.Context, c *check.Check, o *object.Object) (fs []check.Finding, err *manifest.InputError) {
 	defer func() {
 		if r := recover(); r != nil {
 			fs = nil

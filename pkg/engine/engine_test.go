@@ -7,6 +7,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 func inv(t *testing.T, docs string) *inventory.Inventory {
@@ -31,7 +32,7 @@ func fixed(id string, sev check.Severity, kinds ...string) check.Check {
 	return check.Check{
 		ID: id, Title: "t", Severity: sev, Category: "test", Description: "d", Remediation: "Fix it.",
 		Scope: check.Scope{Kinds: kinds},
-		Run: func(_ *check.Context, o *inventory.Object) []check.Finding {
+		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			return []check.Finding{check.NewFinding(o, "metadata.name", "found "+o.Name)}
 		},
 	}
@@ -77,7 +78,7 @@ func TestRunCompletesSortsAndJudges(t *testing.T) {
 
 func TestPanickingCheckIsAnErrorNotACrash(t *testing.T) {
 	boom := fixed("boom", check.High)
-	boom.Run = func(*check.Context, *inventory.Object) []check.Finding { panic("bad check") }
+	boom.Run = func(*check.Context, *object.Object) []check.Finding { panic("bad check") }
 	res := Run([]check.Check{boom, fixed("ok", check.Low)}, inv(t, twoObjects), Options{})
 	if len(res.Errors) != 2 || !strings.Contains(res.Errors[0].Message, "internal error in check boom") {
 		t.Errorf("errors %v, want one per object naming the check", res.Errors)

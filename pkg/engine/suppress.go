@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
@@ -14,7 +14,7 @@ import (
 // object or its pod template; .<container> for one container), by a
 // configured exception that has not expired, or by the baseline. An expired
 // exception silences nothing and says so in the finding's message.
-func suppressObject(o *inventory.Object, fs []check.Finding, rules *suppress.Rules) (kept []check.Finding, silenced []suppress.Suppressed, expired int) {
+func suppressObject(o *object.Object, fs []check.Finding, rules *suppress.Rules) (kept []check.Finding, silenced []suppress.Suppressed, expired int) {
 	anns := suppress.ParseAnnotations(o.Annotations)
 	if o.Pod != nil && o.Pod.MetaPath != "metadata" {
 		anns = append(anns, suppress.ParseAnnotations(o.Pod.Meta.Annotations)...)

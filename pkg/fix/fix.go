@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
@@ -160,7 +161,7 @@ type recipe struct {
 }
 
 // recipeFor returns the fix for a finding on o, if one exists.
-func recipeFor(f check.Finding, o *inventory.Object, src string, opts Options) (recipe, bool) {
+func recipeFor(f check.Finding, o *object.Object, src string, opts Options) (recipe, bool) {
 	if o.Pod == nil {
 		return recipe{}, false
 	}
@@ -258,7 +259,7 @@ func containerPath(field string) string {
 	return ""
 }
 
-func containerAt(p *inventory.PodTemplate, path string) *corev1.Container {
+func containerAt(p *object.PodTemplate, path string) *corev1.Container {
 	for _, c := range p.Containers() {
 		if c.Path == path {
 			return c.Container
@@ -367,9 +368,9 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	// The fixable checks run once over everything read, as scan runs them;
 	// each document starts from its share of the findings.
 	var firstInv *inventory.Inventory
-	firstFindings := map[*inventory.Object][]check.Finding{}
-	inFile := map[string][]*inventory.Object{} // sorted by first line
-	rootLine := map[*inventory.Object]int{}
+	firstFindings := map[*object.Object][]check.Finding{}
+	inFile := map[string][]*object.Object{} // sorted by first line
+	rootLine := map[*object.Object]int{}
 	if opts.Confirm == nil {
 		var plain []*manifest.Object
 		for _, o := range loaded.Objects {
@@ -378,7 +379,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			}
 		}
 		firstInv = inventory.New(plain)
-		byRef := map[string][]*inventory.Object{}
+		byRef := map[string][]*object.Object{}
 		for _, o := range firstInv.Objects {
 			rootLine[o] = o.Locate("").Line
 			inFile[o.File] = append(inFile[o.File], o)
@@ -390,7 +391,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 			}
 			// The object of that name in the file that starts last at or
 			// before the finding's line.
-			var owner *inventory.Object
+			var owner *object.Object
 			for _, o := range byRef[f.Location.File+"|"+f.Object.Kind+"|"+f.Object.Namespace+"|"+f.Object.Name] {
 				if l := rootLine[o]; l <= f.Location.Line && (owner == nil || l > rootLine[owner]) {
 					owner = o
@@ -651,7 +652,7 @@ func serviceAccountsFor(inv *inventory.Inventory, generatedFile string) []genera
 	return out
 }
 
-func objectOfSA(inv *inventory.Inventory, sa *corev1.ServiceAccount) *inventory.Object {
+func objectOfSA(inv *inventory.Inventory, sa *corev1.ServiceAccount) *object.Object {
 	for _, o := range inv.Objects {
 		if o.Typed == sa {
 			return o
@@ -663,7 +664,7 @@ func objectOfSA(inv *inventory.Inventory, sa *corev1.ServiceAccount) *inventory.
 // networkPolicyInPod turns a NetworkPolicy written inside a Pod spec (an
 // unknown field the API server drops) into a NetworkPolicy object selecting
 // the pod, labelling the pod first when it has no labels.
-func networkPolicyInPod(f check.Finding, o *inventory.Object, src string) (recipe, bool) {
+func networkPolicyInPod(f check.Finding, o *object.Object, src string) (recipe, bool) {
 	if o.Kind != "Pod" || f.Field != "spec.networkPolicy" {
 		return recipe{}, false
 	}
@@ -836,7 +837,7 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 	fixable := fixableOnly(checks)
 	for iter := 0; iter < 500 && !*quit; iter++ {
 		var findings []check.Finding
-		var owners []*inventory.Object
+		var owners []*object.Object
 		offset := 0 // of the positions findings and objects carry, in lines
 		if iter == 0 && pre != nil {
 			offset = pre.offset
@@ -858,7 +859,7 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 			}
 			eopts.Target = func(o *manifest.Object) bool { return mine[o] } // the rest is context
 			findings = engine.Run(fixable, inv, eopts).Findings
-			owners = make([]*inventory.Object, len(findings))
+			owners = make([]*object.Object, len(findings))
 			for i, f := range findings {
 				owners[i] = objectOf(inv, f)
 			}
@@ -1028,7 +1029,7 @@ type firstRun struct {
 
 type ownedFinding struct {
 	f     check.Finding
-	owner *inventory.Object
+	owner *object.Object
 }
 
 // judgedAfter are checks whose finding another fix of the same batch may
@@ -1081,7 +1082,7 @@ func changesGeneration(applied []Applied) bool {
 // madeAlone reports a finding whose fix will be made alone, on the
 // document's own parse: one that reads the object, unless it is a breaking
 // fix that will only be listed.
-func madeAlone(f check.Finding, o *inventory.Object, opts Options) bool {
+func madeAlone(f check.Finding, o *object.Object, opts Options) bool {
 	if !readsObject(f) || !allowed(f.CheckID, opts) {
 		return false
 	}
@@ -1127,7 +1128,7 @@ func reasonUnchanged(err error) string {
 	return "the fix changed nothing"
 }
 
-func objectOf(inv *inventory.Inventory, f check.Finding) *inventory.Object {
+func objectOf(inv *inventory.Inventory, f check.Finding) *object.Object {
 	for _, o := range inv.Objects {
 		if o.File == f.Location.File && o.Kind == f.Object.Kind && o.Name == f.Object.Name && o.Namespace == f.Object.Namespace {
 			return o
@@ -1157,7 +1158,7 @@ func lastKey(path string) string {
 }
 
 // volumeRemoval removes a volume and every mount of it.
-func volumeRemoval(f check.Finding, o *inventory.Object) (recipe, bool) {
+func volumeRemoval(f check.Finding, o *object.Object) (recipe, bool) {
 	segs := manifest.ParsePath(strings.TrimPrefix(f.Field, o.Pod.SpecPath+"."))
 	if len(segs) < 2 || segs[0].Key != "volumes" || segs[1].Index < 0 || segs[1].Index >= len(o.Pod.Spec.Volumes) {
 		return recipe{}, false
@@ -1177,7 +1178,7 @@ func volumeRemoval(f check.Finding, o *inventory.Object) (recipe, bool) {
 
 // readOnlyRoot makes the root filesystem read-only and mounts an emptyDir at
 // /tmp, where most programs write.
-func readOnlyRoot(o *inventory.Object, container string) (recipe, bool) {
+func readOnlyRoot(o *object.Object, container string) (recipe, bool) {
 	c := containerAt(o.Pod, container)
 	if c == nil {
 		return recipe{}, false

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 var systemNamespace = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
@@ -39,7 +40,7 @@ func generate(inv *inventory.Inventory, generatedFile string) []generated {
 	services := newServiceIndex(inv)
 	byNS := servicesByNamespace(inv)
 	for _, ns := range inv.WorkloadNamespaces() {
-		var workloads []*inventory.Object
+		var workloads []*object.Object
 		for _, w := range inv.Workloads(ns) {
 			if w.File != generatedFile {
 				workloads = append(workloads, w)
@@ -221,7 +222,7 @@ func targetPorts(svc *corev1.Service) []networkingv1.NetworkPolicyPort {
 }
 
 // containerPorts are the ports a workload's containers declare.
-func containerPorts(w *inventory.Object) []networkingv1.NetworkPolicyPort {
+func containerPorts(w *object.Object) []networkingv1.NetworkPolicyPort {
 	var out []networkingv1.NetworkPolicyPort
 	for _, c := range w.Pod.Containers() {
 		for _, p := range c.Ports {

@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
@@ -37,7 +38,7 @@ func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts 
 	for _, o := range inv.Objects {
 		sameSource[o.Kind+"/"+sourceName(o)]++
 	}
-	patches := map[*inventory.Object]map[string]any{}
+	patches := map[*object.Object]map[string]any{}
 	for _, f := range run.Findings {
 		if !allowed(f.CheckID, opts) {
 			continue
@@ -80,7 +81,7 @@ func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts 
 		res.Applied = append(res.Applied, Applied{File: kfile, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message + " (patch)", Breaking: r.breaking})
 	}
 	var names []string
-	byName := map[string]*inventory.Object{}
+	byName := map[string]*object.Object{}
 	for o := range patches {
 		name := "rampart-patch-" + strings.ToLower(o.Kind) + "-" + sourceName(o) + ".yaml"
 		names = append(names, name)
@@ -123,7 +124,7 @@ func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts 
 	return res, nil
 }
 
-func sourceName(o *inventory.Object) string {
+func sourceName(o *object.Object) string {
 	if o.SourceName != "" {
 		return o.SourceName
 	}
@@ -141,7 +142,7 @@ func firstKeyLine(src string) int {
 
 // patchSet writes a field into a strategic-merge patch; container list
 // items are addressed by name, the list's merge key.
-func patchSet(p map[string]any, o *inventory.Object, s set) bool {
+func patchSet(p map[string]any, o *object.Object, s set) bool {
 	var v any
 	if err := yaml.Unmarshal([]byte(s.value), &v); err != nil {
 		return false
@@ -195,7 +196,7 @@ func patchSet(p map[string]any, o *inventory.Object, s set) bool {
 	return false
 }
 
-func containerName(o *inventory.Object, path string) string {
+func containerName(o *object.Object, path string) string {
 	if o.Pod == nil {
 		return ""
 	}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // serviceRef is a Service a workload's manifests show it connects to.
@@ -43,7 +44,7 @@ var (
 // references returns the Services the workload's manifests name: DNS names
 // and *_SERVICE_HOST/_PORT variables in env values, command and args, and
 // in the ConfigMaps it reads (env, envFrom, volumes), sorted.
-func (idx serviceIndex) references(inv *inventory.Inventory, w *inventory.Object) []serviceRef {
+func (idx serviceIndex) references(inv *inventory.Inventory, w *object.Object) []serviceRef {
 	if len(idx) == 0 || w.Pod == nil {
 		return nil
 	}

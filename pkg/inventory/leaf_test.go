@@ -14,7 +14,7 @@ func TestImportsNoAnalyzer(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, imp := range strings.Fields(string(out)) {
-		if strings.HasPrefix(imp, "github.com/rampart-k8s/rampart/") && imp != "github.com/rampart-k8s/rampart/pkg/manifest" {
+		if strings.HasPrefix(imp, "github.com/rampart-k8s/rampart/") && imp != "github.com/rampart-k8s/rampart/pkg/manifest" && imp != "github.com/rampart-k8s/rampart/pkg/object" {
 			t.Errorf("pkg/inventory imports %s", imp)
 		}
 	}

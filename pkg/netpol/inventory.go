@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/object"
 )
 
 // Workload is a pod-running object of the inventory as the engine sees it.
@@ -38,7 +39,7 @@ func FromInventory(inv *inventory.Inventory) ([]Workload, []*networkingv1.Networ
 	// (ReplicaSet, and its Deployment) are then left out, so that each pod
 	// is judged once, as the dataplane sees it.
 	owners := map[types.UID]bool{}
-	byUID := map[types.UID]*inventory.Object{}
+	byUID := map[types.UID]*object.Object{}
 	for _, o := range inv.Objects {
 		if m, err := meta.Accessor(o.Typed); err == nil && m.GetUID() != "" {
 			byUID[m.GetUID()] = o
@@ -100,7 +101,7 @@ func FromInventory(inv *inventory.Inventory) ([]Workload, []*networkingv1.Networ
 }
 
 // controllerOf is the UID of an object's controlling owner, or "".
-func controllerOf(o *inventory.Object) types.UID {
+func controllerOf(o *object.Object) types.UID {
 	m, err := meta.Accessor(o.Typed)
 	if err != nil {
 		return ""

@@ -20,6 +20,8 @@ type (
 	Category  = finding.Category
 	ObjectRef = finding.ObjectRef
 	Fix       = finding.Fix
+	Edit      = finding.Edit
+	Created   = finding.Created
 	Finding   = finding.Finding
 )
 
@@ -92,6 +94,11 @@ func (s Scope) Matches(o *object.Object) bool {
 // RunFunc evaluates one object.
 type RunFunc func(*Context, *object.Object) []Finding
 
+// FixFunc returns the ways to resolve finding f on o (alternatives, tried
+// in order), or none. It reads o as it is now: the fix package calls it
+// again after earlier fixes changed the object.
+type FixFunc func(ctx *Context, o *object.Object, f *Finding) []Fix
+
 // Check is one rule of the catalog.
 type Check struct {
 	// ID is stable kebab-case; users put it in ignore annotations.
@@ -111,6 +118,10 @@ type Check struct {
 	// nothing else; TestReadsDeclared holds every check to its list.
 	Reads []string
 	Run   RunFunc
+	// Fix, when set, computes the fixes of the check's findings; the engine
+	// calls it when asked (engine.Options.Fixes). A check's fix lives in
+	// the check's file, beside Run.
+	Fix FixFunc
 }
 
 // Workloads in Check.Reads stands for every object that runs a pod.

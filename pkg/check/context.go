@@ -48,6 +48,13 @@ type Context struct {
 	// KnownCheck reports whether an ID names a check of the catalog (used
 	// by the checks that validate suppressions); nil accepts every ID.
 	KnownCheck func(id string) bool
+	// Resources are the values fixes give missing requests and limits,
+	// keyed "requests.cpu", "limits.memory"; a resource without a value
+	// gets no fix.
+	Resources map[string]string
+	// Fixing is set when the run computes fixes (the fix command, SARIF
+	// fixes): the engine then calls each check's Fix on its findings.
+	Fixing bool
 
 	memo sync.Map // key -> *memoized
 }

@@ -1,6 +1,9 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+)
 
 // pssAllowPrivilegeEscalation is the Pod Security Standards "Privilege Escalation" control (restricted).
 //
@@ -29,5 +32,17 @@ func pssAllowPrivilegeEscalation() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixAllowPrivilegeEscalation,
 	}
+}
+
+// fixAllowPrivilegeEscalation sets allowPrivilegeEscalation: false on the
+// container: nothing a program needs at run time depends on gaining
+// privileges through setuid binaries.
+func fixAllowPrivilegeEscalation(_ *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	container := containerPath(f.Field)
+	if container == "" {
+		return nil
+	}
+	return one(check.Fix{Message: "Set allowPrivilegeEscalation: false", Edits: edits(set(container+".securityContext.allowPrivilegeEscalation", "false"))})
 }

@@ -30,5 +30,6 @@ func pssCapabilitiesBaseline() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixCapabilities(true),
 	}
 }

@@ -1,6 +1,10 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+	"strings"
+)
 
 // pssCapabilitiesRestricted is the Pod Security Standards "Capabilities (restricted)" control (restricted).
 //
@@ -30,5 +34,33 @@ func pssCapabilitiesRestricted() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixCapabilities(false),
+	}
+}
+
+// fixCapabilities drops all capabilities, keeping NET_BIND_SERVICE for a
+// container that listens below 1024. Removing added capabilities (and any
+// fix of the baseline control, which is about added ones) is breaking.
+func fixCapabilities(baseline bool) check.FixFunc {
+	return func(_ *check.Context, o *object.Object, f *check.Finding) []check.Fix {
+		container := containerPath(f.Field)
+		if container == "" {
+			return nil
+		}
+		keep := ""
+		if c := containerAt(o.Pod, container); c != nil && listensBelow1024(c) {
+			keep = `"NET_BIND_SERVICE"`
+		}
+		if strings.HasSuffix(f.Field, ".add") || baseline {
+			return breaking("Drop all capabilities and remove the added ones",
+				set(container+".securityContext.capabilities.drop", `["ALL"]`),
+				set(container+".securityContext.capabilities.add", "["+keep+"]"))
+		}
+		fx := check.Fix{Message: "Drop all capabilities", Edits: edits(set(container+".securityContext.capabilities.drop", `["ALL"]`))}
+		if keep != "" {
+			fx.Message = "Drop all capabilities, keeping NET_BIND_SERVICE for a port below 1024"
+			fx.Edits = append(fx.Edits, setIfMissing(container+".securityContext.capabilities.add", "["+keep+"]"))
+		}
+		return one(fx)
 	}
 }

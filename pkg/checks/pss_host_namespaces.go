@@ -1,6 +1,10 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+	"strings"
+)
 
 // pssHostNamespaces is the Pod Security Standards "Host Namespaces" control (baseline).
 //
@@ -30,5 +34,16 @@ func pssHostNamespaces() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixHostNamespaces,
 	}
+}
+
+// fixHostNamespaces stops sharing the host's network, PID or IPC namespace.
+// Without host networking the pod comes under NetworkPolicies, so generated
+// policies are computed again.
+func fixHostNamespaces(_ *check.Context, o *object.Object, f *check.Finding) []check.Fix {
+	if !strings.HasPrefix(f.Field, o.Pod.SpecPath+".host") {
+		return nil
+	}
+	return one(check.Fix{Message: "Stop sharing the host namespace", Breaking: true, Edits: edits(set(f.Field, "false")), Regenerate: true})
 }

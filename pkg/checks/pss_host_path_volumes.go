@@ -28,5 +28,6 @@ func pssHostPathVolumes() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   removeVolume,
 	}
 }

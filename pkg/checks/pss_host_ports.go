@@ -1,6 +1,9 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+)
 
 // pssHostPorts is the Pod Security Standards "Host Ports" control (baseline).
 //
@@ -29,5 +32,12 @@ func pssHostPorts() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixRemoveField,
 	}
+}
+
+// fixRemoveField removes the field the finding points at (breaking: what
+// used it is gone); the host-port and sysctl checks share it.
+func fixRemoveField(_ *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	return breaking("Remove "+lastKey(f.Field), del(f.Field))
 }

@@ -1,6 +1,10 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+	"strings"
+)
 
 // pssHostProbesLifecycle is the Pod Security Standards "Host Probes / Lifecycle Hooks" control (baseline).
 //
@@ -28,5 +32,15 @@ func pssHostProbesLifecycle() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixProbeHost,
 	}
+}
+
+// fixProbeHost removes the host of a probe or lifecycle handler, which then
+// reaches the pod's own IP (breaking: it probed something else).
+func fixProbeHost(_ *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	if !strings.HasSuffix(f.Field, ".host") {
+		return nil
+	}
+	return breaking("Remove the host from the probe or handler", del(f.Field))
 }

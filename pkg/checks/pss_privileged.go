@@ -1,6 +1,9 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+)
 
 // pssPrivileged is the Pod Security Standards "Privileged Containers" control (baseline).
 //
@@ -30,5 +33,12 @@ func pssPrivileged() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixPrivileged,
 	}
+}
+
+// fixPrivileged sets privileged: false (breaking: a program that needs the
+// host's devices stops working).
+func fixPrivileged(_ *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	return breaking("Set privileged: false", set(f.Field, "false"))
 }

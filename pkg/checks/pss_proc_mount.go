@@ -1,6 +1,10 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+	"strings"
+)
 
 // pssProcMount is the Pod Security Standards "/proc Mount Type" control (baseline).
 //
@@ -28,5 +32,15 @@ func pssProcMount() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixProcMount,
 	}
+}
+
+// fixProcMount sets procMount: Default, which masks the host's /proc paths;
+// the restricted control shares it.
+func fixProcMount(_ *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	if !strings.HasSuffix(f.Field, ".procMount") {
+		return nil
+	}
+	return breaking("Set procMount: Default", set(f.Field, "Default"))
 }

@@ -28,5 +28,6 @@ func pssProcMountRestricted() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixProcMount,
 	}
 }

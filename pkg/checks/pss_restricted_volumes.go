@@ -28,5 +28,6 @@ func pssRestrictedVolumes() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   removeVolume,
 	}
 }

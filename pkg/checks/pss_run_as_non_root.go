@@ -1,6 +1,9 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+)
 
 // pssRunAsNonRoot is the Pod Security Standards "Running as Non-root" control (restricted).
 //
@@ -29,5 +32,24 @@ func pssRunAsNonRoot() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixRunAsNonRoot,
 	}
+}
+
+// fixRunAsNonRoot sets runAsNonRoot: true on the pod, with a non-root UID
+// when nothing sets one (the image's user is unknown); where the pod already
+// says so, on the container that overrides it.
+func fixRunAsNonRoot(_ *check.Context, o *object.Object, f *check.Finding) []check.Fix {
+	spec := o.Pod.SpecPath
+	message := "Set runAsNonRoot: true"
+	pod := edits(setIfMissing(spec+".securityContext.runAsNonRoot", "true"))
+	if !setsRunAsUser(o.Pod.Spec) {
+		pod = append(pod, setIfMissing(spec+".securityContext.runAsUser", "10001"))
+		message = "Set runAsNonRoot: true and runAsUser: 10001 (the image's user is unknown; check it runs as 10001)"
+	}
+	fixes := one(check.Fix{Message: message, Edits: pod})
+	if container := containerPath(f.Field); container != "" {
+		fixes = append(fixes, check.Fix{Message: message, Edits: edits(set(container+".securityContext.runAsNonRoot", "true"))})
+	}
+	return fixes
 }

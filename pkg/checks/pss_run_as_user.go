@@ -1,6 +1,9 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+)
 
 // pssRunAsUser is the Pod Security Standards "Running as Non-root user" control (restricted).
 //
@@ -29,5 +32,12 @@ func pssRunAsUser() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixRunAsUser,
 	}
+}
+
+// fixRunAsUser runs as UID 10001 instead of root (breaking: files the image
+// owns as root may not be readable).
+func fixRunAsUser(_ *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	return breaking("Run as UID 10001 instead of root", set(f.Field, "10001"))
 }

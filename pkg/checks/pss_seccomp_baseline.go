@@ -1,6 +1,10 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+	"strings"
+)
 
 // pssSeccompBaseline is the Pod Security Standards "Seccomp" control (baseline).
 //
@@ -29,5 +33,13 @@ func pssSeccompBaseline() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixSeccompBaseline,
 	}
+}
+
+// fixSeccompBaseline replaces an Unconfined profile with RuntimeDefault: a
+// program that makes a system call the default profile blocks stops
+// working, so the fix is breaking.
+func fixSeccompBaseline(_ *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	return breaking("Replace the Unconfined seccomp profile with RuntimeDefault", set(strings.TrimSuffix(f.Field, ".type")+".type", "RuntimeDefault"))
 }

@@ -1,6 +1,9 @@
 package checks
 
-import "github.com/rampart-k8s/rampart/pkg/check"
+import (
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/object"
+)
 
 // pssSeccompRestricted is the Pod Security Standards "Seccomp (restricted)" control (restricted).
 //
@@ -29,5 +32,17 @@ func pssSeccompRestricted() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixSeccompRestricted,
 	}
+}
+
+// fixSeccompRestricted sets the RuntimeDefault seccomp profile on the pod,
+// or on the container when the pod already sets one.
+func fixSeccompRestricted(_ *check.Context, o *object.Object, f *check.Finding) []check.Fix {
+	const message = "Set seccompProfile.type: RuntimeDefault"
+	fixes := one(check.Fix{Message: message, Edits: edits(setIfMissing(o.Pod.SpecPath+".securityContext.seccompProfile.type", "RuntimeDefault"))})
+	if container := containerPath(f.Field); container != "" {
+		fixes = append(fixes, check.Fix{Message: message, Edits: edits(setIfMissing(container+".securityContext.seccompProfile.type", "RuntimeDefault"))})
+	}
+	return fixes
 }

@@ -27,5 +27,6 @@ func pssSysctls() check.Check {
 		Scope: podScope,
 		Reads: pssReads,
 		Run:   ctl.run,
+		Fix:   fixRemoveField,
 	}
 }

@@ -1,6 +1,9 @@
 package checks
 
 import (
+	"strconv"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
@@ -66,6 +69,7 @@ func resourceCheck(id string, name corev1.ResourceName, limit bool, sev check.Se
 			k8sDocs("Resource management for pods and containers", "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/"),
 		},
 		Scope: podScope,
+		Fix:   fixResource,
 		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			var qos corev1.PodQOSClass // computed only when something is missing
 			return perContainer(o, func(c object.Container) []check.Finding {
@@ -122,4 +126,19 @@ func ephemeralStorageLimitMissing() check.Check {
 	return resourceCheck("ephemeral-storage-limit-missing", corev1.ResourceEphemeralStorage, true, check.Low, "No ephemeral-storage limit",
 		"Without an ephemeral-storage limit a container can fill the node's disk with logs and writable-layer data, which evicts other pods and can stop the kubelet.",
 		"Set resources.limits.ephemeral-storage to what the container may write locally.")
+}
+
+// fixResource sets the missing request or limit to the value the user gave
+// for it (fix --resources); a resource without a value gets no fix. A
+// missing request is judged after the other fixes: the limit a fix sets
+// gives the request its value.
+func fixResource(ctx *check.Context, _ *object.Object, f *check.Finding) []check.Fix {
+	container := containerPath(f.Field)
+	rel := strings.TrimPrefix(f.Field, container+".resources.") // requests.cpu
+	v, ok := ctx.Resources[rel]
+	if container == "" || !ok {
+		return nil
+	}
+	return one(check.Fix{Message: "Set resources." + rel + " to " + v, Edits: edits(setIfMissing(f.Field, strconv.Quote(v))),
+		Later: strings.HasPrefix(rel, "requests.")})
 }

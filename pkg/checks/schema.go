@@ -1,6 +1,11 @@
 package checks
 
 import (
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/object"
 )
@@ -24,6 +29,7 @@ func schemaCheck() check.Check {
 		References: []check.Ref{
 			{Source: "doc", Title: "Kubernetes API reference", URL: "https://kubernetes.io/docs/reference/kubernetes-api/"},
 		},
+		Fix: fixNetworkPolicyInPod,
 		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			var out []check.Finding
 			for _, e := range o.SchemaErrors {
@@ -36,4 +42,44 @@ func schemaCheck() check.Check {
 			return out
 		},
 	}
+}
+
+// fixNetworkPolicyInPod turns a NetworkPolicy written inside a Pod spec (an
+// unknown field the API server drops) into a NetworkPolicy object selecting
+// the pod, labelling the pod first when it has no labels. It reads what the
+// typed Pod dropped, so it is made alone; the pod's labels change, so
+// generated policies are computed again.
+func fixNetworkPolicyInPod(_ *check.Context, o *object.Object, f *check.Finding) []check.Fix {
+	if o.Kind != "Pod" || f.Field != "spec.networkPolicy" || o.Pod == nil {
+		return nil
+	}
+	var spec networkingv1.NetworkPolicySpec
+	if !o.Decode(f.Field, &spec) {
+		return nil
+	}
+	var es []check.Edit
+	sel := o.Pod.Meta.Labels
+	if len(sel) == 0 {
+		sel = map[string]string{"app": o.Name}
+		es = append(es, set("metadata.labels.app", o.Name))
+	}
+	es = append(es, del(f.Field))
+	if len(spec.PolicyTypes) == 0 {
+		spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		if len(spec.Egress) > 0 {
+			spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+	}
+	spec.PodSelector = metav1.LabelSelector{MatchLabels: sel}
+	np := &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(o.Name) + "-network-policy", Namespace: o.EffectiveNamespace()},
+		Spec:       spec,
+	}
+	return one(check.Fix{
+		Message: "Move the NetworkPolicy written inside the Pod into its own object (generated)",
+		Edits:   es,
+		Creates: []check.Created{{Object: np, Why: "Pod " + o.Name + " had a NetworkPolicy inside its spec", Namespace: o.EffectiveNamespace()}},
+		Alone:   true, Regenerate: true,
+	})
 }

@@ -1,7 +1,10 @@
 package checks
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/object"
@@ -38,6 +41,9 @@ func saTokenAutomount() check.Check {
 		Remediation: "Set automountServiceAccountToken: false on the pod spec (or on its ServiceAccount); mount a projected token only where the program calls the API.",
 		References:  saRefs,
 		Scope:       podScope,
+		Fix: func(_ *check.Context, o *object.Object, _ *check.Finding) []check.Fix {
+			return one(check.Fix{Message: "Set automountServiceAccountToken: false", Edits: edits(set(o.Pod.SpecPath+".automountServiceAccountToken", "false"))})
+		},
 		Run: func(ctx *check.Context, o *object.Object) []check.Finding {
 			spec := o.Pod.Spec
 			if spec.AutomountServiceAccountToken != nil {
@@ -70,6 +76,8 @@ func defaultServiceAccount() check.Check {
 		Remediation: "Create a ServiceAccount for the workload (automountServiceAccountToken: false unless it calls the API) and set serviceAccountName.",
 		References:  []check.Ref{cis("5.1.5", "Ensure that default service accounts are not actively used"), nsaAuthn},
 		Scope:       podScope,
+		Reads:       []string{"ServiceAccount"}, // by its fix
+		Fix:         fixDefaultServiceAccount,
 		Run: func(_ *check.Context, o *object.Object) []check.Finding {
 			if serviceAccountName(o.Pod.Spec) != "default" {
 				return nil
@@ -98,4 +106,25 @@ func legacySATokenSecret() check.Check {
 			return nil
 		},
 	}
+}
+
+// fixDefaultServiceAccount runs the workload as a ServiceAccount of its own,
+// named after it, created (without a mounted token) unless the namespace
+// has one of that name. The new ServiceAccount brings its own
+// token-mounting finding, and generated NetworkPolicies read the name.
+func fixDefaultServiceAccount(ctx *check.Context, o *object.Object, _ *check.Finding) []check.Fix {
+	name := strings.ToLower(o.Name)
+	fx := check.Fix{Message: "Run as a dedicated ServiceAccount " + name + " (generated)",
+		Edits: edits(set(o.Pod.SpecPath+".serviceAccountName", name)), Rescan: true, Regenerate: true}
+	if _, ok := ctx.Lookup.ServiceAccount(o.EffectiveNamespace(), name); !ok {
+		ns := o.Namespace
+		if o.ImplicitNamespace {
+			ns = "" // applied where the workload is (-n)
+		}
+		no := false
+		sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, AutomountServiceAccountToken: &no}
+		fx.Creates = []check.Created{{Object: sa, Why: o.Kind + " " + o.Name + " ran as the default ServiceAccount", Namespace: o.EffectiveNamespace()}}
+	}
+	return one(fx)
 }

@@ -35,6 +35,11 @@ type Options struct {
 	// KnownCheck reports whether an ID is in the catalog (for checks that
 	// validate suppressions); nil accepts every ID.
 	KnownCheck func(string) bool
+	// Fixes asks the checks that have one for the fixes of their findings
+	// (Finding.Fixes); Resources are the values they give missing requests
+	// and limits ("requests.cpu": "100m").
+	Fixes     bool
+	Resources map[string]string
 	// Suppress holds configured exceptions and the baseline; annotations
 	// always apply.
 	Suppress *suppress.Rules
@@ -126,7 +131,7 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ctx := &check.Context{Lookup: lookup, PSS: opts.PSS, AllowedRegistries: opts.AllowedRegistries, KnownCheck: opts.KnownCheck}
+	ctx := &check.Context{Lookup: lookup, PSS: opts.PSS, AllowedRegistries: opts.AllowedRegistries, KnownCheck: opts.KnownCheck, Resources: opts.Resources, Fixing: opts.Fixes}
 	perObject := make([][]check.Finding, len(targets))
 	silenced := make([][]suppress.Suppressed, len(targets))
 	expired := make([]int, len(targets))
@@ -284,7 +289,13 @@ func runOne(ctx *check.Context, c *check.Check, o *object.Object) (fs []check.Fi
 			err = &manifest.InputError{File: o.File, Line: loc.Line, Message: fmt.Sprintf("internal error in check %s on %s: %v", c.ID, o.Object, r)}
 		}
 	}()
-	return c.Run(ctx, o), nil
+	fs = c.Run(ctx, o)
+	if ctx.Fixing && c.Fix != nil {
+		for i := range fs {
+			fs[i].Fixes = c.Fix(ctx, o, &fs[i])
+		}
+	}
+	return fs, nil
 }
 
 func complete(f check.Finding, c *check.Check) check.Finding {

@@ -118,9 +118,77 @@ func (l Location) String() string {
 	return l.File + ":" + strconv.Itoa(l.Line) + ":" + strconv.Itoa(l.Column)
 }
 
-// Fix is one way to resolve a finding; Message is a verb phrase.
+// Fix is one way to resolve a finding, in the style of go/analysis's
+// SuggestedFix: what it does and the edits that do it, on fields of the
+// finding's object. A finding's Fixes are alternatives, tried in order: the
+// first whose edits change the object is made. The check that reports the
+// finding computes its fixes (check.Check.Fix); the fix package only applies
+// edits, to manifest text, Helm values or Kustomize patches.
 type Fix struct {
+	// Message is a verb phrase: "Set allowPrivilegeEscalation: false".
 	Message string `json:"message"`
+	// Breaking fixes can stop the application working (a capability it
+	// needs, a volume it mounts): made only when asked.
+	Breaking bool `json:"breaking,omitempty"`
+	// Edits are made together.
+	Edits []Edit `json:"edits,omitempty"`
+	// Creates are objects the fix adds beside the object (a dedicated
+	// ServiceAccount, a NetworkPolicy moved out of a Pod).
+	Creates []Created `json:"-"`
+
+	// How the fix must be made, for the applier:
+
+	// Alone: the fix was computed from more of the object than the fields
+	// it edits (its volumes and mounts, list positions, a field the typed
+	// object drops): it is made by itself, on the object as earlier fixes
+	// left it.
+	Alone bool `json:"-"`
+	// Later: another fix of the same object may settle the finding (a
+	// limit gives a missing request its value): it is judged again after
+	// the other fixes are made rather than made with them.
+	Later bool `json:"-"`
+	// Rescan: the fix brings findings of its own (a dedicated
+	// ServiceAccount mounts its token): the checks run again after it.
+	Rescan bool `json:"-"`
+	// Regenerate: the fix changes what NetworkPolicy generation reads
+	// (ServiceAccount names, pod labels, host networking).
+	Regenerate bool `json:"-"`
+}
+
+// EditOp is what an edit does at its path.
+type EditOp string
+
+// Edit operations.
+const (
+	// Set assigns Value (YAML text) at Path, adding the keys that lead to it.
+	Set EditOp = "set"
+	// Delete removes the field or list item at Path.
+	Delete EditOp = "delete"
+	// Append adds Value as an item of the list at Path, creating the list.
+	Append EditOp = "append"
+)
+
+// Edit is one change to a field of the finding's object.
+type Edit struct {
+	Op EditOp `json:"op"`
+	// Path is the field path in the object, as Finding.Field writes it.
+	Path string `json:"path"`
+	// Value is YAML text: "false", `["ALL"]`, "{name: tmp, emptyDir: {}}".
+	Value string `json:"value,omitempty"`
+	// IfMissing sets only a field that is absent: a non-breaking fix never
+	// overwrites a value someone chose.
+	IfMissing bool `json:"ifMissing,omitempty"`
+}
+
+// Created is an object a fix adds, with why.
+type Created struct {
+	// Object is the Kubernetes object (a runtime.Object).
+	Object any
+	// Why is shown beside it: "Pod web had a NetworkPolicy inside its spec".
+	Why string
+	// Namespace is where it lands (the object may name none, to be applied
+	// with -n like the manifests it sits beside).
+	Namespace string
 }
 
 // Finding is one problem with one object.

@@ -72,29 +72,29 @@ type batch struct {
 
 // set records one set; ok is false when it cannot join the batch.
 func (b *batch) set(s set) (changed, ok bool) {
-	if s.op != opSet {
+	if s.Op != opSet {
 		return false, false
 	}
-	if shared(b.root, s.path) != nil {
+	if shared(b.root, s.Path) != nil {
 		return false, false
 	}
-	n, rest, _ := lookupKey(b.root, manifest.ParsePath(s.path))
+	n, rest, _ := lookupKey(b.root, manifest.ParsePath(s.Path))
 	if len(rest) == 0 {
-		if s.ifMissing {
+		if s.IfMissing {
 			return false, true
 		}
 		if v, ok := b.replaced[n]; ok {
-			return false, v == s.value
+			return false, v == s.Value
 		}
 		if b.trees[n] != nil {
 			return false, false // a value set where keys were added
 		}
-		e, ch, err := setEdit(b.t, b.root, s.path, s.value)
+		e, ch, err := setEdit(b.t, b.root, s.Path, s.Value)
 		if err != nil {
 			return false, false
 		}
 		if ch {
-			b.replaced[n] = s.value
+			b.replaced[n] = s.Value
 			b.edits = append(b.edits, e)
 		}
 		return ch, true
@@ -115,14 +115,14 @@ func (b *batch) set(s set) (changed, ok bool) {
 	tree := b.trees[n]
 	if tree == nil {
 		// setEdit says whether the mapping takes new keys at all.
-		if _, _, err := setEdit(b.t, b.root, s.path, s.value); err != nil {
+		if _, _, err := setEdit(b.t, b.root, s.Path, s.Value); err != nil {
 			return false, false
 		}
 		tree = &keyTree{}
 		b.trees[n] = tree
 		b.order = append(b.order, n)
 	}
-	return tree.add(keys, s.value, s.ifMissing)
+	return tree.add(keys, s.Value, s.IfMissing)
 }
 
 // keyTree is the keys a batch creates under one mapping, in order.

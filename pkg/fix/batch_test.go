@@ -16,19 +16,19 @@ func TestBatchEqualsSequential(t *testing.T) {
 	}
 	c := "spec.template.spec.containers[0]"
 	candidates := []set{
-		{path: c + ".securityContext.allowPrivilegeEscalation", value: "false"},
-		{path: c + ".securityContext.privileged", value: "false"},
-		{path: c + ".securityContext.capabilities.drop", value: `["ALL"]`},
-		{path: c + ".securityContext.capabilities.add", value: `[]`},
-		{path: c + ".securityContext.runAsNonRoot", value: "true"},
-		{path: c + ".securityContext.seccompProfile.type", value: "RuntimeDefault", ifMissing: true},
-		{path: "spec.template.spec.securityContext.runAsNonRoot", value: "true", ifMissing: true},
-		{path: "spec.template.spec.securityContext.runAsUser", value: "10001"},
-		{path: "spec.template.spec.automountServiceAccountToken", value: "false"},
-		{path: "spec.template.spec.serviceAccountName", value: "a"},
-		{path: c + ".resources.limits.cpu", value: `"500m"`, ifMissing: true},
-		{path: c + ".resources.requests.memory", value: `"128Mi"`, ifMissing: true},
-		{path: "spec.template.spec.containers[1].securityContext.runAsNonRoot", value: "true"},
+		{Op: opSet, Path: c + ".securityContext.allowPrivilegeEscalation", Value: "false"},
+		{Op: opSet, Path: c + ".securityContext.privileged", Value: "false"},
+		{Op: opSet, Path: c + ".securityContext.capabilities.drop", Value: `["ALL"]`},
+		{Op: opSet, Path: c + ".securityContext.capabilities.add", Value: `[]`},
+		{Op: opSet, Path: c + ".securityContext.runAsNonRoot", Value: "true"},
+		{Op: opSet, Path: c + ".securityContext.seccompProfile.type", Value: "RuntimeDefault", IfMissing: true},
+		{Op: opSet, Path: "spec.template.spec.securityContext.runAsNonRoot", Value: "true", IfMissing: true},
+		{Op: opSet, Path: "spec.template.spec.securityContext.runAsUser", Value: "10001"},
+		{Op: opSet, Path: "spec.template.spec.automountServiceAccountToken", Value: "false"},
+		{Op: opSet, Path: "spec.template.spec.serviceAccountName", Value: "a"},
+		{Op: opSet, Path: c + ".resources.limits.cpu", Value: `"500m"`, IfMissing: true},
+		{Op: opSet, Path: c + ".resources.requests.memory", Value: `"128Mi"`, IfMissing: true},
+		{Op: opSet, Path: "spec.template.spec.containers[1].securityContext.runAsNonRoot", Value: "true"},
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	batched := 0

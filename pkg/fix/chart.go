@@ -26,6 +26,7 @@ const ValuesFile = "rampart-values.yaml"
 // folder; render with -f to use it) where the chart exposes the field, and
 // lists the fields it does not expose.
 func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
+	eopts.Fixes, eopts.Resources = true, opts.Resources
 	res := &Result{}
 	overrides := map[string]any{}
 	tmp, err := os.MkdirTemp("", "rampart-values")
@@ -56,8 +57,8 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 				continue
 			}
 			o := objectOf(inv, f)
-			r, ok := recipeFor(f, o, "", opts)
-			if !ok || r.extra != nil || f.CheckID == "default-service-account" {
+			r, ok := recipeOf(f)
+			if !ok || len(r.extra) > 0 {
 				continue // fixes that generate objects are not made through values yet
 			}
 			key := f.CheckID + "|" + f.Object.String() + "|" + f.Field
@@ -72,12 +73,12 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 			var ops []set
 			exposed := true
 			for _, s := range r.sets[0] {
-				if s.ifMissing && o.Has(s.path) {
+				if s.IfMissing && o.Has(s.Path) {
 					continue // a value someone chose: non-breaking fixes leave it
 				}
 				ops = append(ops, s)
-				hint := o.Hint(s.path)
-				if s.op != opSet || hint == "" {
+				hint := o.Hint(s.Path)
+				if s.Op != opSet || hint == "" {
 					exposed = false
 					break
 				}
@@ -93,10 +94,10 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 			changed := false
 			for i, s := range ops {
 				var v any
-				if err := yaml.Unmarshal([]byte(s.value), &v); err != nil {
+				if err := yaml.Unmarshal([]byte(s.Value), &v); err != nil {
 					return nil, err
 				}
-				if setNested(overrides, vals[i], v, s.ifMissing) {
+				if setNested(overrides, vals[i], v, s.IfMissing) {
 					changed = true
 				}
 			}
@@ -141,10 +142,10 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 				}
 				for i, s := range t.ops {
 					var v any
-					if err := yaml.Unmarshal([]byte(s.value), &v); err != nil {
+					if err := yaml.Unmarshal([]byte(s.Value), &v); err != nil {
 						return nil, err
 					}
-					setNested(overrides, t.vals[i], v, s.ifMissing)
+					setNested(overrides, t.vals[i], v, s.IfMissing)
 				}
 			}
 		}
@@ -197,10 +198,10 @@ func took(inv *inventory.Inventory, t valuesFix) bool {
 	}
 	for _, s := range t.ops {
 		var want any
-		if err := yaml.Unmarshal([]byte(s.value), &want); err != nil {
+		if err := yaml.Unmarshal([]byte(s.Value), &want); err != nil {
 			return false
 		}
-		got, ok := fieldValue(obj, s.path)
+		got, ok := fieldValue(obj, s.Path)
 		if !ok {
 			// Typed objects omit empty fields: false, 0 and "" are unset.
 			if want == false || want == float64(0) || want == "" {

@@ -1,7 +1,7 @@
 package fix
 
 import (
-	"encoding/json"
+	"maps"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +10,6 @@ import (
 	goruntime "runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -18,10 +17,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/finding"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
@@ -110,6 +109,8 @@ type Applied struct {
 	Object   string `json:"object"`
 	Message  string `json:"message"`
 	Breaking bool   `json:"breaking"`
+
+	rescan, regenerate bool // the checks run again; generation reads the document again
 }
 
 // Pending is a finding a fix exists for but that was not made: breaking
@@ -132,161 +133,62 @@ type Result struct {
 	Generated []string
 }
 
-// set is one field assignment a fix makes: path relative to the object, the
-// YAML text of the value, and whether it may only fill in a missing field
-// (a non-breaking fix never overwrites a value someone chose).
-type set struct {
-	path, value string
-	ifMissing   bool
-	op          op
-}
-
-// op is what a set does at its path.
-type op int
+// set is one edit of a fix, on a field of the finding's object.
+type set = finding.Edit
 
 const (
-	opSet    op = iota // assign value
-	opDelete           // remove the field or list item
-	opAppend           // add value as an item of the list
+	opSet    = finding.Set
+	opDelete = finding.Delete
+	opAppend = finding.Append
 )
 
-// recipe is how to fix one finding: alternatives are tried in order until
-// one changes the text.
+// recipe is how to make a finding's fixes: the alternatives' edits, tried in
+// order until one changes the text, and how the first says to make them.
 type recipe struct {
 	message  string
 	breaking bool
 	sets     [][]set
-	// extra is an object the fix creates, written to the generated file.
-	extra *generated
+	// extra are the objects the fix creates, written to the generated file.
+	extra []generated
+	alone, later, rescan, regenerate bool
 }
 
-// recipeFor returns the fix for a finding on o, if one exists.
-func recipeFor(f check.Finding, o *object.Object, src string, opts Options) (recipe, bool) {
-	if o.Pod == nil {
+// recipeOf reads the fixes the finding's check computed (engine.Options
+// Fixes); a finding without fixes has no recipe.
+func recipeOf(f check.Finding) (recipe, bool) {
+	if len(f.Fixes) == 0 {
 		return recipe{}, false
 	}
-	spec := o.Pod.SpecPath
-	container := containerPath(f.Field)
-	switch f.CheckID {
-	case "pss-allow-privilege-escalation":
-		return recipe{message: "Set allowPrivilegeEscalation: false", sets: [][]set{{{path: container + ".securityContext.allowPrivilegeEscalation", value: "false"}}}}, container != ""
-	case "pss-run-as-non-root":
-		r := recipe{message: "Set runAsNonRoot: true"}
-		podSet := []set{{path: spec + ".securityContext.runAsNonRoot", value: "true", ifMissing: true}}
-		if !setsRunAsUser(o.Pod.Spec) {
-			podSet = append(podSet, set{path: spec + ".securityContext.runAsUser", value: "10001", ifMissing: true})
-			r.message = "Set runAsNonRoot: true and runAsUser: 10001 (the image's user is unknown; check it runs as 10001)"
+	first := f.Fixes[0]
+	r := recipe{message: first.Message, breaking: first.Breaking, alone: first.Alone, later: first.Later,
+		rescan: first.Rescan, regenerate: first.Regenerate}
+	for _, fx := range f.Fixes {
+		if len(fx.Edits) > 0 {
+			r.sets = append(r.sets, fx.Edits)
 		}
-		r.sets = [][]set{podSet}
-		if container != "" {
-			r.sets = append(r.sets, []set{{path: container + ".securityContext.runAsNonRoot", value: "true"}})
-		}
-		return r, true
-	case "pss-seccomp-restricted":
-		r := recipe{message: "Set seccompProfile.type: RuntimeDefault", sets: [][]set{{{path: spec + ".securityContext.seccompProfile.type", value: "RuntimeDefault", ifMissing: true}}}}
-		if container != "" {
-			r.sets = append(r.sets, []set{{path: container + ".securityContext.seccompProfile.type", value: "RuntimeDefault", ifMissing: true}})
-		}
-		return r, true
-	case "pss-seccomp-baseline":
-		return recipe{message: "Replace the Unconfined seccomp profile with RuntimeDefault", breaking: true,
-			sets: [][]set{{{path: strings.TrimSuffix(f.Field, ".type") + ".type", value: "RuntimeDefault"}}}}, true
-	case "pss-capabilities-restricted", "pss-capabilities-baseline":
-		if container == "" {
-			return recipe{}, false
-		}
-		c := containerAt(o.Pod, container)
-		keep := ""
-		if c != nil && listensBelow1024(c) {
-			keep = `"NET_BIND_SERVICE"`
-		}
-		if strings.HasSuffix(f.Field, ".add") || f.CheckID == "pss-capabilities-baseline" {
-			return recipe{message: "Drop all capabilities and remove the added ones", breaking: true, sets: [][]set{{
-				{path: container + ".securityContext.capabilities.drop", value: `["ALL"]`},
-				{path: container + ".securityContext.capabilities.add", value: "[" + keep + "]"},
-			}}}, true
-		}
-		r := recipe{message: "Drop all capabilities", sets: [][]set{{{path: container + ".securityContext.capabilities.drop", value: `["ALL"]`}}}}
-		if keep != "" {
-			r.message = "Drop all capabilities, keeping NET_BIND_SERVICE for a port below 1024"
-			r.sets[0] = append(r.sets[0], set{path: container + ".securityContext.capabilities.add", value: "[" + keep + "]", ifMissing: true})
-		}
-		return r, true
-	case "cpu-request-missing", "memory-request-missing", "cpu-limit-missing", "memory-limit-missing", "ephemeral-storage-limit-missing":
-		// the field is <container>.resources.<requests|limits>.<resource>
-		rel := strings.TrimPrefix(f.Field, container+".resources.")
-		v, ok := opts.Resources[rel]
-		if container == "" || !ok {
-			return recipe{}, false
-		}
-		return recipe{message: "Set resources." + rel + " to " + v, sets: [][]set{{{path: f.Field, value: strconv.Quote(v), ifMissing: true}}}}, true
-	case "default-service-account":
-		name := strings.ToLower(o.Name)
-		return recipe{message: "Run as a dedicated ServiceAccount " + name + " (generated)", sets: [][]set{{{path: spec + ".serviceAccountName", value: name}}}}, true
-	case "schema":
-		return networkPolicyInPod(f, o, src)
-	case "sa-token-automount":
-		return recipe{message: "Set automountServiceAccountToken: false", sets: [][]set{{{path: spec + ".automountServiceAccountToken", value: "false"}}}}, true
-	case "pss-privileged":
-		return recipe{message: "Set privileged: false", breaking: true, sets: [][]set{{{path: f.Field, value: "false"}}}}, true
-	case "pss-run-as-user":
-		return recipe{message: "Run as UID 10001 instead of root", breaking: true, sets: [][]set{{{path: f.Field, value: "10001"}}}}, true
-	case "pss-host-ports", "pss-sysctls":
-		return recipe{message: "Remove " + lastKey(f.Field), breaking: true, sets: [][]set{{{path: f.Field, op: opDelete}}}}, true
-	case "pss-host-probes-lifecycle":
-		return recipe{message: "Remove the host from the probe or handler", breaking: true, sets: [][]set{{{path: f.Field, op: opDelete}}}}, strings.HasSuffix(f.Field, ".host")
-	case "pss-proc-mount", "pss-proc-mount-restricted":
-		return recipe{message: "Set procMount: Default", breaking: true, sets: [][]set{{{path: f.Field, value: "Default"}}}}, strings.HasSuffix(f.Field, ".procMount")
-	case "pss-host-path-volumes", "pss-restricted-volumes":
-		return volumeRemoval(f, o)
-	case "read-only-root-filesystem":
-		return readOnlyRoot(o, container)
-	case "pss-host-namespaces":
-		return recipe{message: "Stop sharing the host namespace", breaking: true, sets: [][]set{{{path: f.Field, value: "false"}}}}, strings.HasPrefix(f.Field, spec+".host")
 	}
-	return recipe{}, false
+	for _, c := range first.Creates {
+		if obj, ok := c.Object.(runtime.Object); ok {
+			managed(obj)
+			r.extra = append(r.extra, generated{obj, c.Why, c.Namespace})
+		}
+	}
+	return r, len(r.sets) > 0
 }
 
-// containerPath returns the container prefix of a field path, or "".
-func containerPath(field string) string {
-	for _, list := range []string{".containers[", ".initContainers[", ".ephemeralContainers["} {
-		if i := strings.Index(field, list); i >= 0 {
-			if j := strings.IndexByte(field[i:], ']'); j >= 0 {
-				return field[:i+j+1]
-			}
+// managed labels an object a fix creates as rampart's.
+func managed(obj runtime.Object) {
+	if m, ok := obj.(interface {
+		GetLabels() map[string]string
+		SetLabels(map[string]string)
+	}); ok {
+		labels := maps.Clone(m.GetLabels())
+		if labels == nil {
+			labels = map[string]string{}
 		}
+		maps.Copy(labels, ManagedBy)
+		m.SetLabels(labels)
 	}
-	return ""
-}
-
-func containerAt(p *object.PodTemplate, path string) *corev1.Container {
-	for _, c := range p.Containers() {
-		if c.Path == path {
-			return c.Container
-		}
-	}
-	return nil
-}
-
-func listensBelow1024(c *corev1.Container) bool {
-	for _, p := range c.Ports {
-		if p.ContainerPort > 0 && p.ContainerPort < 1024 {
-			return true
-		}
-	}
-	return false
-}
-
-func setsRunAsUser(spec *corev1.PodSpec) bool {
-	if spec.SecurityContext != nil && spec.SecurityContext.RunAsUser != nil {
-		return true
-	}
-	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
-		if c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
-			return true
-		}
-	}
-	return false
 }
 
 func allowed(id string, opts Options) bool {
@@ -310,6 +212,7 @@ func allowed(id string, opts Options) bool {
 // Helm charts and kustomizations are not rewritten) and returns the files
 // before and after; it writes nothing.
 func Files(paths []string, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
+	eopts.Fixes, eopts.Resources = true, opts.Resources
 	// The same plan as scan: charts, the roots of kustomize trees (not the
 	// bases and components they read), and the plain files nothing reads.
 	plan := source.PlanFor(paths)
@@ -460,7 +363,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 					objs = append(objs, o.Object)
 					for _, f := range firstFindings[o] {
 						pre.found = append(pre.found, ownedFinding{f, o})
-						alone = alone || madeAlone(f, o, opts)
+						alone = alone || madeAlone(f, opts)
 					}
 				}
 			}
@@ -565,9 +468,6 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		res.Applied = append(res.Applied, applied...)
 		res.Pending = append(res.Pending, pending...)
 	}
-	if allowed("default-service-account", opts) {
-		all = append(all, serviceAccountsFor(inv, filepath.Clean(gen))...)
-	}
 	// Objects an earlier run generated stay, so that a second run writes the
 	// same file (a NetworkPolicy moved out of a Pod, say, cannot be derived
 	// again once the Pod no longer holds it).
@@ -624,91 +524,6 @@ func dedupeGenerated(gs []generated) []generated {
 		}
 	}
 	return out
-}
-
-// serviceAccountsFor generates the ServiceAccounts workloads name that the
-// scan does not have, when the name is the workload's own (set by the
-// default-service-account fix).
-func serviceAccountsFor(inv *inventory.Inventory, generatedFile string) []generated {
-	var out []generated
-	for _, ns := range inv.WorkloadNamespaces() {
-		for _, w := range inv.Workloads(ns) {
-			name := w.Pod.Spec.ServiceAccountName
-			if name == "" || name != strings.ToLower(w.Name) {
-				continue
-			}
-			if sa, ok := inv.ServiceAccount(ns, name); ok {
-				if o := objectOfSA(inv, sa); o == nil || o.File != generatedFile {
-					continue
-				}
-			}
-			saNS := ns
-			if w.ImplicitNamespace {
-				saNS = "" // where the workload is applied (-n)
-			}
-			out = append(out, generated{serviceAccount(saNS, name), w.Kind + " " + w.Name + " ran as the default ServiceAccount", ns})
-		}
-	}
-	return out
-}
-
-func objectOfSA(inv *inventory.Inventory, sa *corev1.ServiceAccount) *object.Object {
-	for _, o := range inv.Objects {
-		if o.Typed == sa {
-			return o
-		}
-	}
-	return nil
-}
-
-// networkPolicyInPod turns a NetworkPolicy written inside a Pod spec (an
-// unknown field the API server drops) into a NetworkPolicy object selecting
-// the pod, labelling the pod first when it has no labels.
-func networkPolicyInPod(f check.Finding, o *object.Object, src string) (recipe, bool) {
-	if o.Kind != "Pod" || f.Field != "spec.networkPolicy" {
-		return recipe{}, false
-	}
-	root, err := findRoot(src, o.Locate("").Line)
-	if err != nil {
-		return recipe{}, false
-	}
-	n, rest := lookup(root, manifest.ParsePath(f.Field))
-	if len(rest) > 0 {
-		return recipe{}, false
-	}
-	var generic any
-	if err := n.Decode(&generic); err != nil {
-		return recipe{}, false
-	}
-	data, err := json.Marshal(generic)
-	if err != nil {
-		return recipe{}, false
-	}
-	var spec networkingv1.NetworkPolicySpec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return recipe{}, false
-	}
-	var ops []set
-	sel := o.Pod.Meta.Labels
-	if len(sel) == 0 {
-		sel = map[string]string{"app": o.Name}
-		ops = append(ops, set{path: `metadata.labels.app`, value: o.Name})
-	}
-	ops = append(ops, set{path: f.Field, op: opDelete})
-	if len(spec.PolicyTypes) == 0 {
-		spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
-		if len(spec.Egress) > 0 {
-			spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
-		}
-	}
-	spec.PodSelector = metav1.LabelSelector{MatchLabels: sel}
-	np := policy(o.EffectiveNamespace(), strings.ToLower(o.Name)+"-network-policy", spec.PodSelector, spec.Ingress, spec.Egress)
-	np.Spec.PolicyTypes = spec.PolicyTypes
-	return recipe{
-		message: "Move the NetworkPolicy written inside the Pod into its own object (generated)",
-		sets:    [][]set{ops},
-		extra:   &generated{np, "Pod " + o.Name + " had a NetworkPolicy inside its spec", o.EffectiveNamespace()},
-	}, true
 }
 
 type contextObject struct {
@@ -835,6 +650,7 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 	done := map[string]bool{} // findings given up on
 	pending := map[string]Pending{}
 	fixable := fixableOnly(checks)
+	eopts.Fixes = true
 	for iter := 0; iter < 500 && !*quit; iter++ {
 		var findings []check.Finding
 		var owners []*object.Object
@@ -880,7 +696,7 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 			if done[key] || o == nil {
 				continue
 			}
-			r, ok := recipeFor(f, o, fr.After, *opts)
+			r, ok := recipeOf(f)
 			if !ok {
 				continue
 			}
@@ -905,7 +721,7 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 				}
 			}
 			rootLine := o.Locate("").Line - offset
-			if len(queue) == 0 && readsObject(f) {
+			if len(queue) == 0 && readsObject(f, r) {
 				// Alone: it reads the object, which the others would change.
 				next, changed, lastErr := applySequential(fr.After, rootLine, r.sets)
 				if !changed {
@@ -914,15 +730,13 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 					continue
 				}
 				fr.After = next
-				if r.extra != nil {
-					extras = append(extras, *r.extra)
-				}
-				applied = append(applied, Applied{File: name, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking})
+				extras = append(extras, r.extra...)
+				applied = append(applied, r.applied(name, f))
 				done[key] = true
 				progressed, deferred = true, true
 				break // positions and the object moved: read the file again
 			}
-			if len(queue) > 0 && (rootLine != batchRoot || readsObject(f) || judgedAfter[f.CheckID]) {
+			if len(queue) > 0 && (rootLine != batchRoot || readsObject(f, r) || r.later) {
 				deferred = true
 				continue // after the edits of this batch, with new positions
 			}
@@ -962,7 +776,8 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 			for i, q := range queue {
 				switch {
 				case results[i]:
-					applied = append(applied, Applied{File: name, CheckID: q.f.CheckID, Object: q.f.Object.String(), Message: q.r.message, Breaking: q.r.breaking})
+					extras = append(extras, q.r.extra...)
+					applied = append(applied, q.r.applied(name, q.f))
 					done[q.key] = true
 				case i > 0:
 					undecided = true // an earlier fix of the batch may have made it: judged again
@@ -985,38 +800,22 @@ func fixFile(name, src string, parsed []*manifest.Object, pre *firstRun, others 
 	return fr, applied, ps, extras
 }
 
-// fixable are the checks recipeFor has a fix for: the only ones fixFile
-// runs (TestFixableChecks keeps the list whole).
-var fixable = map[string]bool{
-	"pss-allow-privilege-escalation": true, "pss-run-as-non-root": true, "pss-seccomp-restricted": true,
-	"pss-seccomp-baseline": true, "pss-capabilities-restricted": true, "pss-capabilities-baseline": true,
-	"cpu-request-missing": true, "memory-request-missing": true, "cpu-limit-missing": true,
-	"memory-limit-missing": true, "ephemeral-storage-limit-missing": true, "default-service-account": true,
-	"schema": true, "sa-token-automount": true, "pss-privileged": true, "pss-run-as-user": true,
-	"pss-host-ports": true, "pss-sysctls": true, "pss-host-probes-lifecycle": true, "pss-proc-mount": true,
-	"pss-proc-mount-restricted": true, "pss-host-path-volumes": true, "pss-restricted-volumes": true,
-	"read-only-root-filesystem": true, "pss-host-namespaces": true,
-}
-
+// fixableOnly are the checks with a fix: the only ones fix runs.
 func fixableOnly(checks []check.Check) []check.Check {
-	out := make([]check.Check, 0, len(fixable))
+	var out []check.Check
 	for _, c := range checks {
-		if fixable[c.ID] {
+		if c.Fix != nil {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// readsObject reports a fix whose recipe reads the object beyond the
-// finding's field (volumes and mounts, a Pod's embedded policy) or deletes
-// by list index: it must see the object as the previous fixes left it.
-func readsObject(f check.Finding) bool {
-	switch f.CheckID {
-	case "schema", "pss-host-path-volumes", "pss-restricted-volumes", "read-only-root-filesystem":
-		return true
-	}
-	return strings.HasSuffix(f.Field, "]")
+// readsObject reports a fix that must see the object as the previous fixes
+// left it: its check says so (it read more of the object than it edits), or
+// it edits by list index.
+func readsObject(f check.Finding, r recipe) bool {
+	return r.alone || strings.HasSuffix(f.Field, "]")
 }
 
 // firstRun is a document's share of the run of the fixable checks over
@@ -1032,16 +831,11 @@ type ownedFinding struct {
 	owner *object.Object
 }
 
-// judgedAfter are checks whose finding another fix of the same batch may
-// settle (a limit gives the request its value): they are judged again after
-// the batch rather than fixed in it.
-var judgedAfter = map[string]bool{"cpu-request-missing": true, "memory-request-missing": true}
-
-// createsFindings reports fixes after which the checks must run again: a
-// dedicated ServiceAccount brings its own token-mounting finding.
+// createsFindings reports fixes after which the checks must run again (a
+// dedicated ServiceAccount brings its own token-mounting finding).
 func createsFindings(applied []Applied) bool {
 	for _, a := range applied {
-		if a.CheckID == "default-service-account" {
+		if a.rescan {
 			return true
 		}
 	}
@@ -1071,8 +865,7 @@ func parses(text string) bool {
 // it was.
 func changesGeneration(applied []Applied) bool {
 	for _, a := range applied {
-		switch a.CheckID {
-		case "default-service-account", "schema", "pss-host-namespaces":
+		if a.regenerate {
 			return true
 		}
 	}
@@ -1082,15 +875,18 @@ func changesGeneration(applied []Applied) bool {
 // madeAlone reports a finding whose fix will be made alone, on the
 // document's own parse: one that reads the object, unless it is a breaking
 // fix that will only be listed.
-func madeAlone(f check.Finding, o *object.Object, opts Options) bool {
-	if !readsObject(f) || !allowed(f.CheckID, opts) {
+func madeAlone(f check.Finding, opts Options) bool {
+	r, ok := recipeOf(f)
+	if !ok || !readsObject(f, r) || !allowed(f.CheckID, opts) {
 		return false
 	}
-	if f.CheckID == "schema" {
-		return true // moving a NetworkPolicy out of a Pod reads the text
-	}
-	r, ok := recipeFor(f, o, "", opts)
-	return ok && (!r.breaking || opts.Breaking)
+	return !r.breaking || opts.Breaking
+}
+
+// applied is the record of r made on finding f in file.
+func (r recipe) applied(file string, f check.Finding) Applied {
+	return Applied{File: file, CheckID: f.CheckID, Object: f.Object.String(), Message: r.message, Breaking: r.breaking,
+		rescan: r.rescan, regenerate: r.regenerate}
 }
 
 // queued is a fix accepted for the batch of this run of the checks.
@@ -1138,86 +934,12 @@ func objectOf(inv *inventory.Inventory, f check.Finding) *object.Object {
 }
 
 func set1(src string, rootLine int, s set) (string, bool, error) {
-	switch s.op {
+	switch s.Op {
 	case opDelete:
-		return Delete(src, rootLine, s.path)
+		return Delete(src, rootLine, s.Path)
 	case opAppend:
-		return Append(src, rootLine, s.path, s.value)
+		return Append(src, rootLine, s.Path, s.Value)
 	}
-	return setField(src, rootLine, s.path, s.value, s.ifMissing)
+	return setField(src, rootLine, s.Path, s.Value, s.IfMissing)
 }
 
-func lastKey(path string) string {
-	segs := manifest.ParsePath(path)
-	for i := len(segs) - 1; i >= 0; i-- {
-		if segs[i].Index < 0 {
-			return segs[i].Key
-		}
-	}
-	return path
-}
-
-// volumeRemoval removes a volume and every mount of it.
-func volumeRemoval(f check.Finding, o *object.Object) (recipe, bool) {
-	segs := manifest.ParsePath(strings.TrimPrefix(f.Field, o.Pod.SpecPath+"."))
-	if len(segs) < 2 || segs[0].Key != "volumes" || segs[1].Index < 0 || segs[1].Index >= len(o.Pod.Spec.Volumes) {
-		return recipe{}, false
-	}
-	name := o.Pod.Spec.Volumes[segs[1].Index].Name
-	var ops []set
-	for _, c := range o.Pod.Containers() {
-		for j := len(c.VolumeMounts) - 1; j >= 0; j-- {
-			if c.VolumeMounts[j].Name == name {
-				ops = append(ops, set{path: c.Path + ".volumeMounts[" + strconv.Itoa(j) + "]", op: opDelete})
-			}
-		}
-	}
-	ops = append(ops, set{path: o.Pod.SpecPath + ".volumes[" + strconv.Itoa(segs[1].Index) + "]", op: opDelete})
-	return recipe{message: "Remove volume " + name + " and its mounts", breaking: true, sets: [][]set{ops}}, true
-}
-
-// readOnlyRoot makes the root filesystem read-only and mounts an emptyDir at
-// /tmp, where most programs write.
-func readOnlyRoot(o *object.Object, container string) (recipe, bool) {
-	c := containerAt(o.Pod, container)
-	if c == nil {
-		return recipe{}, false
-	}
-	ops := []set{{path: container + ".securityContext.readOnlyRootFilesystem", value: "true"}}
-	hasTmp := false
-	for _, m := range c.VolumeMounts {
-		if m.MountPath == "/tmp" {
-			hasTmp = true
-		}
-	}
-	if !hasTmp {
-		// One emptyDir serves every container: reuse the one a fix of a
-		// sibling container added (or the pod's own "tmp" emptyDir), never
-		// add a second volume of the same name.
-		volume, exists := "", false
-		used := map[string]bool{}
-		for _, v := range o.Pod.Spec.Volumes {
-			used[v.Name] = true
-			if (v.Name == "tmp" || v.Name == "rampart-tmp") && v.EmptyDir != nil && !exists {
-				volume, exists = v.Name, true
-			}
-		}
-		for i := 1; volume == ""; i++ {
-			name := "tmp"
-			switch {
-			case i == 2:
-				name = "rampart-tmp"
-			case i > 2:
-				name = fmt.Sprintf("rampart-tmp-%d", i-1)
-			}
-			if !used[name] {
-				volume = name
-			}
-		}
-		if !exists {
-			ops = append(ops, set{path: o.Pod.SpecPath + ".volumes", value: "{name: " + volume + ", emptyDir: {}}", op: opAppend})
-		}
-		ops = append(ops, set{path: container + ".volumeMounts", value: "{name: " + volume + ", mountPath: /tmp}", op: opAppend})
-	}
-	return recipe{message: "Make the root filesystem read-only, with an emptyDir at /tmp", breaking: true, sets: [][]set{ops}}, true
-}

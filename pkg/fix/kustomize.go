@@ -22,6 +22,7 @@ import (
 // and adds it to the kustomization's patches. Fixes that remove fields or
 // list items other than containers are listed as not made.
 func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts Options) (*Result, error) {
+	eopts.Fixes, eopts.Resources = true, opts.Resources
 	res := &Result{}
 	kfile := source.KustomizationFile(dir)
 	objs, errs, _ := source.Kustomize(dir)
@@ -48,8 +49,8 @@ func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts 
 			res.Pending = append(res.Pending, Pending{File: kfile, CheckID: f.CheckID, Object: f.Object.String(), Reason: "several " + o.Kind + "s come from " + sourceName(o) + " here; fix the overlays that emit them"})
 			continue
 		}
-		r, ok := recipeFor(f, o, "", opts)
-		if !ok || r.extra != nil || f.CheckID == "default-service-account" {
+		r, ok := recipeOf(f)
+		if !ok || len(r.extra) > 0 {
 			continue // fixes that generate objects are not made through patches yet
 		}
 		if r.breaking && !opts.Breaking {
@@ -59,7 +60,7 @@ func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts 
 		// Every part of a fix must be expressible, or none is written.
 		made := true
 		for _, s := range r.sets[0] {
-			if s.op != opSet || !patchSet(map[string]any{}, o, s) {
+			if s.Op != opSet || !patchSet(map[string]any{}, o, s) {
 				made = false
 				break
 			}
@@ -144,10 +145,10 @@ func firstKeyLine(src string) int {
 // items are addressed by name, the list's merge key.
 func patchSet(p map[string]any, o *object.Object, s set) bool {
 	var v any
-	if err := yaml.Unmarshal([]byte(s.value), &v); err != nil {
+	if err := yaml.Unmarshal([]byte(s.Value), &v); err != nil {
 		return false
 	}
-	segs := manifest.ParsePath(s.path)
+	segs := manifest.ParsePath(s.Path)
 	cur := p
 	for i := 0; i < len(segs); i++ {
 		seg := segs[i]

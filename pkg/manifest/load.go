@@ -332,6 +332,11 @@ func newObject(name string, doc, item int, n *yaml.Node, idx positions, offset i
 			o.SchemaErrors = append(o.SchemaErrors, e)
 		}
 	}
+	if o.Typed != nil && len(o.SchemaErrors) > 0 {
+		// What the typed object dropped (an unknown field) stays readable
+		// for the fix that moves it where it belongs; such objects are few.
+		o.node = n
+	}
 	if o.Typed == nil {
 		// Kinds it does not know keep what can be read of them later: an
 		// embedded pod template (the whole tree), a CRD's scope, and

@@ -1,10 +1,10 @@
 package fix
 
 import (
-	"maps"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -20,8 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/finding"
 	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/finding"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/object"
@@ -149,7 +149,7 @@ type recipe struct {
 	breaking bool
 	sets     [][]set
 	// extra are the objects the fix creates, written to the generated file.
-	extra []generated
+	extra                            []generated
 	alone, later, rescan, regenerate bool
 }
 
@@ -942,4 +942,3 @@ func set1(src string, rootLine int, s set) (string, bool, error) {
 	}
 	return setField(src, rootLine, s.Path, s.Value, s.IfMissing)
 }
-

@@ -33,6 +33,7 @@ func Builtin() []check.Check {
 		// containers
 		readOnlyRootFilesystem(),
 		rootGroup(),
+		shareProcessNamespace(),
 		// capabilities
 		capAll(),
 		capBPF(),

@@ -7,18 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/pod-security-admission/api"
 
-	"github.com/rampart-k8s/rampart/pkg/checks"
-	"github.com/rampart-k8s/rampart/pkg/config"
-	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/file"
 	"github.com/rampart-k8s/rampart/pkg/fix"
+	"github.com/rampart-k8s/rampart/pkg/scan"
 	"github.com/rampart-k8s/rampart/pkg/source"
-	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
 type fixOptions struct {
@@ -54,24 +50,19 @@ listed. Without --write, the changes are printed as a unified diff.`,
 			if err != nil || level == api.LevelPrivileged {
 				return usageError("--level: want baseline or restricted, got %q", o.level)
 			}
-			reg, err := checks.Registry()
-			if err != nil {
-				return err
-			}
-			for _, id := range append(append([]string{}, o.only...), o.skip...) {
-				if _, ok := reg.Get(id); !ok {
-					return usageError("unknown check %q (see `rampart checks`)", id)
-				}
-			}
 			// .rampart.yaml as scan reads it: checks switched off are not
 			// fixed, exceptions (and annotations) silence findings, which
 			// are then not fixed either, and fix.defaultResources.
-			cfg := &config.Config{}
-			if file := config.Find(args[0]); file != "" {
-				if cfg, err = config.Load(file, reg); err != nil {
-					return usageError("invalid configuration:\n%v", err)
+			plan, err := scan.New(scan.Options{Paths: args, Helm: o.helm, PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}})
+			if err != nil {
+				return usageError("%v", err)
+			}
+			for _, id := range append(append([]string{}, o.only...), o.skip...) {
+				if _, ok := plan.Registry.Get(id); !ok {
+					return usageError("unknown check %q (see `rampart checks`)", id)
 				}
 			}
+			cfg := plan.Config
 			spec := o.resources
 			if spec == "" {
 				spec = cfg.Fix.DefaultResources
@@ -87,12 +78,7 @@ listed. Without --write, the changes are printed as a unified diff.`,
 				}
 				confirm = askEach(s)
 			}
-			eopts := engine.Options{
-				PSS:               api.LevelVersion{Level: level, Version: api.LatestVersion()},
-				AllowedRegistries: cfg.Images.AllowedRegistries,
-				Suppress:          &suppress.Rules{Exceptions: cfg.SuppressionExceptions(), Now: time.Now()},
-			}
-			res, err := fix.Files(args, cfg.Select(reg.Checks()), eopts,
+			res, err := fix.Files(args, plan.Checks, plan.Engine,
 				fix.Options{Breaking: o.breaking, Only: o.only, Skip: o.skip, GeneratedFile: o.generated, NoGenerate: o.noGenerate, Resources: resources, Confirm: confirm, Helm: o.helm})
 			if err != nil {
 				return usageError("%v", err)

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -48,38 +47,4 @@ func reportInputProblems(w io.Writer, res *manifest.Result) error {
 		fmt.Fprintf(w, "error: %s\n", e.Error())
 	}
 	return &exitError{code: ExitError, err: fmt.Errorf("%d input errors; the rest of the input was analysed", len(res.Errors))}
-}
-
-// withContext adds the objects of the context paths to the targets: the
-// result is every object once (a target also met in the context is kept as
-// the target), the context's input problems as notices (the context is read
-// for what it can tell; only the targets are judged), and the Target
-// function that tells the engine which objects to judge.
-func withContext(targets []*manifest.Object, contextPaths []string, h source.HelmOptions) ([]*manifest.Object, []manifest.InputError, func(*manifest.Object) bool) {
-	key := func(o *manifest.Object) string {
-		file := o.File
-		if abs, err := filepath.Abs(file); err == nil {
-			file = abs
-		}
-		return fmt.Sprint(file, "|", o.Doc, "|", o.Item, "|", o.Kind, "|", o.Namespace, "|", o.Name)
-	}
-	isTarget := make(map[*manifest.Object]bool, len(targets))
-	seen := make(map[string]bool, len(targets))
-	for _, o := range targets {
-		isTarget[o] = true
-		seen[key(o)] = true
-	}
-	ctx := source.Load(contextPaths, manifest.Options{}, h)
-	all := append([]*manifest.Object{}, targets...)
-	for _, o := range ctx.Objects {
-		if !seen[key(o)] {
-			all = append(all, o)
-		}
-	}
-	var notices []manifest.InputError
-	for _, e := range append(ctx.Errors, ctx.Notices...) {
-		e.Message = "context: " + e.Message
-		notices = append(notices, e)
-	}
-	return all, notices, func(o *manifest.Object) bool { return isTarget[o] }
 }

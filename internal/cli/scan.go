@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -14,12 +13,10 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
-	"github.com/rampart-k8s/rampart/pkg/checks"
-	"github.com/rampart-k8s/rampart/pkg/config"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/file"
-	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/report"
+	"github.com/rampart-k8s/rampart/pkg/scan"
 	"github.com/rampart-k8s/rampart/pkg/source"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
@@ -95,36 +92,6 @@ and reported).`,
 	return cmd
 }
 
-// selectChecks loads the configuration and applies it and the flags to the
-// catalog.
-func selectChecks(o *scanOptions, paths []string, reg *check.Registry) ([]check.Check, *config.Config, error) {
-	cfg := &config.Config{}
-	file := o.config
-	if file == "" {
-		start := "."
-		if len(paths) > 0 && paths[0] != "-" {
-			start = paths[0]
-		}
-		file = config.Find(start)
-	}
-	if file != "" {
-		loaded, err := config.Load(file, reg)
-		if err != nil {
-			return nil, nil, usageError("invalid configuration:\n%v", err)
-		}
-		cfg = loaded
-		slog.Debug("configuration", "file", file)
-	}
-	cfg.Checks.Disable = append(cfg.Checks.Disable, o.disable...)
-	cfg.Checks.Enable = append(cfg.Checks.Enable, o.enable...)
-	for _, n := range append(append([]string{}, o.disable...), o.enable...) {
-		if !config.KnownName(reg, n) {
-			return nil, nil, usageError("unknown check or category %q (see `rampart checks`)", n)
-		}
-	}
-	return cfg.Select(reg.Checks()), cfg, nil
-}
-
 func runScan(s *streams, o *scanOptions, paths []string) error {
 	rep, err := report.For(o.output)
 	if err != nil {
@@ -150,79 +117,33 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	if err != nil {
 		return usageError("--pss-version: %v", err)
 	}
-	if len(paths) == 0 && !o.cluster {
-		paths = []string{"."}
-	}
-	reg, err := checks.Registry()
-	if err != nil {
-		return err
-	}
-	if o.cluster && len(paths) > 0 {
-		return usageError("--cluster scans the cluster; do not give paths too")
-	}
-	if o.cluster && len(o.contextPaths) > 0 {
-		return usageError("--context-path goes with files; a cluster scan has the whole cluster as context")
-	}
 	if !o.cluster && (o.cl.AllNamespaces || o.cl.Context != "" || o.cl.Kubeconfig != "") {
 		return usageError("--all-namespaces, --context and --kubeconfig need --cluster")
 	}
 	o.helm.Namespace = o.cl.Namespace // -n is the release namespace when rendering charts
-	selected, cfg, err := selectChecks(o, paths, reg)
+	plan, err := scan.New(scan.Options{
+		Paths: paths, Stdin: s.in, ContextPaths: o.contextPaths, Helm: o.helm,
+		Cluster: o.cluster, ClusterOptions: o.cl,
+		ConfigFile: o.config, Disable: o.disable, Enable: o.enable,
+		PSS:    api.LevelVersion{Level: level, Version: pssVersion},
+		FailOn: failOn, Baseline: o.baseline, AllowEmpty: o.allowEmpty,
+		Fixes: o.output == "sarif", // SARIF results carry their fixes
+	})
 	if err != nil {
-		return err
+		return usageError("%v", err)
 	}
-	rules := &suppress.Rules{Exceptions: cfg.SuppressionExceptions(), Now: time.Now()}
-	if o.baseline != "" {
-		if rules.Baseline, err = suppress.LoadBaseline(o.baseline); err != nil {
-			return usageError("--baseline: %v", err)
-		}
-	}
-
 	tuneGC()
-	start := time.Now()
-	eopts := engine.Options{
-		PSS:               api.LevelVersion{Level: level, Version: pssVersion},
-		FailOn:            failOn,
-		AllowedRegistries: cfg.Images.AllowedRegistries,
-		KnownCheck:        func(id string) bool { _, ok := reg.Get(id); return ok },
-		Suppress:          rules,
-	}
-	var res *engine.Result
-	if o.cluster {
-		if res, err = scanCluster(o, selected, eopts); err != nil {
-			return err
-		}
-		paths = []string{"the cluster"}
-	} else {
-		loaded := source.Load(paths, manifest.Options{Stdin: s.in}, o.helm)
-		slog.Debug("loaded", "objects", len(loaded.Objects), "charts and kustomizations", len(loaded.Claimed), "elapsed", time.Since(start))
-		objs, notices := loaded.Objects, loaded.Notices
-		if len(o.contextPaths) > 0 {
-			var ctxNotices []manifest.InputError
-			objs, ctxNotices, eopts.Target = withContext(loaded.Objects, o.contextPaths, o.helm)
-			notices = append(notices, ctxNotices...)
-		}
-		res = engine.ScanObjects(objs, loaded.Errors, selected, eopts)
-		res.Notices = notices
-		res.Summary.Files = loaded.Files
-	}
-	if res.Summary.Objects == 0 && !o.allowEmpty {
-		// A scan that evaluated nothing must not pass silently.
-		res.Errors = append(res.Errors, manifest.InputError{File: strings.Join(paths, ", "), Message: "no Kubernetes object found; nothing was evaluated (use --allow-empty if that is expected)"})
-		res.Summarize(failOn)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := plan.Run(ctx)
+	if err != nil {
+		return usageError("%v", err)
 	}
 	if o.writeBaseline != "" {
-		known := append([]check.Finding{}, res.Findings...)
-		for _, sf := range res.Suppressed {
-			if strings.HasPrefix(sf.By, "baseline ") {
-				known = append(known, sf.Finding)
-			}
-		}
-		if err := suppress.WriteBaseline(o.writeBaseline, known); err != nil {
+		if err := suppress.WriteBaseline(o.writeBaseline, scan.Known(res)); err != nil {
 			return usageError("--write-baseline: %v", err)
 		}
 	}
-	slog.Debug("scan done", "files", res.Summary.Files, "objects", res.Summary.Objects, "findings", len(res.Findings), "elapsed", time.Since(start))
 	if minSev > check.Info {
 		res.Hide(minSev)
 	}
@@ -271,25 +192,4 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// scanCluster reads the live cluster and runs the checks over what it read.
-func scanCluster(o *scanOptions, checks []check.Check, opts engine.Options) (*engine.Result, error) {
-	cfg, ns, err := source.Config(o.cl)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	read, err := source.ReadCluster(ctx, cfg, ns, o.cl)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
-	slog.Debug("cluster read", "server", read.Server, "namespace", ns, "objects", len(read.Objects), "not evaluated", len(read.NotEvaluated))
-	res := engine.ScanObjects(read.Objects, read.Errors, checks, opts)
-	for _, n := range read.NotEvaluated {
-		res.NotEvaluated = append(res.NotEvaluated, engine.NotEvaluated(n))
-	}
-	res.Summarize(opts.FailOn)
-	return res, nil
 }

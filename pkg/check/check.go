@@ -22,6 +22,7 @@ type (
 	Fix       = finding.Fix
 	Edit      = finding.Edit
 	Created   = finding.Created
+	TextEdit  = finding.TextEdit
 	Finding   = finding.Finding
 )
 

@@ -56,7 +56,7 @@ findings:
 				continue findings
 			}
 			if rules.Baseline.Has(f) {
-				silenced = append(silenced, suppress.Suppressed{Finding: f, Kind: suppress.External, By: "baseline " + rules.Baseline.Path, Justification: "known finding recorded in the baseline"})
+				silenced = append(silenced, suppress.Suppressed{Finding: f, Kind: suppress.External, By: "baseline " + rules.Baseline.Path, Justification: "known finding recorded in the baseline", Baseline: true})
 				continue
 			}
 		}

@@ -135,6 +135,10 @@ type Fix struct {
 	// Creates are objects the fix adds beside the object (a dedicated
 	// ServiceAccount, a NetworkPolicy moved out of a Pod).
 	Creates []Created `json:"-"`
+	// TextEdits make the fix in the finding's file as it was read, when it
+	// is a plain manifest (not a chart or a kustomization's output); they
+	// are computed on request (SARIF's fixes).
+	TextEdits []TextEdit `json:"textEdits,omitempty"`
 
 	// How the fix must be made, for the applier:
 
@@ -178,6 +182,18 @@ type Edit struct {
 	// IfMissing sets only a field that is absent: a non-breaking fix never
 	// overwrites a value someone chose.
 	IfMissing bool `json:"ifMissing,omitempty"`
+}
+
+// TextEdit replaces the text from a position (inclusive) to an end position
+// (exclusive) of File with NewText. Positions are 1-based lines and columns;
+// an insertion has the end equal to the start.
+type TextEdit struct {
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	EndLine   int    `json:"endLine"`
+	EndColumn int    `json:"endColumn"`
+	NewText   string `json:"newText"`
 }
 
 // Created is an object a fix adds, with why.

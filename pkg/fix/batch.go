@@ -25,7 +25,12 @@ func applyBatch(src string, rootLine int, recipes [][]set) (string, []bool, bool
 	if err != nil {
 		return src, nil, false
 	}
-	t := newText(src)
+	return applyBatchOn(src, newText(src), root, recipes)
+}
+
+// applyBatchOn is applyBatch on a parse of src already made (t and the
+// object's root mapping), which it leaves as it was.
+func applyBatchOn(src string, t *text, root *yaml.Node, recipes [][]set) (string, []bool, bool) {
 	b := batch{t: t, root: root, replaced: map[*yaml.Node]string{}, trees: map[*yaml.Node]*keyTree{}}
 	changed := make([]bool, len(recipes))
 	for i, sets := range recipes {

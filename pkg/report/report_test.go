@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/checks"
 	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/fix"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 )
 
@@ -46,6 +47,22 @@ func scanTestdata(t *testing.T) *engine.Result {
 		}
 	}
 	return engine.Scan([]string{"testdata/scan"}, manifest.Options{}, catalog, opts)
+}
+
+// scanTestdataWithFixes is scanTestdata as scan -o sarif runs it: with the
+// fixes of the findings and their text edits.
+func scanTestdataWithFixes(t *testing.T) *engine.Result {
+	t.Helper()
+	high := check.High
+	var catalog []check.Check
+	catalog = append(catalog, scanTestdata(t).Checks...)
+	res := engine.Scan([]string{"testdata/scan"}, manifest.Options{}, catalog, engine.Options{
+		PSS:    api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()},
+		FailOn: &high,
+		Fixes:  true,
+	})
+	fix.TextEdits(res.Findings, nil)
+	return res
 }
 
 func render(t *testing.T, format string, res *engine.Result) []byte {
@@ -105,9 +122,14 @@ func TestGoldens(t *testing.T) {
 	if len(res.Findings) == 0 || len(res.Errors) != 1 || len(res.Suppressed) != 1 {
 		t.Fatalf("test input should give findings, one suppressed finding and one input error; got %d, %d and %v", len(res.Findings), len(res.Suppressed), res.Errors)
 	}
+	withFixes := scanTestdataWithFixes(t)
 	for _, format := range Formats {
 		t.Run(format, func(t *testing.T) {
-			golden(t, "scan."+format, render(t, format, res))
+			r := res
+			if format == "sarif" {
+				r = withFixes // SARIF results carry their fixes
+			}
+			golden(t, "scan."+format, render(t, format, r))
 		})
 	}
 	t.Run("text-color", func(t *testing.T) {
@@ -212,7 +234,7 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, res := range map[string]*engine.Result{"findings": scanTestdata(t), "empty": {Summary: engine.Summary{}}} {
+	for name, res := range map[string]*engine.Result{"findings": scanTestdataWithFixes(t), "empty": {Summary: engine.Summary{}}} {
 		out := render(t, "sarif", res)
 		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
 		if err != nil {

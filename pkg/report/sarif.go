@@ -118,7 +118,34 @@ type sarifResult struct {
 	RelatedLocations    []sarifRelated     `json:"relatedLocations,omitempty"`
 	PartialFingerprints sarifFingerprints  `json:"partialFingerprints"`
 	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
+	Fixes               []sarifFix         `json:"fixes,omitempty"`
 	Properties          sarifResultProps   `json:"properties"`
+}
+
+// sarifFix is one way to resolve a result (SARIF 2.1.0 §3.55): the text
+// changes that make it, for code-scanning tools to offer.
+type sarifFix struct {
+	Description     sarifText             `json:"description"`
+	ArtifactChanges []sarifArtifactChange `json:"artifactChanges"`
+}
+
+type sarifArtifactChange struct {
+	ArtifactLocation sarifArtifactLoc   `json:"artifactLocation"`
+	Replacements     []sarifReplacement `json:"replacements"`
+}
+
+type sarifReplacement struct {
+	DeletedRegion   sarifSpan  `json:"deletedRegion"`
+	InsertedContent *sarifText `json:"insertedContent,omitempty"`
+}
+
+// sarifSpan is a region with an end: the end column is that of the first
+// character after the region; start equal to end is an insertion point.
+type sarifSpan struct {
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn"`
+	EndLine     int `json:"endLine"`
+	EndColumn   int `json:"endColumn"`
 }
 
 type sarifRelated struct {
@@ -192,6 +219,7 @@ func (SARIF) Write(w io.Writer, res *engine.Result, opts Options) error {
 		if sup != nil {
 			r.Suppressions = []sarifSuppression{*sup}
 		}
+		r.Fixes = sarifFixes(f, paths)
 		for i, rel := range f.Related {
 			phys := &sarifPhysical{ArtifactLocation: paths.artifact(rel.File)}
 			if rel.Line > 0 {
@@ -324,4 +352,36 @@ func (c *pathCache) locationFor(p *manifest.Location, obj check.ObjectRef) sarif
 func fingerprint(parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(h[:16])
+}
+
+// sarifFixes are the fixes of f that carry text edits (scan computes them
+// for SARIF on plain manifest files); a breaking fix says so.
+func sarifFixes(f check.Finding, paths pathCache) []sarifFix {
+	var out []sarifFix
+	for _, fx := range f.Fixes {
+		if len(fx.TextEdits) == 0 {
+			continue
+		}
+		desc := fx.Message
+		if fx.Breaking {
+			desc += " (breaking: the workload may stop working; check before applying)"
+		}
+		sf := sarifFix{Description: sarifText{Text: desc}}
+		byFile := map[string]int{}
+		for _, te := range fx.TextEdits {
+			i, ok := byFile[te.File]
+			if !ok {
+				i = len(sf.ArtifactChanges)
+				byFile[te.File] = i
+				sf.ArtifactChanges = append(sf.ArtifactChanges, sarifArtifactChange{ArtifactLocation: paths.artifact(te.File)})
+			}
+			rep := sarifReplacement{DeletedRegion: sarifSpan{StartLine: te.Line, StartColumn: te.Column, EndLine: te.EndLine, EndColumn: te.EndColumn}}
+			if te.NewText != "" {
+				rep.InsertedContent = &sarifText{Text: te.NewText}
+			}
+			sf.ArtifactChanges[i].Replacements = append(sf.ArtifactChanges[i].Replacements, rep)
+		}
+		out = append(out, sf)
+	}
+	return out
 }

@@ -58,6 +58,9 @@ type Suppressed struct {
 	Kind          string `json:"kind"`
 	By            string `json:"by"`
 	Justification string `json:"justification"`
+	// Baseline is set when the baseline suppressed it (a baseline written
+	// again keeps it).
+	Baseline bool `json:"-"`
 }
 
 // Baseline is a set of known findings: a scan with it reports only new ones.

@@ -35,7 +35,7 @@ func rbacEscalationPath() check.Check {
 				return nil
 			}
 			var out []check.Finding
-			ref := rbac.Ref{Kind: o.Kind, Namespace: bindingNamespace(o), Name: o.Name}
+			ref := rbac.NewRef(o.Kind, bindingNamespace(o), o.Name)
 			for _, e := range rbacGraph(ctx).Escalations()[ref] {
 				for i, s := range subjects {
 					if rbac.RiskySubject(s, o.Namespace) != e.Subject {

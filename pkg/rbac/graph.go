@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/rampart-k8s/rampart/pkg/finding"
 )
 
 // User is an identity: a user name and the groups it is in.
@@ -51,18 +53,13 @@ type Request struct {
 	Path string
 }
 
-// Ref names a binding or role.
-type Ref struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
+// Ref names a binding or role: the one object identity of the findings'
+// model (finding.ObjectRef), with the RBAC API version.
+type Ref = finding.ObjectRef
 
-func (r Ref) String() string {
-	if r.Namespace == "" {
-		return r.Kind + "/" + r.Name
-	}
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
+// NewRef is a Ref of the RBAC API (the keys of Escalations).
+func NewRef(kind, ns, name string) Ref {
+	return Ref{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kind, Namespace: ns, Name: name}
 }
 
 // Grant is why a request is allowed: the binding, the role and its rule.
@@ -141,14 +138,14 @@ func New(objs []runtime.Object) *Graph {
 		case *rbacv1.Role:
 			g.roles[t.Namespace+"/"+t.Name] = t
 		case *rbacv1.ClusterRoleBinding:
-			g.cluster = append(g.cluster, binding{ref: Ref{"ClusterRoleBinding", "", t.Name}, subjects: t.Subjects, roleRef: t.RoleRef})
+			g.cluster = append(g.cluster, binding{ref: NewRef("ClusterRoleBinding", "", t.Name), subjects: t.Subjects, roleRef: t.RoleRef})
 			for _, s := range t.Subjects {
 				if s.Kind == rbacv1.ServiceAccountKind {
 					addSA(s.Namespace, s.Name)
 				}
 			}
 		case *rbacv1.RoleBinding:
-			g.namespaced[t.Namespace] = append(g.namespaced[t.Namespace], binding{ref: Ref{"RoleBinding", t.Namespace, t.Name}, ns: t.Namespace, subjects: t.Subjects, roleRef: t.RoleRef})
+			g.namespaced[t.Namespace] = append(g.namespaced[t.Namespace], binding{ref: NewRef("RoleBinding", t.Namespace, t.Name), ns: t.Namespace, subjects: t.Subjects, roleRef: t.RoleRef})
 			for _, s := range t.Subjects {
 				if s.Kind == rbacv1.ServiceAccountKind {
 					ns := s.Namespace
@@ -309,23 +306,23 @@ func (g *Graph) aggregate() {
 }
 
 // rules returns the rules a roleRef grants in binding namespace ns.
-func (g *Graph) rules(ref rbacv1.RoleRef, ns string) ([]rbacv1.PolicyRule, Ref, bool) {
-	switch ref.Kind {
+func (g *Graph) rules(rr rbacv1.RoleRef, ns string) ([]rbacv1.PolicyRule, Ref, bool) {
+	switch rr.Kind {
 	case "ClusterRole":
-		cr, ok := g.clusterRoles[ref.Name]
+		cr, ok := g.clusterRoles[rr.Name]
 		if !ok {
 			return nil, Ref{}, false
 		}
-		if agg, ok := g.aggregated[ref.Name]; ok {
-			return append(append([]rbacv1.PolicyRule{}, cr.Rules...), agg...), Ref{"ClusterRole", "", ref.Name}, true
+		if agg, ok := g.aggregated[rr.Name]; ok {
+			return append(append([]rbacv1.PolicyRule{}, cr.Rules...), agg...), NewRef("ClusterRole", "", rr.Name), true
 		}
-		return cr.Rules, Ref{"ClusterRole", "", ref.Name}, true
+		return cr.Rules, NewRef("ClusterRole", "", rr.Name), true
 	case "Role":
-		r, ok := g.roles[ns+"/"+ref.Name]
+		r, ok := g.roles[ns+"/"+rr.Name]
 		if !ok {
 			return nil, Ref{}, false
 		}
-		return r.Rules, Ref{"Role", ns, ref.Name}, true
+		return r.Rules, NewRef("Role", ns, rr.Name), true
 	}
 	return nil, Ref{}, false
 }

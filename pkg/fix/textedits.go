@@ -94,13 +94,19 @@ func textEditsInFile(file string, findings []check.Finding, which []int) {
 			}
 			// One batch on the shared parse when the edits allow it (sets),
 			// else one edit at a time on the text.
+			// The batch editor's output is held to the sequential one's by
+			// TestBatchEqualsSequential; what the sequential editor makes is
+			// parsed again before it is offered.
 			after, changed, ok := applyBatchOn(ch.text, cache[ci].t, root, [][]set{fx.Edits})
 			if !ok {
 				var ch1 bool
 				after, ch1, _ = applySequential(ch.text, root.Content[0].Line, [][]set{fx.Edits})
+				if ch1 && !parses(after) {
+					continue
+				}
 				changed = []bool{ch1}
 			}
-			if !changed[0] || !parses(after) {
+			if !changed[0] {
 				continue
 			}
 			if te, ok := lineChange(file, ch, after, crlf); ok {

@@ -76,7 +76,8 @@ type Scope struct {
 	PodSpec bool `json:"podSpec,omitempty"`
 }
 
-// Matches reports whether the check should run on o.
+// Matches reports whether the check should run on o. It depends on o's kind
+// and whether o runs a pod, nothing else (the engine caches by that).
 func (s Scope) Matches(o *object.Object) bool {
 	if s.PodSpec && o.Pod == nil {
 		return false

@@ -104,7 +104,9 @@ type NotEvaluated struct {
 type Evaluated struct {
 	Object   check.ObjectRef
 	Location *manifest.Location
-	Checks   []string
+	// Checks are the IDs of the checks that applied; objects of one shape
+	// share the slice: do not modify.
+	Checks []string
 }
 
 // Run evaluates every check on every object of the inventory it scopes (or
@@ -149,6 +151,19 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The checks that apply depend on the object's kind and whether
+			// it runs a pod only: computed once per shape, their IDs shared
+			// by every object of that shape.
+			type shape struct {
+				kind string
+				pod  bool
+			}
+			type applicable struct {
+				idx []int
+				ids []string
+			}
+			shapes := map[shape]*applicable{}
+			var scratch []check.Finding // an object's findings, reused
 			for {
 				start := int(cursor.Add(batch)) - batch
 				if start >= len(targets) {
@@ -162,12 +177,21 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 						loc := o.Locate("")
 						ev.Location = &loc
 					}
-					for ci := range checks {
-						c := &checks[ci]
-						if !c.Scope.Matches(o) {
-							continue
+					sh := shape{o.Kind, o.Pod != nil}
+					ap := shapes[sh]
+					if ap == nil {
+						ap = &applicable{}
+						for ci := range checks {
+							if checks[ci].Scope.Matches(o) {
+								ap.idx = append(ap.idx, ci)
+								ap.ids = append(ap.ids, checks[ci].ID)
+							}
 						}
-						ev.Checks = append(ev.Checks, c.ID)
+						shapes[sh] = ap
+					}
+					ev.Checks = ap.ids // shared: read-only
+					for _, ci := range ap.idx {
+						c := &checks[ci]
 						fs, err := runOne(ctx, c, o)
 						if err != nil {
 							mu.Lock()
@@ -176,8 +200,12 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 							continue
 						}
 						for _, f := range fs {
-							perObject[i] = append(perObject[i], complete(f, c))
+							scratch = append(scratch, complete(f, c))
 						}
+					}
+					if len(scratch) > 0 {
+						perObject[i] = slices.Clone(scratch) // one allocation of the right size
+						scratch = scratch[:0]
 					}
 					perObject[i], silenced[i], expired[i] = suppressObject(o, perObject[i], opts.Suppress)
 					SortFindings(perObject[i])
@@ -311,6 +339,15 @@ func complete(f check.Finding, c *check.Check) check.Finding {
 // findings without a file by object.
 func SortFindings(fs []check.Finding) {
 	if len(fs) < 2 {
+		return
+	}
+	if len(fs) <= 12 {
+		// An object's few findings: in place, no allocation.
+		for i := 1; i < len(fs); i++ {
+			for j := i; j > 0 && compareFindingPtrs(&fs[j], &fs[j-1]) < 0; j-- {
+				fs[j], fs[j-1] = fs[j-1], fs[j]
+			}
+		}
 		return
 	}
 	// Sort indexes, not the large Finding values, then permute once.

@@ -309,3 +309,52 @@ func TestFixKeepsJSONFilesJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestFixGeneratesMissingServiceAccounts: a workload that already runs as a
+// ServiceAccount named after it (set by an earlier fix whose generated file
+// is gone, or made with --no-generate) gets it generated; one the input
+// already has, in the namespace the workload lands in, is not generated.
+func TestFixGeneratesMissingServiceAccounts(t *testing.T) {
+	const app = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx:1.27}]}
+`
+	t.Run("after --no-generate", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(app), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := rampart(t, "", "fix", "--write", "--no-generate", dir); r.code != ExitOK {
+			t.Fatalf("exit %d %s", r.code, r.stderr)
+		}
+		if r := rampart(t, "", "fix", "--write", dir); r.code != ExitOK {
+			t.Fatalf("exit %d %s", r.code, r.stderr)
+		}
+		gen, err := os.ReadFile(filepath.Join(dir, "rampart-generated.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(gen), "kind: ServiceAccount") || !strings.Contains(string(gen), "name: web") {
+			t.Errorf("no ServiceAccount web generated:\n%s", gen)
+		}
+	})
+	t.Run("the input has it in -n's namespace", func(t *testing.T) {
+		dir := t.TempDir()
+		sa := "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: prod}\n"
+		if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(app+"---\n"+sa), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := rampart(t, "", "fix", "--write", "-n", "prod", dir); r.code != ExitOK {
+			t.Fatalf("exit %d %s", r.code, r.stderr)
+		}
+		gen, _ := os.ReadFile(filepath.Join(dir, "rampart-generated.yaml"))
+		if strings.Contains(string(gen), "kind: ServiceAccount") {
+			t.Errorf("generated a ServiceAccount the input has:\n%s", gen)
+		}
+	})
+}

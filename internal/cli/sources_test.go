@@ -411,3 +411,53 @@ func TestHelmKubeVersion(t *testing.T) {
 		t.Errorf("--kube-version 1.25 on a chart that needs 1.30: exit %d %s", r.code, r.stdout)
 	}
 }
+
+// TestSARIFFixesOnPlainFilesOnly: scan -o sarif offers text edits for
+// findings in plain manifest files, and none in files a kustomization reads
+// (an overlay's base: the edit would be made against the object as the
+// overlay rendered it) or in a chart's templates.
+func TestSARIFFixesOnPlainFilesOnly(t *testing.T) {
+	dir := t.TempDir()
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: plain}\nspec:\n  containers:\n  - name: c\n    image: registry.example.com/c:1.0\n"
+	if err := os.WriteFile(filepath.Join(dir, "plain.yaml"), []byte(pod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chartDir := filepath.Join(helmDir, "shop")
+	for _, paths := range [][]string{{dir}, {filepath.Join(kustomizeDir, "overlays")}, {chartDir}} {
+		r := rampart(t, "", append([]string{"scan", "-o", "sarif"}, paths...)...)
+		if r.code == ExitError {
+			t.Fatalf("%v: exit %d %s", paths, r.code, r.stderr)
+		}
+		var log struct {
+			Runs []struct {
+				Results []struct {
+					Fixes []struct {
+						ArtifactChanges []struct {
+							ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+						} `json:"artifactChanges"`
+					} `json:"fixes"`
+				} `json:"results"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &log); err != nil {
+			t.Fatal(err)
+		}
+		var files []string
+		for _, res := range log.Runs[0].Results {
+			for _, fx := range res.Fixes {
+				for _, ac := range fx.ArtifactChanges {
+					files = append(files, ac.ArtifactLocation.URI)
+				}
+			}
+		}
+		if paths[0] == dir {
+			if len(files) == 0 {
+				t.Errorf("plain file: no fix offered")
+			}
+			continue
+		}
+		if len(files) > 0 {
+			t.Errorf("%v: fixes offered in %v", paths, files)
+		}
+	}
+}

@@ -74,10 +74,17 @@ func namespaceRepresentative(inv check.Lookup, o *object.Object) string {
 	if _, ok := inv.Namespace(ns); ok {
 		return ""
 	}
-	if ws := inv.Workloads(ns); len(ws) > 0 && ws[0] == o {
+	if ws := inv.Workloads(ns); len(ws) > 0 && sameObject(ws[0], o) {
 		return ns
 	}
 	return ""
+}
+
+// sameObject reports whether a and b are one object of the input: the same
+// pointer, or a copy of it (a lookup that holds its own copy of a target).
+func sameObject(a, b *object.Object) bool {
+	return a == b || (a.Kind == b.Kind && a.Namespace == b.Namespace && a.Name == b.Name &&
+		a.File == b.File && a.Doc == b.Doc && a.Item == b.Item)
 }
 
 func namespaceField(o *object.Object) string {

@@ -49,7 +49,7 @@ func fixRunAsNonRoot(_ *check.Context, o *object.Object, f *check.Finding) []che
 	}
 	fixes := one(check.Fix{Message: message, Edits: pod})
 	if container := containerPath(f.Field); container != "" {
-		fixes = append(fixes, check.Fix{Message: message, Edits: edits(set(container+".securityContext.runAsNonRoot", "true"))})
+		fixes = append(fixes, check.Fix{Message: "Set runAsNonRoot: true on the container", Edits: edits(set(container+".securityContext.runAsNonRoot", "true"))})
 	}
 	return fixes
 }

@@ -54,7 +54,7 @@ func fixNetworkPolicyInPod(_ *check.Context, o *object.Object, f *check.Finding)
 		return nil
 	}
 	var spec networkingv1.NetworkPolicySpec
-	if !o.Decode(f.Field, &spec) {
+	if !o.DecodeStrict(f.Field, &spec) {
 		return nil
 	}
 	var es []check.Edit

@@ -126,8 +126,10 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 
 // Judge evaluates every check on each target it scopes; the checks read
 // everything else through lookup (the rest of a repository, a cluster, an
-// informer cache). Only targets get findings, and only they are counted.
-// opts.Target is not consulted.
+// informer cache). The lookup should hold the targets too, as the cluster
+// will once they are admitted (a namespace's first workload stands for it
+// when the lookup has no Namespace object). Only targets get findings, and
+// only they are counted. opts.Target is not consulted.
 func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, opts Options) *Result {
 	workers := opts.Workers
 	if workers <= 0 {
@@ -320,10 +322,21 @@ func runOne(ctx *check.Context, c *check.Check, o *object.Object) (fs []check.Fi
 	fs = c.Run(ctx, o)
 	if ctx.Fixing && c.Fix != nil {
 		for i := range fs {
-			fs[i].Fixes = c.Fix(ctx, o, &fs[i])
+			fs[i].Fixes = fixesOf(ctx, c, o, &fs[i])
 		}
 	}
 	return fs, nil
+}
+
+// fixesOf is c's fixes of f; a panic in them costs the fixes, not the
+// finding.
+func fixesOf(ctx *check.Context, c *check.Check, o *object.Object, f *check.Finding) (fixes []check.Fix) {
+	defer func() {
+		if r := recover(); r != nil {
+			fixes = nil
+		}
+	}()
+	return c.Fix(ctx, o, f)
 }
 
 func complete(f check.Finding, c *check.Check) check.Finding {

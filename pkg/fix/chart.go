@@ -58,8 +58,8 @@ func Chart(path string, helm source.HelmOptions, checks []check.Check, eopts eng
 			}
 			o := objectOf(inv, f)
 			r, ok := recipeOf(f)
-			if !ok || len(r.extra) > 0 {
-				continue // fixes that generate objects are not made through values yet
+			if !ok || len(r.extra) > 0 || r.rescan {
+				continue // fixes that create objects, or bring findings of their own, are not made through values yet
 			}
 			key := f.CheckID + "|" + f.Object.String() + "|" + f.Field
 			if failed[key] {

@@ -468,6 +468,12 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		res.Applied = append(res.Applied, applied...)
 		res.Pending = append(res.Pending, pending...)
 	}
+	if allowed("default-service-account", opts) {
+		// ServiceAccounts named after their workload (what that check's fix
+		// sets) that nothing defines: made by this run, or by an earlier one
+		// whose generated file is gone.
+		all = append(all, serviceAccountsFor(inv, filepath.Clean(gen))...)
+	}
 	// Objects an earlier run generated stay, so that a second run writes the
 	// same file (a NetworkPolicy moved out of a Pod, say, cannot be derived
 	// again once the Pod no longer holds it).
@@ -493,7 +499,7 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return key(all[i].obj) < key(all[j].obj) })
-	all = dedupeGenerated(all)
+	all = dedupeGenerated(dropExisting(all, inv, filepath.Clean(gen), opts.Helm.Namespace))
 	if len(all) == 0 {
 		return res, nil
 	}
@@ -514,6 +520,33 @@ func Files(paths []string, checks []check.Check, eopts engine.Options, opts Opti
 	return res, nil
 }
 
+// dropExisting removes the objects a fix would create that the input already
+// has (outside the generated file), in the namespace they would land in.
+func dropExisting(gs []generated, inv *inventory.Inventory, generatedFile, defaultNS string) []generated {
+	if defaultNS == "" {
+		defaultNS = "default"
+	}
+	out := gs[:0]
+	for _, g := range gs {
+		m, ok := g.obj.(interface {
+			GetName() string
+			GetNamespace() string
+		})
+		kind := g.obj.GetObjectKind().GroupVersionKind().Kind
+		if ok && kind != "" {
+			ns := m.GetNamespace()
+			if ns == "" {
+				ns = defaultNS // applied with -n, like the input that names none
+			}
+			if o := inv.Find(kind, ns, m.GetName()); o != nil && filepath.Clean(o.File) != generatedFile {
+				continue
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
 func dedupeGenerated(gs []generated) []generated {
 	var out []generated
 	seen := map[string]bool{}
@@ -524,6 +557,41 @@ func dedupeGenerated(gs []generated) []generated {
 		}
 	}
 	return out
+}
+
+// serviceAccountsFor generates the ServiceAccounts workloads name that the
+// scan does not have, when the name is the workload's own (set by the
+// default-service-account fix).
+func serviceAccountsFor(inv *inventory.Inventory, generatedFile string) []generated {
+	var out []generated
+	for _, ns := range inv.WorkloadNamespaces() {
+		for _, w := range inv.Workloads(ns) {
+			name := w.Pod.Spec.ServiceAccountName
+			if name == "" || name != strings.ToLower(w.Name) {
+				continue
+			}
+			if sa, ok := inv.ServiceAccount(ns, name); ok {
+				if o := objectOfSA(inv, sa); o == nil || o.File != generatedFile {
+					continue
+				}
+			}
+			saNS := ns
+			if w.ImplicitNamespace {
+				saNS = "" // where the workload is applied (-n)
+			}
+			out = append(out, generated{serviceAccount(saNS, name), w.Kind + " " + w.Name + " ran as the default ServiceAccount", ns})
+		}
+	}
+	return out
+}
+
+func objectOfSA(inv *inventory.Inventory, sa *corev1.ServiceAccount) *object.Object {
+	for _, o := range inv.Objects {
+		if o.Typed == sa {
+			return o
+		}
+	}
+	return nil
 }
 
 type contextObject struct {

@@ -236,3 +236,33 @@ func fixAll(t *testing.T, src string) string {
 	}
 	return src
 }
+
+// TestNoPolicyFromMistypedPodPolicy: a NetworkPolicy written inside a Pod
+// with a field of the wrong type is not moved out (the policy made from what
+// could be read would deny what the author meant to allow).
+func TestNoPolicyFromMistypedPodPolicy(t *testing.T) {
+	const src = `apiVersion: v1
+kind: Pod
+metadata: {name: p, labels: {app: p}}
+spec:
+  containers: [{name: c, image: registry.example.com/c:1.0}]
+  networkPolicy:
+    ingress:
+      from: [{podSelector: {matchLabels: {app: q}}}]
+`
+	if got := fixOne(t, src, "schema"); got != src {
+		t.Errorf("the mistyped policy was moved:\n%s", got)
+	}
+	const good = `apiVersion: v1
+kind: Pod
+metadata: {name: p, labels: {app: p}}
+spec:
+  containers: [{name: c, image: registry.example.com/c:1.0}]
+  networkPolicy:
+    ingress:
+    - from: [{podSelector: {matchLabels: {app: q}}}]
+`
+	if got := fixOne(t, good, "schema"); strings.Contains(got, "networkPolicy") {
+		t.Errorf("the well-typed policy stayed in the Pod:\n%s", got)
+	}
+}

@@ -50,8 +50,8 @@ func Kustomization(dir string, checks []check.Check, eopts engine.Options, opts 
 			continue
 		}
 		r, ok := recipeOf(f)
-		if !ok || len(r.extra) > 0 {
-			continue // fixes that generate objects are not made through patches yet
+		if !ok || len(r.extra) > 0 || r.rescan {
+			continue // fixes that create objects, or bring findings of their own, are not made through patches yet
 		}
 		if r.breaking && !opts.Breaking {
 			res.Pending = append(res.Pending, Pending{File: kfile, CheckID: f.CheckID, Object: f.Object.String(), Reason: "breaking fix; run with --breaking: " + r.message})

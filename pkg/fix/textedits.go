@@ -64,6 +64,9 @@ func textEditsInFile(file string, findings []check.Finding, which []int) {
 		return
 	}
 	orig := string(data)
+	if strings.Count(orig, "\r") != strings.Count(orig, "\r\n") {
+		return // old Mac line ends: fix handles them, text edits do not
+	}
 	plain, _ := plainText(orig)
 	crlf := strings.Contains(orig, "\r\n")
 	chunks := splitChunks(plain)
@@ -193,7 +196,20 @@ func lineChange(file string, ch chunk, after string, crlf bool) (check.TextEdit,
 	te := check.TextEdit{File: file, Line: ch.first + p, Column: 1, EndLine: ch.first + len(a) - s, EndColumn: 1, NewText: newText}
 	if last := a[len(a)-1]; len(a)-s == len(a) && !strings.HasSuffix(last, "\n") && last != "" {
 		// replaced through the end of a file without a final newline
-		te.EndLine, te.EndColumn = ch.first+len(a)-1, len(last)+1
+		te.EndLine, te.EndColumn = ch.first+len(a)-1, utf16Len(last)+1
 	}
 	return te, true
+}
+
+// utf16Len is the length of s in UTF-16 code units, SARIF's default column
+// unit.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
 }

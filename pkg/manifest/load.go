@@ -351,6 +351,17 @@ func newObject(name string, doc, item int, n *yaml.Node, idx positions, offset i
 // recording schema errors. It is how embedded pod templates of unknown kinds
 // are read.
 func (o *Object) Decode(path string, out any) bool {
+	return o.decodeAt(path, out, false)
+}
+
+// DecodeStrict is Decode that fails on anything strict decoding reports: a
+// value of the wrong type, an unknown or duplicate field. What a fix moves
+// must be read whole or not at all.
+func (o *Object) DecodeStrict(path string, out any) bool {
+	return o.decodeAt(path, out, true)
+}
+
+func (o *Object) decodeAt(path string, out any, strict bool) bool {
 	if o.node == nil {
 		return false
 	}
@@ -369,9 +380,9 @@ func (o *Object) Decode(path string, out any) bool {
 			return false
 		}
 	}
-	d := decoder{}
+	d := decoder{strict: strict}
 	d.decode(n, reflectValue(out), nil)
-	return true
+	return len(d.errs) == 0
 }
 
 // SortErrors orders input errors by file and line.

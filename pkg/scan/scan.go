@@ -125,9 +125,9 @@ func New(o Options) (*Plan, error) {
 		Fixes:             o.Fixes,
 	}
 	if o.Fixes {
-		if p.Engine.Resources, err = fix.ParseResources(p.Config.Fix.DefaultResources); err != nil {
-			return nil, fmt.Errorf("invalid configuration: fix.defaultResources: %w", err)
-		}
+		// A value fix cannot read gives no resource fix here; `rampart fix`
+		// reports it.
+		p.Engine.Resources, _ = fix.ParseResources(p.Config.Fix.DefaultResources)
 	}
 	return p, nil
 }
@@ -166,7 +166,7 @@ func (p *Plan) Run(ctx context.Context) (*engine.Result, error) {
 		res.Notices = notices
 		res.Summary.Files = loaded.Files
 		if p.Fixes {
-			fix.TextEdits(res.Findings, underAny(loaded.Claimed))
+			fix.TextEdits(res.Findings, rendered(p.Paths, loaded.Claimed))
 		}
 	}
 	if res.Summary.Objects == 0 && !p.AllowEmpty {
@@ -194,8 +194,18 @@ func Known(res *engine.Result) []check.Finding {
 	return known
 }
 
-// underAny reports files inside the charts and kustomizations a load
-// claimed (fix writes values and patches there, not text edits).
+// rendered reports the files whose objects a scan of paths reads through a
+// chart or a kustomization (their templates, the resources a kustomization
+// reads, bases outside the paths included): text edits there would be made
+// against the object as rendered, not as written (fix writes values and
+// patches instead).
+func rendered(paths, claimed []string) func(string) bool {
+	plan := source.PlanFor(paths)
+	under := underAny(append(append([]string{}, claimed...), plan.Roots...))
+	return func(file string) bool { return plan.Skip(file) || under(file) }
+}
+
+// underAny reports files inside any of roots.
 func underAny(roots []string) func(string) bool {
 	abs := make([]string, 0, len(roots))
 	for _, r := range roots {

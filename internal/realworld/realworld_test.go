@@ -344,9 +344,16 @@ func underAny(f string, dirs []string) bool {
 // tests left out; a dependency Chart.yaml names but charts/ lacks fails, as
 // the helm command checks.
 func helmTemplate(dir string) (int, error) {
+	_, n, err := helmRender(dir)
+	return n, err
+}
+
+// helmRender is what `helm template` writes for the chart at dir (tests
+// left out), and how many objects it holds.
+func helmRender(dir string) (string, int, error) {
 	ch, err := loader.Load(dir)
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	for _, d := range ch.Metadata.Dependencies {
 		found := false
@@ -354,28 +361,28 @@ func helmTemplate(dir string) (int, error) {
 			found = found || c.Name() == d.Name
 		}
 		if !found {
-			return 0, fmt.Errorf("dependency %s missing in charts/", d.Name)
+			return "", 0, fmt.Errorf("dependency %s missing in charts/", d.Name)
 		}
 	}
 	kv, err := chartutil.ParseKubeVersion(source.DefaultKubeVersion())
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	caps.KubeVersion = *kv
 	if c := ch.Metadata.KubeVersion; c != "" && !chartutil.IsCompatibleRange(c, kv.String()) {
-		return 0, fmt.Errorf("kubeVersion %s", c)
+		return "", 0, fmt.Errorf("kubeVersion %s", c)
 	}
 	if err := chartutil.ProcessDependenciesWithMerge(ch, map[string]any{}); err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	vals, err := chartutil.ToRenderValues(ch, map[string]any{}, chartutil.ReleaseOptions{Name: "release", Namespace: "default", Revision: 1, IsInstall: true}, caps)
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	files, err := engine.Render(ch, vals)
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	for name := range files {
 		if strings.HasSuffix(name, "NOTES.txt") {
@@ -384,11 +391,13 @@ func helmTemplate(dir string) (int, error) {
 	}
 	hooks, manifests, err := releaseutil.SortManifests(files, caps.APIVersions, releaseutil.InstallOrder)
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	n := 0
+	var text strings.Builder
 	for _, m := range manifests {
 		n += objectsIn([]byte(m.Content))
+		text.WriteString("---\n# Source: " + m.Name + "\n" + m.Content + "\n")
 	}
 	for _, h := range hooks {
 		test := false
@@ -397,9 +406,10 @@ func helmTemplate(dir string) (int, error) {
 		}
 		if !test {
 			n += objectsIn([]byte(h.Manifest))
+			text.WriteString("---\n# Source: " + h.Path + "\n" + h.Manifest + "\n")
 		}
 	}
-	return n, nil
+	return text.String(), n, nil
 }
 
 // kubectlCount counts the objects of a file as kubectl reads it.

@@ -9,6 +9,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/secret"
 )
@@ -21,9 +23,14 @@ import (
 // Only plain manifest files get them: skip says which files not to touch (a
 // chart's templates, a kustomization's resources; fix writes values and
 // patches there). A fix whose edits cannot be made (YAML the editor does not
-// rewrite), that creates objects in another file, or whose new lines would
-// show a credential value, gets none. Files are read once, in parallel.
-func TextEdits(findings []check.Finding, skip func(file string) bool) {
+// rewrite), that creates objects in another file, whose new lines would
+// show a credential value, or, for a finding with alternatives, that
+// resolved finds does not resolve it on its own (an alternative that needs
+// the next one), gets none. Files are read once, in parallel.
+//
+// resolved, when set, reports whether f is gone from doc (the document's
+// text after the fix, named file); the caller judges it with the check.
+func TextEdits(findings []check.Finding, skip func(file string) bool, resolved func(file, doc string, f *check.Finding) bool) {
 	byFile := map[string][]int{}
 	var files []string
 	for i := range findings {
@@ -46,7 +53,7 @@ func TextEdits(findings []check.Finding, skip func(file string) bool) {
 		go func() {
 			defer wg.Done()
 			for file := range next {
-				textEditsInFile(file, findings, byFile[file])
+				textEditsInFile(file, findings, byFile[file], resolved)
 			}
 		}()
 	}
@@ -58,7 +65,7 @@ func TextEdits(findings []check.Finding, skip func(file string) bool) {
 }
 
 // textEditsInFile computes the text edits of the findings (indexes) of file.
-func textEditsInFile(file string, findings []check.Finding, which []int) {
+func textEditsInFile(file string, findings []check.Finding, which []int, resolved func(file, doc string, f *check.Finding) bool) {
 	data, err := os.ReadFile(file) //nolint:gosec // a file the scan read
 	if err != nil {
 		return
@@ -109,7 +116,10 @@ func textEditsInFile(file string, findings []check.Finding, which []int) {
 				}
 				changed = []bool{ch1}
 			}
-			if !changed[0] {
+			// An alternative may be there for when an earlier one is not
+			// enough; a finding's only fix is made to resolve it (and held
+			// to it by TestTextEditsMakeTheFix and the corpus).
+			if !changed[0] || (resolved != nil && len(f.Fixes) > 1 && !resolved(file, after, f)) {
 				continue
 			}
 			if te, ok := lineChange(file, ch, after, crlf); ok {
@@ -212,4 +222,31 @@ func utf16Len(s string) int {
 		}
 	}
 	return n
+}
+
+// Resolver is what TextEdits asks whether a fix resolved its finding: the
+// finding's check, run on the edited document alone with opts, no longer
+// reports it (the same object, field and message).
+func Resolver(checks []check.Check, opts engine.Options) func(file, doc string, f *check.Finding) bool {
+	byID := make(map[string][]check.Check, len(checks))
+	for _, c := range checks {
+		byID[c.ID] = []check.Check{c}
+	}
+	opts.Fixes, opts.Suppress, opts.Target, opts.Workers = false, nil, nil, 1
+	return func(file, doc string, f *check.Finding) bool {
+		c, ok := byID[f.CheckID]
+		if !ok {
+			return false
+		}
+		objs, errs := manifest.Parse(file, []byte(doc))
+		if len(errs) > 0 {
+			return false
+		}
+		for _, g := range engine.Run(c, inventory.New(objs), opts).Findings {
+			if g.Object.Kind == f.Object.Kind && g.Object.Name == f.Object.Name && g.Field == f.Field && g.Message == f.Message {
+				return false
+			}
+		}
+		return true
+	}
 }

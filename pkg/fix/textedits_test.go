@@ -66,7 +66,7 @@ func TestTextEditsMakeTheFix(t *testing.T) {
 				t.Fatal(errs)
 			}
 			res := engine.Run(only, inventory.New(objs), opts)
-			TextEdits(res.Findings, nil)
+			TextEdits(res.Findings, nil, Resolver(only, opts))
 			for _, f := range res.Findings {
 				for _, fx := range f.Fixes {
 					if len(fx.Creates) > 0 {
@@ -140,7 +140,7 @@ func TestTextEditsShowNoCredential(t *testing.T) {
 				}
 			}
 			res := engine.Run(only, inventory.New(objs), opts)
-			TextEdits(res.Findings, nil)
+			TextEdits(res.Findings, nil, Resolver(only, opts))
 			got := false
 			for _, f := range res.Findings {
 				for _, fx := range f.Fixes {

@@ -61,7 +61,7 @@ func scanTestdataWithFixes(t *testing.T) *engine.Result {
 		FailOn: &high,
 		Fixes:  true,
 	})
-	fix.TextEdits(res.Findings, nil)
+	fix.TextEdits(res.Findings, nil, fix.Resolver(catalog, engine.Options{PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}}))
 	return res
 }
 

@@ -166,7 +166,7 @@ func (p *Plan) Run(ctx context.Context) (*engine.Result, error) {
 		res.Notices = notices
 		res.Summary.Files = loaded.Files
 		if p.Fixes {
-			fix.TextEdits(res.Findings, rendered(p.Paths, loaded.Claimed))
+			fix.TextEdits(res.Findings, rendered(p.Paths, loaded.Claimed), fix.Resolver(p.Checks, eopts))
 		}
 	}
 	if res.Summary.Objects == 0 && !p.AllowEmpty {

@@ -277,3 +277,21 @@ func mustChecks(t *testing.T) []check.Check {
 	}
 	return reg.Checks()
 }
+
+// TestWebhookServeFlags: the webhook refuses to start without TLS files or
+// with an unknown severity, with exit 2 and a message naming the flag.
+func TestWebhookServeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"webhook", "serve"}, "--tls-cert-file"},
+		{[]string{"webhook", "serve", "--tls-cert-file", "a", "--tls-private-key-file", "b", "--enforce", "severe"}, "--enforce"},
+		{[]string{"webhook", "serve", "--tls-cert-file", "missing.crt", "--tls-private-key-file", "missing.key"}, "missing.crt"},
+	} {
+		r := rampart(t, "", tc.args...)
+		if r.code != ExitError || !strings.Contains(r.stderr+r.stdout, tc.want) {
+			t.Errorf("%v: exit %d, %s%s", tc.args, r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -60,12 +60,21 @@ func repoRoot() (string, error) {
 }
 
 // Start starts kube-apiserver and etcd on 127.0.0.1.
-func Start() (*Cluster, error) {
+func Start() (*Cluster, error) { return StartWithWebhooks(envtest.WebhookInstallOptions{}) }
+
+// StartWithWebhooks starts the control plane with admission webhooks
+// registered: envtest points their client configurations at
+// LocalServingHost:LocalServingPort (127.0.0.1) with a CA it generates, and
+// leaves the serving certificate in LocalServingCertDir (tls.crt, tls.key).
+func StartWithWebhooks(webhooks envtest.WebhookInstallOptions) (*Cluster, error) {
 	assets, err := Assets()
 	if err != nil {
 		return nil, err
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	if len(webhooks.ValidatingWebhooks)+len(webhooks.MutatingWebhooks) > 0 && webhooks.LocalServingHost == "" {
+		webhooks.LocalServingHost = "127.0.0.1"
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, WebhookInstallOptions: webhooks}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)

@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/rampart-k8s/rampart/pkg/admission"
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/scan"
+)
+
+type webhookOptions struct {
+	listen, certFile, keyFile, config string
+	enforce, warn, audit              string
+	pssLevel                          string
+	drain                             time.Duration
+}
+
+func newWebhookCmd(s *streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Judge objects at admission with the scanner's catalog",
+	}
+	o := &webhookOptions{}
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the validating admission webhook (AdmissionReview v1)",
+		Long: `Serve /validate (AdmissionReview v1), /healthz, /readyz and /metrics over TLS.
+
+Each CREATE and UPDATE is judged with the catalog, as scan judges a file:
+findings at or above --enforce deny the request (the message names each
+finding and its field), at or above --warn come back as warnings, at or
+above --audit as an audit annotation. An UPDATE is judged on what it brings:
+findings the object already had do not count. The object's own ignore
+annotations and the configuration's exceptions apply. The certificate files
+are read again when they change. On SIGTERM, /readyz fails at once and the
+server drains for --drain before it stops.`,
+		Example: `  rampart webhook serve --tls-cert-file tls.crt --tls-private-key-file tls.key --enforce high --warn medium`,
+		RunE:    func(_ *cobra.Command, _ []string) error { return runWebhook(s, o) },
+	}
+	f := serve.Flags()
+	f.StringVar(&o.listen, "listen", ":8443", "address to serve on")
+	f.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM); read again when it changes")
+	f.StringVar(&o.keyFile, "tls-private-key-file", "", "serving key (PEM); read again when it changes")
+	f.StringVar(&o.config, "config", "", "configuration file (.rampart.yaml): checks, exceptions, allowed registries")
+	f.StringVar(&o.enforce, "enforce", "high", "lowest severity that denies a request: critical, high, medium, low, info, or none")
+	f.StringVar(&o.warn, "warn", "medium", "lowest severity returned as a warning, or none")
+	f.StringVar(&o.audit, "audit", "low", "lowest severity recorded in an audit annotation, or none")
+	f.StringVar(&o.pssLevel, "pss-level", "restricted", "Pod Security Standards level: baseline or restricted")
+	f.DurationVar(&o.drain, "drain", 5*time.Second, "time to keep serving after SIGTERM, not ready, so the API server stops sending")
+	cmd.AddCommand(serve)
+	return cmd
+}
+
+func severityFlag(name, v string) (*check.Severity, error) {
+	if v == "none" {
+		return nil, nil
+	}
+	sev, err := check.ParseSeverity(v)
+	if err != nil {
+		return nil, usageError("--%s: %v", name, err)
+	}
+	return &sev, nil
+}
+
+func runWebhook(s *streams, o *webhookOptions) error {
+	if o.certFile == "" || o.keyFile == "" {
+		return usageError("--tls-cert-file and --tls-private-key-file are required: the API server calls webhooks over TLS only")
+	}
+	level, err := api.ParseLevel(o.pssLevel)
+	if err != nil || level == api.LevelPrivileged {
+		return usageError("--pss-level: want baseline or restricted, got %q", o.pssLevel)
+	}
+	var modes [3]*check.Severity
+	for i, m := range []struct{ name, v string }{{"enforce", o.enforce}, {"warn", o.warn}, {"audit", o.audit}} {
+		if modes[i], err = severityFlag(m.name, m.v); err != nil {
+			return err
+		}
+	}
+	paths := []string{"."}
+	plan, err := scan.New(scan.Options{Paths: paths, ConfigFile: o.config, PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}})
+	if err != nil {
+		return usageError("%v", err)
+	}
+	certs, err := admission.NewCertReloader(o.certFile, o.keyFile)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	reviewer := admission.NewReviewer(admission.Options{Checks: plan.Checks, Engine: plan.Engine, Enforce: modes[0], Warn: modes[1], Audit: modes[2]})
+	handler := admission.NewHandler(reviewer, admission.NewMetrics())
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return usageError("--listen: %v", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(ln, "", "") }()
+	fmt.Fprintf(s.err, "rampart webhook serving on %s (%d checks)\n", ln.Addr(), len(plan.Checks))
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("draining", "for", o.drain)
+	handler.SetReady(false)
+	time.Sleep(o.drain)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+// Package webhook tests the admission webhook registered with a real
+// kube-apiserver (internal/testcluster, envtest's webhook installation): the
+// API server's decisions on the catalog's fixtures are the scanner's.
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"k8s.io/pod-security-admission/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampart-k8s/rampart/internal/testcluster"
+	"github.com/rampart-k8s/rampart/pkg/admission"
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+const webhookName = "validate.rampart.dev"
+
+var (
+	cluster *testcluster.Cluster
+	opts    = engine.Options{PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}}
+	high    = check.High
+	medium  = check.Medium
+)
+
+func configuration() *admissionregistrationv1.ValidatingWebhookConfiguration {
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	path := "/validate"
+	timeout := int32(5)
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: resources}}
+	}
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "rampart"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    webhookName,
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: "rampart", Name: "rampart", Path: &path}},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{rule("", "pods", "replicationcontrollers", "podtemplates"), rule("apps", "deployments", "statefulsets", "daemonsets", "replicasets"), rule("batch", "jobs", "cronjobs")},
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "rampart"}}}},
+			// Objects labelled rampart-test-skip are created without the
+			// webhook (to have a non-compliant object to update).
+			ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "rampart-test-skip", Operator: metav1.LabelSelectorOpDoesNotExist}}},
+		}},
+	}
+}
+
+func TestMain(m *testing.M) {
+	c, err := testcluster.StartWithWebhooks(envtest.WebhookInstallOptions{
+		ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{configuration()},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "webhook e2e: cannot start the test control plane:", err)
+		os.Exit(1) // fail, never skip
+	}
+	cluster = c
+	srv, err := serve(c.Env.WebhookInstallOptions)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "webhook e2e: cannot serve the webhook:", err)
+		_ = c.Stop()
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = srv.Close()
+	if err := c.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "webhook e2e: stopping the control plane:", err)
+	}
+	os.Exit(code)
+}
+
+// serve starts the webhook as `rampart webhook serve --enforce high --warn
+// medium` does, on envtest's port and certificate.
+func serve(w envtest.WebhookInstallOptions) (*http.Server, error) {
+	certs, err := admission.NewCertReloader(filepath.Join(w.LocalServingCertDir, "tls.crt"), filepath.Join(w.LocalServingCertDir, "tls.key"))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(w.LocalServingHost, fmt.Sprint(w.LocalServingPort)))
+	if err != nil {
+		return nil, err
+	}
+	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Warn: &medium})
+	srv := &http.Server{Handler: admission.NewHandler(r, admission.NewMetrics()), ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	return srv, nil
+}
+
+// warnings collects the API server's warnings.
+type warnings struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.got = append(w.got, text)
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.got
+	w.got = nil
+	return out
+}
+
+func newClient(t *testing.T) (client.Client, *warnings) {
+	t.Helper()
+	w := &warnings{}
+	cfg := rest.CopyConfig(cluster.Config)
+	cfg.WarningHandler = w
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, w
+}
+
+func namespace(t *testing.T, c client.Client, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := c.Create(context.Background(), ns); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+}
+
+var workloadKinds = map[string]bool{"Pod": true, "Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true,
+	"Job": true, "CronJob": true, "ReplicationController": true, "PodTemplate": true}
+
+// TestAPIServerDecidesAsTheScanner: every single-object fixture of the
+// catalog that runs a pod, created (dry run) through the API server with the
+// webhook registered: denied by the webhook exactly when the scanner finds
+// something at or above high in it; what the API server refuses by itself
+// is counted apart.
+func TestAPIServerDecidesAsTheScanner(t *testing.T) {
+	c, _ := newClient(t)
+	namespace(t, c, "admit")
+	paths, _ := filepath.Glob("../../../pkg/checks/testdata/*/*.yaml")
+	agreed, deniedByUs, refused := 0, 0, 0
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, errs := manifest.Parse(p, data)
+		if len(errs) > 0 || len(objs) != 1 || !workloadKinds[objs[0].Kind] {
+			continue
+		}
+		manifest.SetDefaultNamespace(objs, "admit")
+		wantDeny := false
+		for _, f := range engine.Run(checks.Builtin(), inventory.New(objs), opts).Findings {
+			wantDeny = wantDeny || f.Severity >= check.High
+		}
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal(data, &u.Object); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		u.SetNamespace("admit")
+		u.SetName(fmt.Sprintf("f%d", agreed+deniedByUs+refused))
+		err = c.Create(context.Background(), &u, client.DryRunAll)
+		switch {
+		case err == nil:
+			if wantDeny {
+				t.Errorf("%s: admitted; the scanner finds something at or above high", p)
+			}
+			agreed++
+		case strings.Contains(err.Error(), `admission webhook "`+webhookName+`" denied the request`):
+			if !wantDeny {
+				t.Errorf("%s: denied; the scanner finds nothing at or above high: %v", p, err)
+			}
+			if strings.Contains(err.Error(), ".go:") || strings.Contains(err.Error(), "testdata") {
+				t.Errorf("%s: the denial names a file: %v", p, err)
+			}
+			deniedByUs++
+		default:
+			refused++ // the API server's own validation (a wrong type, a missing field)
+		}
+	}
+	if agreed < 20 || deniedByUs < 40 {
+		t.Fatalf("admitted %d, denied by the webhook %d, refused by the API server %d", agreed, deniedByUs, refused)
+	}
+	t.Logf("admitted %d, denied by the webhook %d, refused by the API server itself %d", agreed, deniedByUs, refused)
+}
+
+const pod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: modes
+  labels: {app: web}
+spec:
+  securityContext:
+    runAsNonRoot: true
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+  - name: web
+    image: registry.example.com/web:1.0
+    securityContext:
+      allowPrivilegeEscalation: ESCALATION
+      capabilities: {drop: [ALL]}
+      privileged: PRIVILEGED
+`
+
+func podObject(t *testing.T, privileged bool, labels map[string]string) *unstructured.Unstructured {
+	t.Helper()
+	var u unstructured.Unstructured
+	// The API server refuses privileged without privilege escalation.
+	text := strings.NewReplacer("PRIVILEGED", fmt.Sprint(privileged), "ESCALATION", fmt.Sprint(privileged)).Replace(pod)
+	if err := yaml.Unmarshal([]byte(text), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	l := u.GetLabels()
+	for k, v := range labels {
+		l[k] = v
+	}
+	u.SetLabels(l)
+	return &u
+}
+
+// TestModesThroughTheAPIServer: warnings reach the client; a privileged
+// pod is denied with the field named; an update that only relabels a
+// non-compliant pod the cluster already runs is allowed; kube-system is
+// left out.
+func TestModesThroughTheAPIServer(t *testing.T) {
+	ctx := context.Background()
+	c, w := newClient(t)
+	namespace(t, c, "modes")
+	if err := c.Create(ctx, podObject(t, false, nil)); err != nil {
+		t.Fatalf("compliant pod: %v", err)
+	}
+	got := strings.Join(w.take(), "\n")
+	if !strings.Contains(got, "medium ") {
+		t.Errorf("no medium warning for the compliant pod; warnings: %q", got)
+	}
+	bad := podObject(t, true, nil)
+	bad.SetName("bad")
+	err := c.Create(ctx, bad)
+	if err == nil || !strings.Contains(err.Error(), "pss-privileged") || !strings.Contains(err.Error(), "securityContext.privileged") {
+		t.Fatalf("privileged pod: %v", err)
+	}
+	// A non-compliant pod the cluster runs (created past the webhook), then
+	// relabelled through it.
+	old := podObject(t, true, map[string]string{"rampart-test-skip": "1"})
+	old.SetName("old")
+	if err := c.Create(ctx, old); err != nil {
+		t.Fatalf("pod past the webhook: %v", err)
+	}
+	relabelled := old.DeepCopy()
+	l := relabelled.GetLabels()
+	delete(l, "rampart-test-skip")
+	l["team"] = "shop"
+	relabelled.SetLabels(l)
+	if err := c.Update(ctx, relabelled); err != nil {
+		t.Errorf("relabelling a running non-compliant pod: %v", err)
+	}
+	// kube-system is left out by the configuration's namespaceSelector.
+	sys := podObject(t, true, nil)
+	sys.SetName("sys")
+	sys.SetNamespace("kube-system")
+	if err := c.Create(ctx, sys, client.DryRunAll); err != nil {
+		t.Errorf("kube-system: %v", err)
+	}
+}

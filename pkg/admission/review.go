@@ -1,0 +1,187 @@
+// Package admission judges Kubernetes admission requests with the scanner's
+// catalog: the object of a CREATE or UPDATE is the one target, its context
+// is what the request carries (and, later, an informer cache), and the
+// verdict follows severities as `scan --fail-on` does: findings at or above
+// Enforce deny the request, at or above Warn come back as API-server
+// warnings, at or above Audit as an audit annotation. The HTTP handler
+// (server.go) speaks AdmissionReview v1.
+package admission
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/object"
+	"github.com/rampart-k8s/rampart/pkg/secret"
+)
+
+// The API server's limits on warnings: each at most 256 characters, all of
+// them at most 4 KiB.
+const (
+	maxWarning      = 256
+	maxWarningTotal = 4 << 10
+	// maxMessage bounds a denial's message (the API server shows it to the
+	// user whole).
+	maxMessage = 4 << 10
+)
+
+// Options say what a Reviewer judges and how it decides.
+type Options struct {
+	// Checks and Engine are the catalog and the options a scan would use
+	// (the scan plan's); suppression annotations on the object apply.
+	Checks []check.Check
+	Engine engine.Options
+	// Enforce, Warn and Audit are the lowest severities that deny, warn
+	// and annotate; nil turns the mode off.
+	Enforce, Warn, Audit *check.Severity
+}
+
+// Reviewer answers admission requests.
+type Reviewer struct {
+	opts Options
+}
+
+// NewReviewer returns a Reviewer.
+func NewReviewer(opts Options) *Reviewer {
+	opts.Engine.Fixes, opts.Engine.Target = false, nil
+	opts.Engine.Workers = 1 // one object: the requests are the parallelism
+	return &Reviewer{opts: opts}
+}
+
+// Decision is a review's outcome with the findings it rests on.
+type Decision struct {
+	Response *admissionv1.AdmissionResponse
+	Findings []check.Finding
+}
+
+// Review judges one request. It never fails: what cannot be judged (an
+// object that does not decode) is denied with a message saying why.
+func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+	if (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) || req.SubResource != "" {
+		return Decision{Response: resp} // deletes, connects, status and scale: nothing a check judges
+	}
+	findings, err := r.judge(req.Object.Raw)
+	if err != nil {
+		return Decision{Response: deny(req.UID, "rampart: the object cannot be judged: "+err.Error())}
+	}
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		// As Pod Security Admission does: an update that brings nothing new
+		// for a check to judge (labels, annotations, replicas) is allowed;
+		// what the object already had is not counted against it.
+		if old, err := r.judge(req.OldObject.Raw); err == nil {
+			had := make(map[string]bool, len(old))
+			for _, f := range old {
+				had[findingKey(f)] = true
+			}
+			kept := findings[:0]
+			for _, f := range findings {
+				if !had[findingKey(f)] {
+					kept = append(kept, f)
+				}
+			}
+			findings = kept
+		}
+	}
+	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Severity > findings[j].Severity })
+	var denied []string
+	warnings, warnBytes := []string(nil), 0
+	var audited []string
+	for _, f := range findings {
+		line := describe(f)
+		if r.opts.Enforce != nil && f.Severity >= *r.opts.Enforce {
+			denied = append(denied, line)
+		}
+		if r.opts.Warn != nil && f.Severity >= *r.opts.Warn {
+			w := truncate(line, maxWarning)
+			if warnBytes+len(w) <= maxWarningTotal {
+				warnings = append(warnings, w)
+				warnBytes += len(w)
+			}
+		}
+		if r.opts.Audit != nil && f.Severity >= *r.opts.Audit {
+			audited = append(audited, f.CheckID)
+		}
+	}
+	resp.Warnings = warnings
+	if len(audited) > 0 {
+		resp.AuditAnnotations = map[string]string{"findings": strings.Join(dedupe(audited), ",")}
+	}
+	if len(denied) > 0 {
+		msg := fmt.Sprintf("rampart: %d finding(s) at or above %s:\n- %s", len(denied), *r.opts.Enforce, strings.Join(denied, "\n- "))
+		d := deny(req.UID, truncate(msg, maxMessage))
+		d.Warnings, d.AuditAnnotations = resp.Warnings, resp.AuditAnnotations
+		resp = d
+	}
+	return Decision{Response: resp, Findings: findings}
+}
+
+// judge decodes an object as the scanner reads a manifest and runs the
+// catalog on it, with the object as its own context.
+func (r *Reviewer) judge(raw []byte) ([]check.Finding, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("the request holds no object")
+	}
+	objs, errs := manifest.Parse("", raw)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", secret.Message(errs[0].Message))
+	}
+	if len(objs) != 1 {
+		return nil, fmt.Errorf("want one object, got %d", len(objs))
+	}
+	manifest.SetDefaultNamespace(objs, "")
+	lookup := inventory.New(objs)
+	res := engine.Judge(r.opts.Checks, []*object.Object{lookup.Objects[0]}, lookup, r.opts.Engine)
+	if len(res.Errors) > 0 {
+		return nil, fmt.Errorf("%s", res.Errors[0].Message)
+	}
+	return res.Findings, nil
+}
+
+// describe is a finding as a person reads it in kubectl's output: no file,
+// the field it names.
+func describe(f check.Finding) string {
+	s := f.Severity.String() + " " + f.CheckID + ": " + f.Message
+	if f.Field != "" && !strings.Contains(f.Message, f.Field) {
+		s += " (" + f.Field + ")"
+	}
+	return s
+}
+
+func findingKey(f check.Finding) string { return f.CheckID + "|" + f.Field + "|" + f.Message }
+
+func deny(uid types.UID, msg string) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{UID: uid, Allowed: false, Result: &metav1.Status{Status: metav1.StatusFailure, Code: 403, Reason: metav1.StatusReasonForbidden, Message: msg}}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && (s[cut]&0xC0) == 0x80 {
+		cut-- // not inside a UTF-8 sequence
+	}
+	return s[:cut] + "…"
+}
+
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	out := ids[:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}

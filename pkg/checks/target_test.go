@@ -21,12 +21,7 @@ import (
 // none loses what it reads from the context.
 func TestOneTargetWithContext(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*/*.yaml")
-	reg, err := Registry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := engine.Options{PSS: restrictedLatest, AllowedRegistries: []string{"registry.example.com", "*.mirror.example.com"},
-		KnownCheck: func(id string) bool { _, ok := reg.Get(id); return ok }}
+	opts := fixtureOptions(t)
 	key := func(f check.Finding) string {
 		return fmt.Sprint(f.CheckID, "|", f.Object, "|", f.Field, "|", f.Location.Line, "|", f.Message)
 	}
@@ -77,12 +72,7 @@ func TestOneTargetWithContext(t *testing.T) {
 // check that reads a kind it did not declare loses findings here.
 func TestReadsDeclared(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*/*.yaml")
-	reg, err := Registry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := engine.Options{PSS: restrictedLatest, AllowedRegistries: []string{"registry.example.com", "*.mirror.example.com"},
-		KnownCheck: func(id string) bool { _, ok := reg.Get(id); return ok }}
+	opts := fixtureOptions(t)
 	key := func(f check.Finding) string {
 		return fmt.Sprint(f.CheckID, "|", f.Object, "|", f.Field, "|", f.Location.Line, "|", f.Message, "|", f.Related)
 	}
@@ -194,4 +184,15 @@ spec:
 	if got := nsLevel(engine.Run(Builtin(), inv, opts).Findings); !slices.Equal(got, []string{"Namespace/shop"}) {
 		t.Errorf("file scan: namespace-level findings on %v, want [Namespace/shop]", got)
 	}
+}
+
+// fixtureOptions are the engine options the fixtures are written for.
+func fixtureOptions(t *testing.T) engine.Options {
+	t.Helper()
+	reg, err := Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Options{PSS: restrictedLatest, AllowedRegistries: []string{"registry.example.com", "*.mirror.example.com"},
+		KnownCheck: func(id string) bool { _, ok := reg.Get(id); return ok }}
 }

@@ -137,32 +137,20 @@ func objectRoot(docs []*yaml.Node, kind, name string, line int) *yaml.Node {
 		if d.Kind != yaml.MappingNode || len(d.Content) == 0 || d.Content[0].Line > line {
 			continue
 		}
-		if scalarAt(d, "kind") == kind && scalarAt(mapValue(d, "metadata"), "name") == name {
+		if scalarAt(d, "kind") == kind && scalarAt(d, "metadata.name") == name {
 			found = d
 		}
 	}
 	return found
 }
 
-// mapValue is the value of key in mapping m, or nil.
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
+// scalarAt is the scalar value at path in root, or "".
+func scalarAt(root *yaml.Node, path string) string {
+	n, rest := lookup(root, manifest.ParsePath(path))
+	if len(rest) > 0 || n == nil || n.Kind != yaml.ScalarNode {
+		return ""
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// scalarAt is the scalar value of key in mapping m, or "".
-func scalarAt(m *yaml.Node, key string) string {
-	if v := mapValue(m, key); v != nil && v.Kind == yaml.ScalarNode {
-		return v.Value
-	}
-	return ""
+	return n.Value
 }
 
 // chunkAt returns the index of the chunk that holds line, or -1.

@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/rampart-k8s/rampart/pkg/admission"
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/scan"
+	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
 type webhookOptions struct {
@@ -25,6 +27,8 @@ type webhookOptions struct {
 	enforce, warn, audit              string
 	pssLevel                          string
 	drain                             time.Duration
+	clusterContext                    bool
+	cl                                source.ClusterOptions
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -59,6 +63,9 @@ server drains for --drain before it stops.`,
 	f.StringVar(&o.audit, "audit", "low", "lowest severity recorded in an audit annotation, or none")
 	f.StringVar(&o.pssLevel, "pss-level", "restricted", "Pod Security Standards level: baseline or restricted")
 	f.DurationVar(&o.drain, "drain", 5*time.Second, "time to keep serving after SIGTERM, not ready, so the API server stops sending")
+	f.BoolVar(&o.clusterContext, "cluster-context", false, "read the context the checks need (Namespaces and their rampart.dev/enforce|warn|audit labels, NetworkPolicies, ServiceAccounts, bindings) from the cluster through informers; off judges each request alone")
+	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "with --cluster-context: kubeconfig file (default: the in-cluster config, KUBECONFIG, ~/.kube/config)")
+	f.StringVar(&o.cl.Context, "context", "", "with --cluster-context: kubeconfig context to use")
 	cmd.AddCommand(serve)
 	return cmd
 }
@@ -97,7 +104,28 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	reviewer := admission.NewReviewer(admission.Options{Checks: plan.Checks, Engine: plan.Engine, Enforce: modes[0], Warn: modes[1], Audit: modes[2]})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	ropts := admission.Options{Checks: plan.Checks, Engine: plan.Engine, Enforce: modes[0], Warn: modes[1], Audit: modes[2]}
+	if o.clusterContext {
+		cfg, _, err := source.Config(o.cl)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		cc := admission.NewClusterContext(cs)
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = cc.Start(sctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("--cluster-context: %w", err)
+		}
+		ropts.Context = cc
+	}
+	reviewer := admission.NewReviewer(ropts)
 	handler := admission.NewHandler(reviewer, admission.NewMetrics())
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -111,8 +139,6 @@ func runWebhook(s *streams, o *webhookOptions) error {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       90 * time.Second,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()
 	fmt.Fprintf(s.err, "rampart webhook serving on %s (%d checks)\n", ln.Addr(), len(plan.Checks))

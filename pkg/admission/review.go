@@ -41,8 +41,22 @@ type Options struct {
 	Checks []check.Check
 	Engine engine.Options
 	// Enforce, Warn and Audit are the lowest severities that deny, warn
-	// and annotate; nil turns the mode off.
+	// and annotate; nil turns the mode off. A Namespace's labels override
+	// them when Context is set.
 	Enforce, Warn, Audit *check.Severity
+	// Context, when set, gives the objects the checks read besides the
+	// request's (the cluster's, from informer caches) and the namespace's
+	// modes; nil judges the request alone.
+	Context Context
+}
+
+// Context is what the cluster tells about a request's namespace.
+type Context interface {
+	// Objects are the context objects of a request in namespace ns.
+	Objects(ns string) []*manifest.Object
+	// Modes are the enforce, warn and audit severities in namespace ns,
+	// and what is wrong with the labels that set them.
+	Modes(ns string, defaults [3]*check.Severity) ([3]*check.Severity, []string)
 }
 
 // Reviewer answers admission requests.
@@ -70,7 +84,15 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 	if (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) || req.SubResource != "" {
 		return Decision{Response: resp} // deletes, connects, status and scale: nothing a check judges
 	}
-	findings, err := r.judge(req.Object.Raw)
+	modes := [3]*check.Severity{r.opts.Enforce, r.opts.Warn, r.opts.Audit}
+	var problems []string
+	var context []*manifest.Object
+	if r.opts.Context != nil {
+		modes, problems = r.opts.Context.Modes(req.Namespace, modes)
+		context = r.opts.Context.Objects(req.Namespace)
+	}
+	enforce, warn, audit := modes[0], modes[1], modes[2]
+	findings, err := r.judge(req.Object.Raw, req.Namespace, context)
 	if err != nil {
 		return Decision{Response: deny(req.UID, "rampart: the object cannot be judged: "+err.Error())}
 	}
@@ -78,7 +100,7 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 		// As Pod Security Admission does: an update that brings nothing new
 		// for a check to judge (labels, annotations, replicas) is allowed;
 		// what the object already had is not counted against it.
-		if old, err := r.judge(req.OldObject.Raw); err == nil {
+		if old, err := r.judge(req.OldObject.Raw, req.Namespace, context); err == nil {
 			had := make(map[string]bool, len(old))
 			for _, f := range old {
 				had[findingKey(f)] = true
@@ -95,20 +117,23 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Severity > findings[j].Severity })
 	var denied []string
 	warnings, warnBytes := []string(nil), 0
+	for _, p := range problems {
+		warnings, warnBytes = append(warnings, truncate(p, maxWarning)), warnBytes+len(truncate(p, maxWarning))
+	}
 	var audited []string
 	for _, f := range findings {
 		line := describe(f)
-		if r.opts.Enforce != nil && f.Severity >= *r.opts.Enforce {
+		if enforce != nil && f.Severity >= *enforce {
 			denied = append(denied, line)
 		}
-		if r.opts.Warn != nil && f.Severity >= *r.opts.Warn {
+		if warn != nil && f.Severity >= *warn {
 			w := truncate(line, maxWarning)
 			if warnBytes+len(w) <= maxWarningTotal {
 				warnings = append(warnings, w)
 				warnBytes += len(w)
 			}
 		}
-		if r.opts.Audit != nil && f.Severity >= *r.opts.Audit {
+		if audit != nil && f.Severity >= *audit {
 			audited = append(audited, f.CheckID)
 		}
 	}
@@ -117,7 +142,7 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 		resp.AuditAnnotations = map[string]string{"findings": strings.Join(dedupe(audited), ",")}
 	}
 	if len(denied) > 0 {
-		msg := fmt.Sprintf("rampart: %d finding(s) at or above %s:\n- %s", len(denied), *r.opts.Enforce, strings.Join(denied, "\n- "))
+		msg := fmt.Sprintf("rampart: %d finding(s) at or above %s:\n- %s", len(denied), *enforce, strings.Join(denied, "\n- "))
 		d := deny(req.UID, truncate(msg, maxMessage))
 		d.Warnings, d.AuditAnnotations = resp.Warnings, resp.AuditAnnotations
 		resp = d
@@ -126,8 +151,8 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 }
 
 // judge decodes an object as the scanner reads a manifest and runs the
-// catalog on it, with the object as its own context.
-func (r *Reviewer) judge(raw []byte) ([]check.Finding, error) {
+// catalog on it, with the object and the context objects as its lookup.
+func (r *Reviewer) judge(raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("the request holds no object")
 	}
@@ -138,8 +163,8 @@ func (r *Reviewer) judge(raw []byte) ([]check.Finding, error) {
 	if len(objs) != 1 {
 		return nil, fmt.Errorf("want one object, got %d", len(objs))
 	}
-	manifest.SetDefaultNamespace(objs, "")
-	lookup := inventory.New(objs)
+	manifest.SetDefaultNamespace(objs, namespace)
+	lookup := inventory.New(append(objs, context...))
 	res := engine.Judge(r.opts.Checks, []*object.Object{lookup.Objects[0]}, lookup, r.opts.Engine)
 	if len(res.Errors) > 0 {
 		return nil, fmt.Errorf("%s", res.Errors[0].Message)

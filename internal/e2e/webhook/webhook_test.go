@@ -18,8 +18,10 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/pod-security-admission/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -83,7 +85,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1) // fail, never skip
 	}
 	cluster = c
-	srv, err := serve(c.Env.WebhookInstallOptions)
+	informers, stopInformers := context.WithCancel(context.Background())
+	srv, err := serve(informers, c.Env.WebhookInstallOptions)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "webhook e2e: cannot serve the webhook:", err)
 		_ = c.Stop()
@@ -91,6 +94,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = srv.Close()
+	stopInformers() // their watches would hold the API server open
 	if err := c.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "webhook e2e: stopping the control plane:", err)
 	}
@@ -99,7 +103,7 @@ func TestMain(m *testing.M) {
 
 // serve starts the webhook as `rampart webhook serve --enforce high --warn
 // medium` does, on envtest's port and certificate.
-func serve(w envtest.WebhookInstallOptions) (*http.Server, error) {
+func serve(ctx context.Context, w envtest.WebhookInstallOptions) (*http.Server, error) {
 	certs, err := admission.NewCertReloader(filepath.Join(w.LocalServingCertDir, "tls.crt"), filepath.Join(w.LocalServingCertDir, "tls.key"))
 	if err != nil {
 		return nil, err
@@ -108,7 +112,15 @@ func serve(w envtest.WebhookInstallOptions) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Warn: &medium})
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		return nil, err
+	}
+	cc := admission.NewClusterContext(cs)
+	if err := cc.Start(ctx); err != nil {
+		return nil, err
+	}
+	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Warn: &medium, Context: cc})
 	srv := &http.Server{Handler: admission.NewHandler(r, admission.NewMetrics()), ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
@@ -290,5 +302,97 @@ func TestModesThroughTheAPIServer(t *testing.T) {
 	sys.SetNamespace("kube-system")
 	if err := c.Create(ctx, sys, client.DryRunAll); err != nil {
 		t.Errorf("kube-system: %v", err)
+	}
+}
+
+// TestNamespaceModesAndContext: a Namespace's labels choose its modes (a
+// label that names no severity keeps the default, with a warning); the
+// checks read the cluster's objects (a ServiceAccount that a RoleBinding
+// grants something keeps its token without a finding).
+func TestNamespaceModesAndContext(t *testing.T) {
+	ctx := context.Background()
+	c, w := newClient(t)
+	for name, labels := range map[string]map[string]string{
+		"lenient": {admission.EnforceLabel: "critical", admission.WarnLabel: "high"},
+		"typo":    {admission.EnforceLabel: "hihg"},
+		"bound":   nil,
+	} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if err := c.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// runAsUser 0 is a high finding (pss-run-as-user).
+	root := func(ns string) *unstructured.Unstructured {
+		u := podObject(t, false, nil)
+		u.SetNamespace(ns)
+		u.SetName("root")
+		if err := unstructured.SetNestedField(u.Object, int64(0), "spec", "securityContext", "runAsUser"); err != nil {
+			t.Fatal(err)
+		}
+		if err := unstructured.SetNestedField(u.Object, false, "spec", "securityContext", "runAsNonRoot"); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	eventually(t, func() error { // the informer sees the new Namespaces
+		w.take()
+		err := c.Create(ctx, root("lenient"), client.DryRunAll)
+		if err != nil {
+			return err
+		}
+		if got := strings.Join(w.take(), "\n"); !strings.Contains(got, "pss-run-as-user") {
+			return fmt.Errorf("no high warning: %q", got)
+		}
+		return nil
+	})
+	err := c.Create(ctx, root("typo"), client.DryRunAll)
+	if err == nil || !strings.Contains(err.Error(), "pss-run-as-user") {
+		t.Errorf("typo namespace: the default enforce did not apply: %v", err)
+	}
+	if got := strings.Join(w.take(), "\n"); !strings.Contains(got, "is not a severity") {
+		t.Errorf("no warning about the label: %q", got)
+	}
+	// A ServiceAccount bound to a Role: its token is needed.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "bound"}}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "bound"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "view"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "api", Namespace: "bound"}}}
+	for _, o := range []client.Object{sa, rb} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, func() error {
+		u := podObject(t, false, nil)
+		u.SetNamespace("bound")
+		if err := unstructured.SetNestedField(u.Object, "api", "spec", "serviceAccountName"); err != nil {
+			t.Fatal(err)
+		}
+		w.take()
+		if err := c.Create(ctx, u, client.DryRunAll); err != nil {
+			return err
+		}
+		if got := strings.Join(w.take(), "\n"); strings.Contains(got, "sa-token-automount") || strings.Contains(got, "namespace-without-networkpolicy") {
+			return fmt.Errorf("the context was not read: %q", got)
+		}
+		return nil
+	})
+}
+
+// eventually retries f for up to 10 seconds: informers see new objects a
+// moment after the API server stores them.
+func eventually(t *testing.T, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

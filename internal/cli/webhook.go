@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-k8s/rampart/pkg/admission"
 	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/fix"
 	"github.com/rampart-k8s/rampart/pkg/scan"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
@@ -39,8 +40,9 @@ func newWebhookCmd(s *streams) *cobra.Command {
 	o := &webhookOptions{}
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the validating admission webhook (AdmissionReview v1)",
-		Long: `Serve /validate (AdmissionReview v1), /healthz, /readyz and /metrics over TLS.
+		Short: "Serve the admission webhook (AdmissionReview v1): /validate and /mutate",
+		Long: `Serve /validate and /mutate (AdmissionReview v1), /healthz, /readyz and
+/metrics over TLS.
 
 Each CREATE and UPDATE is judged with the catalog, as scan judges a file:
 findings at or above --enforce deny the request (the message names each
@@ -49,7 +51,11 @@ above --audit as an audit annotation. An UPDATE is judged on what it brings:
 findings the object already had do not count. The object's own ignore
 annotations and the configuration's exceptions apply. The certificate files
 are read again when they change. On SIGTERM, /readyz fails at once and the
-server drains for --drain before it stops.`,
+server drains for --drain before it stops.
+
+/mutate (with --cluster-context) makes the catalog's non-breaking fixes as a
+JSONPatch for objects in namespaces labelled rampart.dev/mutate=true; the
+patched object is judged again, and a second admission patches nothing.`,
 		Example: `  rampart webhook serve --tls-cert-file tls.crt --tls-private-key-file tls.key --enforce high --warn medium`,
 		RunE:    func(_ *cobra.Command, _ []string) error { return runWebhook(s, o) },
 	}
@@ -106,7 +112,11 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	ropts := admission.Options{Checks: plan.Checks, Engine: plan.Engine, Enforce: modes[0], Warn: modes[1], Audit: modes[2]}
+	eopts := plan.Engine
+	if eopts.Resources, err = fix.ParseResources(plan.Config.Fix.DefaultResources); err != nil {
+		return usageError("invalid configuration: fix.defaultResources: %v", err) // the values /mutate gives missing requests and limits
+	}
+	ropts := admission.Options{Checks: plan.Checks, Engine: eopts, Enforce: modes[0], Warn: modes[1], Audit: modes[2]}
 	if o.clusterContext {
 		cfg, _, err := source.Config(o.cl)
 		if err != nil {

@@ -132,3 +132,9 @@ func (c *ClusterContext) Modes(ns string, defaults [3]*check.Severity) ([3]*chec
 	}
 	return modes, problems
 }
+
+// Mutates reports whether namespace ns is labelled rampart.dev/mutate=true.
+func (c *ClusterContext) Mutates(ns string) bool {
+	n, ok := c.Namespace(ns)
+	return ok && n.Labels[MutateLabel] == "true"
+}

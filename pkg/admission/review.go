@@ -57,6 +57,8 @@ type Context interface {
 	// Modes are the enforce, warn and audit severities in namespace ns,
 	// and what is wrong with the labels that set them.
 	Modes(ns string, defaults [3]*check.Severity) ([3]*check.Severity, []string)
+	// Mutates reports whether namespace ns opts in to /mutate.
+	Mutates(ns string) bool
 }
 
 // Reviewer answers admission requests.
@@ -153,6 +155,10 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 // judge decodes an object as the scanner reads a manifest and runs the
 // catalog on it, with the object and the context objects as its lookup.
 func (r *Reviewer) judge(raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, error) {
+	return r.judgeWith(r.opts.Engine, raw, namespace, context)
+}
+
+func (r *Reviewer) judgeWith(eopts engine.Options, raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("the request holds no object")
 	}
@@ -165,7 +171,7 @@ func (r *Reviewer) judge(raw []byte, namespace string, context []*manifest.Objec
 	}
 	manifest.SetDefaultNamespace(objs, namespace)
 	lookup := inventory.New(append(objs, context...))
-	res := engine.Judge(r.opts.Checks, []*object.Object{lookup.Objects[0]}, lookup, r.opts.Engine)
+	res := engine.Judge(r.opts.Checks, []*object.Object{lookup.Objects[0]}, lookup, eopts)
 	if len(res.Errors) > 0 {
 		return nil, fmt.Errorf("%s", res.Errors[0].Message)
 	}

@@ -38,7 +38,7 @@ func NewMetrics() *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_admission_requests_total",
 			Help: "Admission requests received, by operation and kind."}, []string{"operation", "kind"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_admission_decisions_total",
-			Help: "Admission decisions: allowed, denied, error (the request could not be read)."}, []string{"decision"}),
+			Help: "Admission decisions: allowed, denied, patched (/mutate), error (the request could not be read)."}, []string{"decision"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rampart_admission_duration_seconds",
 			Help:    "Time to answer an admission request, reading and writing included.",
 			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}}, []string{"decision"}),
@@ -49,7 +49,7 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// Handler serves /validate, /healthz, /readyz and /metrics.
+// Handler serves /validate, /mutate, /healthz, /readyz and /metrics.
 type Handler struct {
 	reviewer *Reviewer
 	metrics  *Metrics
@@ -62,7 +62,8 @@ type Handler struct {
 func NewHandler(r *Reviewer, m *Metrics) *Handler {
 	h := &Handler{reviewer: r, metrics: m, mux: http.NewServeMux()}
 	h.ready.Store(true)
-	h.mux.HandleFunc("/validate", h.validate)
+	h.mux.HandleFunc("/validate", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
+	h.mux.HandleFunc("/mutate", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, true) })
 	h.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	h.mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !h.ready.Load() {
@@ -80,7 +81,7 @@ func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 	start := time.Now()
 	decision := "error"
 	defer func() { h.metrics.latency.WithLabelValues(decision).Observe(time.Since(start).Seconds()) }()
@@ -107,9 +108,12 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 	req := review.Request
 	h.metrics.requests.WithLabelValues(string(req.Operation), req.Kind.Kind).Inc()
 	var resp *admissionv1.AdmissionResponse
-	if err != nil {
+	switch {
+	case err != nil:
 		resp = deny(req.UID, "rampart: "+err.Error())
-	} else {
+	case mutate:
+		resp = h.reviewer.Mutate(req)
+	default:
 		d := h.reviewer.Review(req)
 		resp = d.Response
 		for _, f := range d.Findings {
@@ -117,8 +121,11 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	decision = "allowed"
-	if !resp.Allowed {
+	switch {
+	case !resp.Allowed:
 		decision = "denied"
+	case resp.Patch != nil:
+		decision = "patched"
 	}
 	h.metrics.decisions.WithLabelValues(decision).Inc()
 	out := admissionv1.AdmissionReview{TypeMeta: typeMeta(), Response: resp}

@@ -76,9 +76,34 @@ func configuration() *admissionregistrationv1.ValidatingWebhookConfiguration {
 	}
 }
 
+// mutating is the /mutate webhook for the same kinds (namespaces opt in with
+// rampart.dev/mutate=true; the webhook decides, so that the label is read in
+// one place).
+func mutating() *admissionregistrationv1.MutatingWebhookConfiguration {
+	v := configuration().Webhooks[0]
+	path := "/mutate"
+	never := admissionregistrationv1.NeverReinvocationPolicy
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "rampart-mutate"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "mutate.rampart.dev",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: "rampart", Name: "rampart", Path: &path}},
+			Rules:                   v.Rules,
+			FailurePolicy:           v.FailurePolicy,
+			SideEffects:             v.SideEffects,
+			TimeoutSeconds:          v.TimeoutSeconds,
+			AdmissionReviewVersions: v.AdmissionReviewVersions,
+			NamespaceSelector:       v.NamespaceSelector,
+			ObjectSelector:          v.ObjectSelector,
+			ReinvocationPolicy:      &never,
+		}},
+	}
+}
+
 func TestMain(m *testing.M) {
 	c, err := testcluster.StartWithWebhooks(envtest.WebhookInstallOptions{
 		ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{configuration()},
+		MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating()},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "webhook e2e: cannot start the test control plane:", err)
@@ -121,6 +146,7 @@ func serve(ctx context.Context, w envtest.WebhookInstallOptions) (*http.Server, 
 		return nil, err
 	}
 	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Warn: &medium, Context: cc})
+	// (the same handler serves /validate and /mutate)
 	srv := &http.Server{Handler: admission.NewHandler(r, admission.NewMetrics()), ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
@@ -395,4 +421,71 @@ func eventually(t *testing.T, f func() error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestMutateThroughTheAPIServer: the same bare pod is denied in a namespace
+// that does not opt in to mutation, and admitted, hardened, in one that
+// does; the stored pod has the fixes and creating it again patches nothing
+// more (the stored spec is what a second admission would give).
+func TestMutateThroughTheAPIServer(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newClient(t)
+	for name, labels := range map[string]map[string]string{"plain": nil, "hardened": {admission.MutateLabel: "true"}} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const bare = `apiVersion: v1
+kind: Pod
+metadata: {name: bare}
+spec:
+  containers: [{name: c, image: registry.example.com/c:1.0}]
+`
+	pod := func(ns string) *unstructured.Unstructured {
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(bare), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		u.SetNamespace(ns)
+		return &u
+	}
+	if err := c.Create(ctx, pod("plain")); err == nil || !strings.Contains(err.Error(), "pss-allow-privilege-escalation") {
+		t.Fatalf("bare pod in a namespace without mutation: %v", err)
+	}
+	var stored *unstructured.Unstructured
+	eventually(t, func() error { // the informer sees the new Namespace
+		p := pod("hardened")
+		if err := c.Create(ctx, p); err != nil {
+			return err
+		}
+		stored = p
+		return nil
+	})
+	containers, _, _ := unstructured.NestedSlice(stored.Object, "spec", "containers")
+	if len(containers) != 1 {
+		t.Fatalf("containers %v", containers)
+	}
+	csc, _, _ := unstructured.NestedMap(containers[0].(map[string]any), "securityContext")
+	if csc["allowPrivilegeEscalation"] != false {
+		t.Errorf("stored container securityContext %v", csc)
+	}
+	if v, _, _ := unstructured.NestedBool(stored.Object, "spec", "securityContext", "runAsNonRoot"); !v {
+		t.Errorf("stored pod securityContext: %v", stored.Object["spec"])
+	}
+	// Dry-run the stored object again under another name: no finding the
+	// mutation would fix is left, so it is admitted as it is.
+	again := stored.DeepCopy()
+	again.SetName("again")
+	again.SetResourceVersion("")
+	again.SetUID("")
+	if err := c.Create(ctx, again, client.DryRunAll); err != nil {
+		t.Errorf("the stored pod created again: %v", err)
+	}
+	if !equalSpecs(stored, again) {
+		t.Errorf("a second admission changed the spec:\n%v\n%v", stored.Object["spec"], again.Object["spec"])
+	}
+}
+
+func equalSpecs(a, b *unstructured.Unstructured) bool {
+	return fmt.Sprint(a.Object["spec"]) == fmt.Sprint(b.Object["spec"])
 }

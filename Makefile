@@ -6,7 +6,7 @@ BIN ?= bin/rampart
 # on a loaded machine (go.dev/issue/75804, fixed in Go 1.27).
 FUZZTIME ?= 100000x
 
-.PHONY: help build test control-plane fuzz bench bench-compare bench-fix generate verify lint clean
+.PHONY: help build test control-plane fuzz bench bench-compare bench-fix bench-webhook generate verify lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ bench-compare: ## whole-process comparison with kube-score and a parse-only floo
 
 bench-fix: ## fix against scan on the generated corpus, as files and as one file (bench/fix.sh)
 	bench/fix.sh
+
+bench-webhook: ## the admission webhook under load on 127.0.0.1: latency percentiles at 200 and 1,000 requests a second (bench/webhookload)
+	$(GO) run ./bench/webhookload
 
 generate: ## regenerate docs/checks.md from the check metadata
 	$(GO) run ./cmd/rampart checks -o markdown > docs/checks.md

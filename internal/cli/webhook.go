@@ -136,6 +136,7 @@ func runWebhook(s *streams, o *webhookOptions) error {
 		ropts.Context = cc
 	}
 	reviewer := admission.NewReviewer(ropts)
+	admission.TuneGC()
 	handler := admission.NewHandler(reviewer, admission.NewMetrics())
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

@@ -151,7 +151,7 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 	const batch = 16
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
-		go func() {
+		work := func() {
 			defer wg.Done()
 			// The checks that apply depend on the object's kind and whether
 			// it runs a pod only: computed once per shape, their IDs shared
@@ -213,12 +213,20 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 					SortFindings(perObject[i])
 				}
 			}
-		}()
+		}
+		if workers == 1 {
+			work() // one object, one request: no goroutine to wake
+		} else {
+			go work()
+		}
 	}
 	wg.Wait()
 
 	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
-	slices.SortFunc(res.Checks, func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) })
+	byID := func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) }
+	if !slices.IsSortedFunc(res.Checks, byID) { // the registry's order already is
+		slices.SortFunc(res.Checks, byID)
+	}
 	n := 0
 	for i, fs := range perObject {
 		n += len(fs)

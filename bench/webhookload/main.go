@@ -1,0 +1,170 @@
+// Command webhookload measures the admission webhook under load, in one
+// process on 127.0.0.1: the handler `rampart webhook serve` runs (whole
+// catalog, TLS with a certificate made here), and the vegeta library sending
+// AdmissionReviews of the catalog's pod-running fixtures (compliant and
+// not) at fixed rates for a fixed time. It prints latency percentiles and
+// the success ratio per rate. Bounded: at most -duration per rate.
+//
+//	go run ./bench/webhookload [-rates 200,1000] [-duration 10s]
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/pod-security-admission/api"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampart-k8s/rampart/pkg/admission"
+	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+func main() {
+	rates := flag.String("rates", "200,1000", "requests per second, comma-separated")
+	duration := flag.Duration("duration", 10*time.Second, "how long each rate runs")
+	flag.Parse()
+	if err := run(*rates, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "webhookload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rates string, duration time.Duration) error {
+	admission.TuneGC() // as rampart webhook serve runs
+	certPEM, keyPEM, pool, err := selfSigned()
+	if err != nil {
+		return err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return err
+	}
+	high, medium, low := check.High, check.Medium, check.Low
+	reviewer := admission.NewReviewer(admission.Options{Checks: checks.Builtin(),
+		Engine:  engine.Options{PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}},
+		Enforce: &high, Warn: &medium, Audit: &low})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: admission.NewHandler(reviewer, admission.NewMetrics()), ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	defer srv.Close()
+
+	targets, err := fixtureTargets("https://" + ln.Addr().String() + "/validate")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d checks; %d distinct requests (the catalog's single-object fixtures); %d s per rate; 127.0.0.1, TLS\n",
+		len(checks.Builtin()), len(targets), int(duration.Seconds()))
+	// Warm up (TLS sessions, caches), not counted.
+	warm := vegeta.NewAttacker(vegeta.TLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}), vegeta.KeepAlive(true))
+	for range warm.Attack(vegeta.NewStaticTargeter(targets...), vegeta.Rate{Freq: 200, Per: time.Second}, 2*time.Second, "warm-up") {
+	}
+	fmt.Printf("%8s %8s %8s %8s %8s %8s %9s\n", "req/s", "p50", "p95", "p99", "max", "success", "throughput")
+	for _, r := range strings.Split(rates, ",") {
+		freq, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || freq <= 0 {
+			return fmt.Errorf("bad rate %q", r)
+		}
+		attacker := vegeta.NewAttacker(vegeta.TLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
+		var m vegeta.Metrics
+		for res := range attacker.Attack(vegeta.NewStaticTargeter(targets...), vegeta.Rate{Freq: freq, Per: time.Second}, duration, r) {
+			m.Add(res)
+		}
+		m.Close()
+		ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+		fmt.Printf("%8d %8s %8s %8s %8s %7.1f%% %9.0f\n", freq, ms(m.Latencies.P50), ms(m.Latencies.P95), ms(m.Latencies.P99), ms(m.Latencies.Max), m.Success*100, m.Throughput)
+	}
+	return nil
+}
+
+// fixtureTargets are AdmissionReviews of the catalog's single-object
+// fixtures that run a pod.
+func fixtureTargets(url string) ([]vegeta.Target, error) {
+	paths, _ := filepath.Glob("pkg/checks/testdata/*/*.yaml")
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("run from the repository root")
+	}
+	var out []vegeta.Target
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		objs, errs := manifest.Parse(p, data)
+		if len(errs) > 0 || len(objs) != 1 || objs[0].Kind == "" {
+			continue
+		}
+		raw, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			continue
+		}
+		body, err := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{UID: types.UID("load-" + strconv.Itoa(i)), Operation: admissionv1.Create, Namespace: "load",
+				Object: runtime.RawExtension{Raw: raw}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vegeta.Target{Method: http.MethodPost, URL: url, Body: body, Header: http.Header{"Content-Type": {"application/json"}}})
+	}
+	return out, nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and the pool that trusts it.
+func selfSigned() (certPEM, keyPEM []byte, pool *x509.CertPool, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rampart-webhook-load"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return pemBlock("CERTIFICATE", der), pemBlock("EC PRIVATE KEY", keyDER), pool, nil
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}

@@ -260,3 +260,30 @@ func TestSchemaInDocsIsCurrent(t *testing.T) {
 		t.Error("docs/config.schema.json differs from pkg/config/schema.json; copy it")
 	}
 }
+
+// TestConfigValidateAdmission: the admission section's severities and
+// exemptions are checked, with their lines.
+func TestConfigValidateAdmission(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("admission:\n  enforce: critical\n  exemptions:\n  - namespaces: [legacy-*]\n    groups: [platform-admins]\n    checks: [pss-*]\n    reason: moving in Q3\n"), 0o644)
+	if r := rampart(t, "", "config", "validate", good); r.code != ExitOK {
+		t.Errorf("valid admission config: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("admission:\n  enforce: severe\n  exemptions:\n  - namespaces: [legacy]\n    checks: [nothing-*]\n    reason: r\n  - users: [alice]\n"), 0o644)
+	r := rampart(t, "", "config", "validate", bad)
+	if r.code != ExitError {
+		t.Errorf("invalid admission config: exit %d", r.code)
+	}
+	for _, want := range []string{"bad.yaml:2:", "bad.yaml:7:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	unknown := filepath.Join(dir, "unknown.yaml")
+	os.WriteFile(unknown, []byte("admission:\n  exemptions:\n  - checks: [nothing-*]\n    reason: r\n"), 0o644)
+	if r := rampart(t, "", "config", "validate", unknown); r.code != ExitError || !strings.Contains(r.stdout, "unknown.yaml:3:") || !strings.Contains(r.stdout, "matches no check") {
+		t.Errorf("an exemption for no check: exit %d, %s", r.code, r.stdout)
+	}
+}

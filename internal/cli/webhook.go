@@ -30,6 +30,7 @@ type webhookOptions struct {
 	drain                             time.Duration
 	clusterContext                    bool
 	cl                                source.ClusterOptions
+	changed                           map[string]bool // flags given on the command line
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -57,7 +58,13 @@ server drains for --drain before it stops.
 JSONPatch for objects in namespaces labelled rampart.dev/mutate=true; the
 patched object is judged again, and a second admission patches nothing.`,
 		Example: `  rampart webhook serve --tls-cert-file tls.crt --tls-private-key-file tls.key --enforce high --warn medium`,
-		RunE:    func(_ *cobra.Command, _ []string) error { return runWebhook(s, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.changed = map[string]bool{}
+			for _, n := range []string{"enforce", "warn", "audit"} {
+				o.changed[n] = cmd.Flags().Changed(n)
+			}
+			return runWebhook(s, o)
+		},
 	}
 	f := serve.Flags()
 	f.StringVar(&o.listen, "listen", ":8443", "address to serve on")
@@ -95,16 +102,22 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	if err != nil || level == api.LevelPrivileged {
 		return usageError("--pss-level: want baseline or restricted, got %q", o.pssLevel)
 	}
-	var modes [3]*check.Severity
-	for i, m := range []struct{ name, v string }{{"enforce", o.enforce}, {"warn", o.warn}, {"audit", o.audit}} {
-		if modes[i], err = severityFlag(m.name, m.v); err != nil {
-			return err
-		}
-	}
 	paths := []string{"."}
 	plan, err := scan.New(scan.Options{Paths: paths, ConfigFile: o.config, PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}})
 	if err != nil {
 		return usageError("%v", err)
+	}
+	// The configuration's admission severities, unless a flag says otherwise.
+	var modes [3]*check.Severity
+	ac := plan.Config.Admission
+	for i, m := range []struct{ name, flag, config string }{{"enforce", o.enforce, ac.Enforce}, {"warn", o.warn, ac.Warn}, {"audit", o.audit, ac.Audit}} {
+		v := m.flag
+		if m.config != "" && !o.changed[m.name] {
+			v = m.config
+		}
+		if modes[i], err = severityFlag(m.name, v); err != nil {
+			return err
+		}
 	}
 	certs, err := admission.NewCertReloader(o.certFile, o.keyFile)
 	if err != nil {
@@ -116,7 +129,7 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	if eopts.Resources, err = fix.ParseResources(plan.Config.Fix.DefaultResources); err != nil {
 		return usageError("invalid configuration: fix.defaultResources: %v", err) // the values /mutate gives missing requests and limits
 	}
-	ropts := admission.Options{Checks: plan.Checks, Engine: eopts, Enforce: modes[0], Warn: modes[1], Audit: modes[2]}
+	ropts := admission.Options{Checks: plan.Checks, Engine: eopts, Enforce: modes[0], Warn: modes[1], Audit: modes[2], Exemptions: ac.Exemptions}
 	if o.clusterContext {
 		cfg, _, err := source.Config(o.cl)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
+	"github.com/rampart-k8s/rampart/pkg/config"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
@@ -44,6 +45,9 @@ type Options struct {
 	// and annotate; nil turns the mode off. A Namespace's labels override
 	// them when Context is set.
 	Enforce, Warn, Audit *check.Severity
+	// Exemptions let matching requests skip checks, with a reason
+	// (.rampart.yaml admission.exemptions).
+	Exemptions []config.Exemption
 	// Context, when set, gives the objects the checks read besides the
 	// request's (the cluster's, from informer caches) and the namespace's
 	// modes; nil judges the request alone.
@@ -116,6 +120,7 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 			findings = kept
 		}
 	}
+	findings, exempted := r.exempt(req, findings)
 	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Severity > findings[j].Severity })
 	var denied []string
 	warnings, warnBytes := []string(nil), 0
@@ -140,8 +145,14 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 		}
 	}
 	resp.Warnings = warnings
+	if len(audited) > 0 || len(exempted) > 0 {
+		resp.AuditAnnotations = map[string]string{}
+	}
 	if len(audited) > 0 {
-		resp.AuditAnnotations = map[string]string{"findings": strings.Join(dedupe(audited), ",")}
+		resp.AuditAnnotations["findings"] = strings.Join(dedupe(audited), ",")
+	}
+	if len(exempted) > 0 {
+		resp.AuditAnnotations["exempted"] = truncate(strings.Join(exempted, "; "), maxMessage)
 	}
 	if len(denied) > 0 {
 		msg := fmt.Sprintf("rampart: %d finding(s) at or above %s:\n- %s", len(denied), *enforce, strings.Join(denied, "\n- "))
@@ -215,4 +226,35 @@ func dedupe(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// exempt removes the findings an exemption covers for this request; it
+// returns the rest and, for the audit log, what was exempted and why.
+func (r *Reviewer) exempt(req *admissionv1.AdmissionRequest, findings []check.Finding) ([]check.Finding, []string) {
+	var matching []config.Exemption
+	for _, e := range r.opts.Exemptions {
+		if e.Matches(req.Namespace, req.UserInfo.Username, req.UserInfo.Groups) {
+			matching = append(matching, e)
+		}
+	}
+	if len(matching) == 0 {
+		return findings, nil
+	}
+	kept := findings[:0]
+	var exempted []string
+	for _, f := range findings {
+		by := ""
+		for _, e := range matching {
+			if e.Covers(f.CheckID) {
+				by = e.Reason
+				break
+			}
+		}
+		if by == "" {
+			kept = append(kept, f)
+			continue
+		}
+		exempted = append(exempted, f.CheckID+" ("+by+")")
+	}
+	return kept, dedupe(exempted)
 }

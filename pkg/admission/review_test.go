@@ -19,6 +19,7 @@ import (
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/config"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
@@ -324,5 +325,31 @@ func TestMutate(t *testing.T) {
 	// A namespace that does not opt in, or no context at all: no patch.
 	if resp := reviewer().Mutate(request(t, admissionv1.Create, []byte(bare), nil)); resp.Patch != nil {
 		t.Errorf("patched without a context: %s", resp.Patch)
+	}
+}
+
+// TestExemptions: an exemption lets the requests it matches (namespace and
+// user or group) skip its checks; the audit annotation says which and why;
+// other namespaces and users are judged as before.
+func TestExemptions(t *testing.T) {
+	r := NewReviewer(Options{Checks: checks.Builtin(), Engine: restricted, Enforce: sev(check.High), Exemptions: []config.Exemption{
+		{Namespaces: []string{"legacy-*"}, Groups: []string{"platform-admins"}, Checks: []string{"pss-*"}, Reason: "legacy agents move to restricted in Q3"},
+	}})
+	req := func(ns, user string, groups ...string) *admissionv1.AdmissionRequest {
+		q := request(t, admissionv1.Create, []byte(strings.Replace(privileged, `"namespace":"shop"`, `"namespace":"`+ns+`"`, 1)), nil)
+		q.Namespace, q.UserInfo.Username, q.UserInfo.Groups = ns, user, groups
+		return q
+	}
+	d := r.Review(req("legacy-agents", "alice", "platform-admins"))
+	if !d.Response.Allowed {
+		t.Fatalf("exempted request denied: %s", d.Response.Result.Message)
+	}
+	if got := d.Response.AuditAnnotations["exempted"]; !strings.Contains(got, "pss-privileged (legacy agents move to restricted in Q3)") {
+		t.Errorf("audit annotation %q", got)
+	}
+	for _, q := range []*admissionv1.AdmissionRequest{req("legacy-agents", "bob", "developers"), req("shop", "alice", "platform-admins")} {
+		if d := r.Review(q); d.Response.Allowed {
+			t.Errorf("%s by %s: allowed without an exemption", q.Namespace, q.UserInfo.Username)
+		}
 	}
 }

@@ -46,6 +46,59 @@ type Config struct {
 	Fix        struct {
 		DefaultResources string `yaml:"defaultResources"`
 	} `yaml:"fix"`
+	Admission Admission `yaml:"admission"`
+}
+
+// Admission is what `rampart webhook serve` reads: default severities and
+// exemptions.
+type Admission struct {
+	Enforce    string      `yaml:"enforce"`
+	Warn       string      `yaml:"warn"`
+	Audit      string      `yaml:"audit"`
+	Exemptions []Exemption `yaml:"exemptions"`
+}
+
+// Exemption lets the requests it matches skip checks, with a reason.
+type Exemption struct {
+	Namespaces []string `yaml:"namespaces"`
+	Users      []string `yaml:"users"`
+	Groups     []string `yaml:"groups"`
+	Checks     []string `yaml:"checks"`
+	Reason     string   `yaml:"reason"`
+}
+
+// Matches reports whether a request in namespace ns by user (in groups)
+// falls under e.
+func (e Exemption) Matches(ns, user string, groups []string) bool {
+	if len(e.Namespaces) > 0 && !anyGlob(e.Namespaces, ns) {
+		return false
+	}
+	if len(e.Users)+len(e.Groups) == 0 {
+		return true
+	}
+	if anyGlob(e.Users, user) {
+		return true
+	}
+	for _, g := range groups {
+		if anyGlob(e.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// Covers reports whether e exempts check id (no checks: every check).
+func (e Exemption) Covers(id string) bool {
+	return len(e.Checks) == 0 || anyGlob(e.Checks, id)
+}
+
+func anyGlob(globs []string, s string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, s); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Exception silences matching findings with a reason, until it expires.
@@ -307,6 +360,20 @@ func (c *Config) validate(doc *yaml.Node, reg *check.Registry) []Problem {
 		if e.Expires != "" {
 			if _, err := time.Parse("2006-01-02", e.Expires); err != nil {
 				out = append(out, Problem{Line: e.Line, Message: fmt.Sprintf("exceptions[%d].expires: %q is not a date (YYYY-MM-DD)", i, e.Expires)})
+			}
+		}
+	}
+	for i, e := range c.Admission.Exemptions {
+		for _, list := range [][]string{e.Namespaces, e.Users, e.Groups, e.Checks} {
+			for _, g := range list {
+				if _, err := path.Match(g, ""); err != nil {
+					out = append(out, Problem{Line: at("admission", "exemptions", fmt.Sprint(i)), Message: fmt.Sprintf("admission.exemptions[%d]: bad pattern %q", i, g)})
+				}
+			}
+		}
+		for _, g := range e.Checks {
+			if reg != nil && !matchesSomeCheck(reg, g) {
+				out = append(out, Problem{Line: at("admission", "exemptions", fmt.Sprint(i)), Message: fmt.Sprintf("admission.exemptions[%d].checks: %q matches no check", i, g)})
 			}
 		}
 	}

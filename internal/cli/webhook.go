@@ -5,10 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/pod-security-admission/api"
 
+	"github.com/rampart-k8s/rampart/deploy"
 	"github.com/rampart-k8s/rampart/pkg/admission"
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/fix"
@@ -79,7 +84,51 @@ patched object is judged again, and a second admission patches nothing.`,
 	f.BoolVar(&o.clusterContext, "cluster-context", false, "read the context the checks need (Namespaces and their rampart.dev/enforce|warn|audit labels, NetworkPolicies, ServiceAccounts, bindings) from the cluster through informers; off judges each request alone")
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "with --cluster-context: kubeconfig file (default: the in-cluster config, KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&o.cl.Context, "context", "", "with --cluster-context: kubeconfig context to use")
-	cmd.AddCommand(serve)
+	cmd.AddCommand(serve, newWebhookManifestsCmd(s))
+	return cmd
+}
+
+func newWebhookManifestsCmd(s *streams) *cobra.Command {
+	var h source.HelmOptions
+	cmd := &cobra.Command{
+		Use:   "manifests",
+		Short: "Print the webhook's manifests (its Helm chart, rendered) for kubectl apply",
+		Long: `Print the manifests of the admission webhook, as helm template prints the chart
+the binary carries (deploy/charts/rampart), for clusters installed without
+Helm: kubectl apply -f the output. -n is the namespace to install into; the
+chart's values (docs/admission.md) are set with --set and -f.`,
+		Example: `  rampart webhook manifests -n rampart --set mutate.enabled=true | kubectl apply -f -`,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			dir, err := os.MkdirTemp("", "rampart-chart-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if err := os.CopyFS(dir, deploy.Chart); err != nil {
+				return err
+			}
+			if h.Namespace == "" {
+				h.Namespace = "rampart"
+			}
+			if h.ReleaseName == "" {
+				h.ReleaseName = "rampart"
+			}
+			text, errs := source.RenderChartText(filepath.Join(dir, "charts", "rampart"), h)
+			if len(errs) > 0 {
+				msgs := make([]string, 0, len(errs))
+				for _, e := range errs {
+					msgs = append(msgs, strings.ReplaceAll(e.Message, dir+string(filepath.Separator), ""))
+				}
+				return usageError("%s", strings.Join(msgs, "\n"))
+			}
+			_, err = io.WriteString(s.out, text)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&h.Namespace, "namespace", "n", "rampart", "the namespace the webhook is installed into")
+	f.StringArrayVarP(&h.ValueFiles, "values", "f", nil, "a values file (repeatable; later files win)")
+	f.StringArrayVar(&h.Set, "set", nil, "set a chart value, key=value (repeatable)")
 	return cmd
 }
 

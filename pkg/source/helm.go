@@ -51,12 +51,52 @@ func IsChart(path string) bool {
 // names the values key to change. Chart test hooks are left out unless
 // opts.IncludeTests.
 func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.InputError) {
+	ch, rendered, ierr := render(path, opts)
+	if ierr != nil {
+		return nil, []manifest.InputError{*ierr}
+	}
+	return objectsOf(path, ch, rendered, opts)
+}
+
+// RenderChartText is what `helm template` prints for the chart at path:
+// every rendered manifest after a "# Source:" comment, in template order
+// (tests left out unless opts.IncludeTests).
+func RenderChartText(path string, opts HelmOptions) (string, []manifest.InputError) {
+	objs, errs := RenderChart(path, opts)
+	if len(errs) > 0 {
+		return "", errs
+	}
+	ch, rendered, ierr := render(path, opts)
+	if ierr != nil {
+		return "", []manifest.InputError{*ierr}
+	}
+	keep := map[string]bool{}
+	for _, o := range objs {
+		keep[o.File] = true
+	}
+	names := make([]string, 0, len(rendered))
+	for n := range rendered {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		if !keep[filepath.Join(path, strings.TrimPrefix(n, ch.Name()+"/"))] {
+			continue
+		}
+		b.WriteString("---\n# Source: " + n + "\n" + strings.TrimSpace(rendered[n]) + "\n")
+	}
+	return b.String(), nil
+}
+
+// render loads and renders the chart at path, as helm template does.
+func render(path string, opts HelmOptions) (*chart.Chart, map[string]string, *manifest.InputError) {
 	where := path
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		where = filepath.Join(path, "Chart.yaml")
 	}
-	fail := func(file string, line int, format string, args ...any) ([]*manifest.Object, []manifest.InputError) {
-		return nil, []manifest.InputError{{File: file, Line: line, Message: fmt.Sprintf(format, args...)}}
+	fail := func(file string, line int, format string, args ...any) (*chart.Chart, map[string]string, *manifest.InputError) {
+		return nil, nil, &manifest.InputError{File: file, Line: line, Message: fmt.Sprintf(format, args...)}
 	}
 	ch, err := loader.Load(path)
 	if err != nil {
@@ -111,6 +151,12 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 	if err != nil {
 		return fail(where, 1, "rendering templates: %v", err)
 	}
+	return ch, rendered, nil
+}
+
+// objectsOf reads the rendered templates of ch as manifests, each object
+// pointed at its template's lines.
+func objectsOf(path string, ch *chart.Chart, rendered map[string]string, opts HelmOptions) ([]*manifest.Object, []manifest.InputError) {
 	sources := templateSources(ch, ch.Name())
 	names := make([]string, 0, len(rendered))
 	for n := range rendered {

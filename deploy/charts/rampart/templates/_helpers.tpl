@@ -1,4 +1,6 @@
-{{- define "rampart.name" -}}{{ .Release.Name }}-rampart{{- end -}}
+{{- define "rampart.name" -}}
+{{- if contains "rampart" .Release.Name }}{{ .Release.Name }}{{ else }}{{ .Release.Name }}-rampart{{ end -}}
+{{- end -}}
 {{- define "rampart.labels" -}}
 app.kubernetes.io/name: rampart
 app.kubernetes.io/instance: {{ .Release.Name }}

@@ -28,8 +28,8 @@ const maxRounds = 3
 // nothing left to fix gets no patch, so a second admission changes nothing.
 func (r *Reviewer) Mutate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	if (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) || req.SubResource != "" {
-		return resp
+	if req.Operation != admissionv1.Create || req.SubResource != "" {
+		return resp // a running pod's spec cannot change: patching an UPDATE would fail it
 	}
 	if r.opts.Context == nil || !r.opts.Context.Mutates(req.Namespace) {
 		return resp
@@ -46,8 +46,12 @@ func (r *Reviewer) Mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admiss
 		if err != nil {
 			return resp
 		}
+		findings, _ = r.exempt(req, findings)
 		changed := false
 		for _, f := range findings {
+			if r.readsContext[f.CheckID] {
+				continue // judged from the cluster's objects, which may not all be there yet
+			}
 			key := findingKey(f)
 			for tried[key] < len(f.Fixes) {
 				fx := f.Fixes[tried[key]]
@@ -55,8 +59,10 @@ func (r *Reviewer) Mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admiss
 				if fx.Breaking || fx.Rescan || len(fx.Creates) > 0 || fx.Alone {
 					break // a person decides those
 				}
-				if applyEdits(doc, fx.Edits) {
-					changed = true
+				// On a copy: a fix is made whole or not at all.
+				trial := deepCopy(doc)
+				if applyEdits(trial, fx.Edits) {
+					doc, changed = trial, true
 					break
 				}
 			}
@@ -85,9 +91,23 @@ func (r *Reviewer) Mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admiss
 
 // judgeWithFixes is judge with the fixes of the findings computed.
 func (r *Reviewer) judgeWithFixes(raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, error) {
-	e := r.opts.Engine // a copy: requests are judged concurrently
+	e := r.engineOptions() // a copy: requests are judged concurrently
 	e.Fixes = true
-	return r.judgeWith(e, raw, namespace, context)
+	fs, _, err := r.judgeWith(e, raw, namespace, context)
+	return fs, err
+}
+
+// deepCopy copies a JSON document.
+func deepCopy(doc map[string]any) map[string]any {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return doc
+	}
+	out := map[string]any{}
+	if json.Unmarshal(b, &out) != nil {
+		return doc
+	}
+	return out
 }
 
 // applyEdits makes set edits on a JSON document; it reports whether the

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -23,13 +25,16 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/secret"
+	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
 // The API server's limits on warnings: each at most 256 characters, all of
 // them at most 4 KiB.
 const (
-	maxWarning      = 256
-	maxWarningTotal = 4 << 10
+	maxWarning = 256
+	// maxWarningTotal leaves half the API server's 4 KiB to the other
+	// admission plugins (Pod Security Admission's warnings).
+	maxWarningTotal = 2 << 10
 	// maxMessage bounds a denial's message (the API server shows it to the
 	// user whole).
 	maxMessage = 4 << 10
@@ -68,13 +73,56 @@ type Context interface {
 // Reviewer answers admission requests.
 type Reviewer struct {
 	opts Options
+	// readsContext are the checks that read the cluster's objects beyond
+	// the Namespace (bindings, policies): their fixes are not made at
+	// admission, where a binding may not have reached the cache yet.
+	readsContext map[string]bool
 }
 
 // NewReviewer returns a Reviewer.
 func NewReviewer(opts Options) *Reviewer {
 	opts.Engine.Fixes, opts.Engine.Target = false, nil
 	opts.Engine.Workers = 1 // one object: the requests are the parallelism
-	return &Reviewer{opts: opts}
+	// What the API server sends has passed its own validation; fields newer
+	// than this build's API types would read as unknown and deny every pod.
+	checks := make([]check.Check, 0, len(opts.Checks))
+	for _, c := range opts.Checks {
+		if c.ID != "schema" {
+			checks = append(checks, c)
+		}
+	}
+	opts.Checks = checks
+	reads := map[string]bool{}
+	for _, c := range checks {
+		for _, k := range c.Reads {
+			reads[c.ID] = reads[c.ID] || k != "Namespace" // the Namespace is always there
+		}
+	}
+	return &Reviewer{opts: opts, readsContext: reads}
+}
+
+// engineOptions are the engine's options for one request: exceptions judged
+// against today, and no object's own ignore annotations (an author must not
+// switch a check off for their own object; exemptions are the cluster's).
+func (r *Reviewer) engineOptions() engine.Options {
+	e := r.opts.Engine
+	rules := suppress.Rules{}
+	if e.Suppress != nil {
+		rules = *e.Suppress
+	}
+	rules.Now, rules.NoAnnotations = time.Now(), true
+	e.Suppress = &rules
+	return e
+}
+
+// judged reports whether a request is one a check judges: a CREATE or an
+// UPDATE of the object itself, or the ephemeral containers added to a Pod
+// (kubectl debug), which are judged as the Pod they join.
+func judged(req *admissionv1.AdmissionRequest) bool {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return false
+	}
+	return req.SubResource == "" || req.SubResource == "ephemeralcontainers"
 }
 
 // Decision is a review's outcome with the findings it rests on.
@@ -87,7 +135,7 @@ type Decision struct {
 // object that does not decode) is denied with a message saying why.
 func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	if (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) || req.SubResource != "" {
+	if !judged(req) {
 		return Decision{Response: resp} // deletes, connects, status and scale: nothing a check judges
 	}
 	modes := [3]*check.Severity{r.opts.Enforce, r.opts.Warn, r.opts.Audit}
@@ -98,26 +146,23 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 		context = r.opts.Context.Objects(req.Namespace)
 	}
 	enforce, warn, audit := modes[0], modes[1], modes[2]
-	findings, err := r.judge(req.Object.Raw, req.Namespace, context)
+	eopts := r.engineOptions()
+	findings, obj, err := r.judgeWith(eopts, req.Object.Raw, req.Namespace, context)
 	if err != nil {
-		return Decision{Response: deny(req.UID, "rampart: the object cannot be judged: "+err.Error())}
+		msg := "rampart: the object cannot be judged: " + err.Error()
+		if enforce == nil {
+			resp.Warnings = []string{truncate(msg, maxWarning)} // nothing is enforced here
+			return Decision{Response: resp}
+		}
+		return Decision{Response: deny(req.UID, msg)}
 	}
-	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
-		// As Pod Security Admission does: an update that brings nothing new
-		// for a check to judge (labels, annotations, replicas) is allowed;
-		// what the object already had is not counted against it.
-		if old, err := r.judge(req.OldObject.Raw, req.Namespace, context); err == nil {
-			had := make(map[string]bool, len(old))
-			for _, f := range old {
-				had[findingKey(f)] = true
-			}
-			kept := findings[:0]
-			for _, f := range findings {
-				if !had[findingKey(f)] {
-					kept = append(kept, f)
-				}
-			}
-			findings = kept
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 && obj.Pod != nil {
+		// As Pod Security Admission does: an update that leaves the pod spec
+		// as it was (labels, annotations, replicas) is allowed whatever the
+		// pod spec already held; one that changes it is judged whole.
+		if _, old, err := r.judgeWith(eopts, req.OldObject.Raw, req.Namespace, context); err == nil && old.Pod != nil &&
+			apiequality.Semantic.DeepEqual(old.Pod.Spec, obj.Pod.Spec) {
+			findings = findings[:0]
 		}
 	}
 	findings, exempted := r.exempt(req, findings)
@@ -163,30 +208,27 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 	return Decision{Response: resp, Findings: findings}
 }
 
-// judge decodes an object as the scanner reads a manifest and runs the
-// catalog on it, with the object and the context objects as its lookup.
-func (r *Reviewer) judge(raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, error) {
-	return r.judgeWith(r.opts.Engine, raw, namespace, context)
-}
-
-func (r *Reviewer) judgeWith(eopts engine.Options, raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, error) {
+// judgeWith decodes an object as the scanner reads a manifest and runs the
+// catalog on it, with the object and the context objects as its lookup; it
+// returns the findings and the object as the checks saw it.
+func (r *Reviewer) judgeWith(eopts engine.Options, raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, *object.Object, error) {
 	if len(raw) == 0 {
-		return nil, fmt.Errorf("the request holds no object")
+		return nil, nil, fmt.Errorf("the request holds no object")
 	}
 	objs, errs := manifest.Parse("", raw)
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", secret.Message(errs[0].Message))
+		return nil, nil, fmt.Errorf("%s", secret.Message(errs[0].Message))
 	}
 	if len(objs) != 1 {
-		return nil, fmt.Errorf("want one object, got %d", len(objs))
+		return nil, nil, fmt.Errorf("want one object, got %d", len(objs))
 	}
 	manifest.SetDefaultNamespace(objs, namespace)
 	lookup := inventory.New(append(objs, context...))
 	res := engine.Judge(r.opts.Checks, []*object.Object{lookup.Objects[0]}, lookup, eopts)
 	if len(res.Errors) > 0 {
-		return nil, fmt.Errorf("%s", res.Errors[0].Message)
+		return nil, nil, fmt.Errorf("%s", res.Errors[0].Message)
 	}
-	return res.Findings, nil
+	return res.Findings, lookup.Objects[0], nil
 }
 
 // describe is a finding as a person reads it in kubectl's output: no file,

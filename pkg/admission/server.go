@@ -93,8 +93,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 	}
 	review, err := readReview(w, r)
 	if err != nil {
-		h.metrics.decisions.WithLabelValues(decision).Inc()
 		if review == nil || review.Request == nil {
+			h.metrics.decisions.WithLabelValues(decision).Inc()
 			// Nothing to answer with a UID: the API server applies its
 			// failure policy.
 			status := http.StatusBadRequest
@@ -107,7 +107,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 		}
 	}
 	req := review.Request
-	h.metrics.requests.WithLabelValues(string(req.Operation), req.Kind.Kind).Inc()
+	h.metrics.requests.WithLabelValues(operationLabel(req.Operation), kindLabel(req.Kind.Kind)).Inc()
 	var resp *admissionv1.AdmissionResponse
 	switch {
 	case err != nil:
@@ -221,4 +221,22 @@ func TuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// kindLabel and operationLabel bound the metrics' label values to what the
+// webhook is registered for: a caller's strings never become new series.
+func kindLabel(kind string) string {
+	switch kind {
+	case "Pod", "ReplicationController", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob":
+		return kind
+	}
+	return "other"
+}
+
+func operationLabel(op admissionv1.Operation) string {
+	switch op {
+	case admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect:
+		return string(op)
+	}
+	return "other"
 }

@@ -15,9 +15,12 @@ import (
 // configured exception that has not expired, or by the baseline. An expired
 // exception silences nothing and says so in the finding's message.
 func suppressObject(o *object.Object, fs []check.Finding, rules *suppress.Rules) (kept []check.Finding, silenced []suppress.Suppressed, expired int) {
-	anns := suppress.ParseAnnotations(o.Annotations)
-	if o.Pod != nil && o.Pod.MetaPath != "metadata" {
-		anns = append(anns, suppress.ParseAnnotations(o.Pod.Meta.Annotations)...)
+	var anns []suppress.Annotation
+	if rules == nil || !rules.NoAnnotations {
+		anns = suppress.ParseAnnotations(o.Annotations)
+		if o.Pod != nil && o.Pod.MetaPath != "metadata" {
+			anns = append(anns, suppress.ParseAnnotations(o.Pod.Meta.Annotations)...)
+		}
 	}
 	now := time.Now()
 	if rules != nil && !rules.Now.IsZero() {

@@ -150,4 +150,8 @@ type Rules struct {
 	Baseline   *Baseline
 	// Now is the day exceptions' expiry is judged against.
 	Now time.Time
+	// NoAnnotations ignores the objects' own rampart.dev/ignore
+	// annotations (admission: an author must not switch a check off for
+	// their own object; the configuration's exceptions still apply).
+	NoAnnotations bool
 }

@@ -61,7 +61,7 @@ func configuration() *admissionregistrationv1.ValidatingWebhookConfiguration {
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    webhookName,
 			ClientConfig:            admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: "rampart", Name: "rampart", Path: &path}},
-			Rules:                   []admissionregistrationv1.RuleWithOperations{rule("", "pods", "replicationcontrollers", "podtemplates"), rule("apps", "deployments", "statefulsets", "daemonsets", "replicasets"), rule("batch", "jobs", "cronjobs")},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{rule("", "pods", "pods/ephemeralcontainers", "replicationcontrollers", "podtemplates"), rule("apps", "deployments", "statefulsets", "daemonsets", "replicasets"), rule("batch", "jobs", "cronjobs")},
 			FailurePolicy:           &fail,
 			SideEffects:             &none,
 			TimeoutSeconds:          &timeout,

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -395,5 +397,26 @@ func TestReviewCannotBeTalkedOut(t *testing.T) {
 	lenient := NewReviewer(Options{Checks: checks.Builtin(), Engine: restricted})
 	if d := lenient.Review(request(t, admissionv1.Create, []byte(`{not json`), nil)); !d.Response.Allowed || len(d.Response.Warnings) == 0 {
 		t.Errorf("enforce none: %+v", d.Response)
+	}
+}
+
+// TestHandlerBoundsConcurrentReviews: with every slot taken, a review waits
+// and, when its caller gives up, is answered 503 without being read.
+func TestHandlerBoundsConcurrentReviews(t *testing.T) {
+	h := NewHandler(reviewer(), NewMetrics())
+	for i := 0; i < cap(h.slots); i++ {
+		h.slots <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(reviewBody(t, privileged))).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a review past the bound: %d", rec.Code)
+	}
+	<-h.slots // one slot free: the next review is answered
+	if rec := post(t, h, reviewBody(t, privileged)); rec.Code != http.StatusOK {
+		t.Errorf("with a free slot: %d", rec.Code)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -56,12 +57,16 @@ type Handler struct {
 	metrics  *Metrics
 	ready    atomic.Bool
 	mux      *http.ServeMux
+	// slots bounds the reviews read and judged at once (each holds its
+	// body, up to MaxRequestBytes): the others wait, until the caller's
+	// deadline, instead of growing the heap past the container's limit.
+	slots chan struct{}
 }
 
 // NewHandler returns the webhook's HTTP handler; it is ready at once (there
 // is nothing to load), until SetReady(false) (a drain).
 func NewHandler(r *Reviewer, m *Metrics) *Handler {
-	h := &Handler{reviewer: r, metrics: m, mux: http.NewServeMux()}
+	h := &Handler{reviewer: r, metrics: m, mux: http.NewServeMux(), slots: make(chan struct{}, 4*runtime.GOMAXPROCS(0))}
 	h.ready.Store(true)
 	h.mux.HandleFunc("/validate", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
 	h.mux.HandleFunc("/mutate", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, true) })
@@ -88,6 +93,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 	defer func() { h.metrics.latency.WithLabelValues(decision).Observe(time.Since(start).Seconds()) }()
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
+		h.metrics.decisions.WithLabelValues(decision).Inc()
+		return
+	}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-r.Context().Done():
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
 		h.metrics.decisions.WithLabelValues(decision).Inc()
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
@@ -33,6 +34,7 @@ const (
 // cached (they would hold every credential and pod of the cluster in the
 // webhook's memory).
 type ClusterContext struct {
+	client     kubernetes.Interface
 	factory    informers.SharedInformerFactory
 	namespaces corelisters.NamespaceLister
 	netpols    networkinglisters.NetworkPolicyLister
@@ -45,6 +47,7 @@ type ClusterContext struct {
 func NewClusterContext(cs kubernetes.Interface) *ClusterContext {
 	f := informers.NewSharedInformerFactory(cs, 10*time.Minute)
 	return &ClusterContext{
+		client:     cs,
 		factory:    f,
 		namespaces: f.Core().V1().Namespaces().Lister(),
 		netpols:    f.Networking().V1().NetworkPolicies().Lister(),
@@ -65,9 +68,19 @@ func (c *ClusterContext) Start(ctx context.Context) error {
 	return nil
 }
 
-// Namespace returns the Namespace named name, if the cache has it.
+// Namespace returns the Namespace named name: from the cache, or read from
+// the API server when the cache does not have it yet (a Namespace and its
+// pods applied together must get the Namespace's modes, not the defaults).
 func (c *ClusterContext) Namespace(name string) (*corev1.Namespace, bool) {
-	ns, err := c.namespaces.Get(name)
+	if ns, err := c.namespaces.Get(name); err == nil {
+		return ns, true
+	}
+	if name == "" {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ns, err := c.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	return ns, err == nil
 }
 

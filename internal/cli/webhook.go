@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/rampart-k8s/rampart/deploy"
@@ -36,6 +37,7 @@ type webhookOptions struct {
 	clusterContext                    bool
 	cl                                source.ClusterOptions
 	changed                           map[string]bool // flags given on the command line
+	background                        bool
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -84,6 +86,7 @@ patched object is judged again, and a second admission patches nothing.`,
 	f.BoolVar(&o.clusterContext, "cluster-context", false, "read the context the checks need (Namespaces and their rampart.dev/enforce|warn|audit labels, NetworkPolicies, ServiceAccounts, bindings) from the cluster through informers; off judges each request alone")
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "with --cluster-context: kubeconfig file (default: the in-cluster config, KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&o.cl.Context, "context", "", "with --cluster-context: kubeconfig context to use")
+	f.BoolVar(&o.background, "background", false, "with --cluster-context: also keep a Report (openreports.io/v1alpha1) of the findings on the running workloads in each namespace, updated as they change")
 	cmd.AddCommand(serve, newWebhookManifestsCmd(s))
 	return cmd
 }
@@ -178,6 +181,8 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	if eopts.Resources, err = fix.ParseResources(plan.Config.Fix.DefaultResources); err != nil {
 		return usageError("invalid configuration: fix.defaultResources: %v", err) // the values /mutate gives missing requests and limits
 	}
+	var clusterCfg *rest.Config
+	var clusterCS kubernetes.Interface
 	ropts := admission.Options{Checks: plan.Checks, Engine: eopts, Enforce: modes[0], Warn: modes[1], Audit: modes[2], Exemptions: ac.Exemptions}
 	if o.clusterContext {
 		cfg, _, err := source.Config(o.cl)
@@ -196,8 +201,24 @@ func runWebhook(s *streams, o *webhookOptions) error {
 			return fmt.Errorf("--cluster-context: %w", err)
 		}
 		ropts.Context = cc
+		clusterCfg = cfg
+		clusterCS = cs
+	}
+	if o.background && !o.clusterContext {
+		return usageError("--background needs --cluster-context")
 	}
 	reviewer := admission.NewReviewer(ropts)
+	if o.background {
+		comp, err := admission.NewCompliance(clusterCfg, clusterCS, reviewer, ropts.Context.(*admission.ClusterContext))
+		if err != nil {
+			return fmt.Errorf("--background: %w", err)
+		}
+		go func() {
+			if err := comp.Run(ctx); err != nil {
+				slog.Error("background reports stopped", "error", err)
+			}
+		}()
+	}
 	admission.TuneGC()
 	handler := admission.NewHandler(reviewer, admission.NewMetrics())
 	ln, err := net.Listen("tcp", o.listen)

@@ -1,0 +1,142 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampart-k8s/rampart/pkg/admission"
+	"github.com/rampart-k8s/rampart/pkg/checks"
+)
+
+// TestReportsFollowTheCluster: with --background, a Report of the running
+// workloads' findings appears in their namespace within 5 seconds of a
+// workload being applied, and changes when the workload is fixed.
+func TestReportsFollowTheCluster(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
+	if err != nil {
+		t.Fatalf("locating the reports-api module: %v", err)
+	}
+	crds := filepath.Join(strings.TrimSpace(string(out)), "config", "crd")
+	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{Paths: []string{crds}, MaxTime: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cc := admission.NewClusterContext(cs)
+	if err := cc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc})
+	comp, err := admission.NewCompliance(cluster.Config, cs, r, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp.Delay = 100 * time.Millisecond
+	go func() { _ = comp.Run(ctx) }()
+
+	c, _ := newClient(t)
+	namespace(t, c, "reports")
+	const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: reports
+  labels: {rampart-test-skip: "1"}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, rampart-test-skip: "1"}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: web
+        image: registry.example.com/web:1.0
+        securityContext: {allowPrivilegeEscalation: PRIV, privileged: PRIV, capabilities: {drop: [ALL]}}
+`
+	var u unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(deployment, "PRIV", "true")), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.Create(ctx, &u); err != nil { // past the webhook (rampart-test-skip)
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := reportsv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := client.New(cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(policy string) (bool, error) {
+		var rep reportsv1alpha1.Report
+		if err := rc.Get(ctx, client.ObjectKey{Namespace: "reports", Name: admission.ReportName}, &rep); err != nil {
+			return false, err
+		}
+		for _, res := range rep.Results {
+			if res.Policy == policy && len(res.Subjects) == 1 && res.Subjects[0].Name == "web" && res.Subjects[0].UID != "" {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	within(t, 5*time.Second, func() error {
+		if ok, err := has("pss-privileged"); err != nil || !ok {
+			return fmt.Errorf("no pss-privileged result for web yet (%v)", err)
+		}
+		return nil
+	})
+	t.Logf("report within %v", time.Since(start).Round(10*time.Millisecond))
+	// Fixed: the result goes.
+	var fixed unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(deployment, "PRIV", "false")), &fixed.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "reports", Name: "web"}, &u); err != nil {
+		t.Fatal(err)
+	}
+	fixed.SetResourceVersion(u.GetResourceVersion())
+	if err := c.Update(ctx, &fixed); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 5*time.Second, func() error {
+		if ok, err := has("pss-privileged"); err != nil || ok {
+			return fmt.Errorf("the fixed Deployment still has pss-privileged (%v)", err)
+		}
+		return nil
+	})
+}
+
+// within retries f until it succeeds or d has passed.
+func within(t *testing.T, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -38,6 +38,7 @@ type webhookOptions struct {
 	cl                                source.ClusterOptions
 	changed                           map[string]bool // flags given on the command line
 	background                        bool
+	remediate                         bool
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -86,6 +87,7 @@ patched object is judged again, and a second admission patches nothing.`,
 	f.BoolVar(&o.clusterContext, "cluster-context", false, "read the context the checks need (Namespaces and their rampart.dev/enforce|warn|audit labels, NetworkPolicies, ServiceAccounts, bindings) from the cluster through informers; off judges each request alone")
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "with --cluster-context: kubeconfig file (default: the in-cluster config, KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&o.cl.Context, "context", "", "with --cluster-context: kubeconfig context to use")
+	f.BoolVar(&o.remediate, "remediate", false, "with --background: scale to zero the Deployments, StatefulSets and ReplicaSets with findings at or above the enforce severity in namespaces labelled rampart.dev/remediate=scale-to-zero (off: only annotate what would be done)")
 	f.BoolVar(&o.background, "background", false, "with --cluster-context: also keep a Report (openreports.io/v1alpha1) of the findings on the running workloads in each namespace, updated as they change")
 	cmd.AddCommand(serve, newWebhookManifestsCmd(s))
 	return cmd
@@ -213,6 +215,7 @@ func runWebhook(s *streams, o *webhookOptions) error {
 		if err != nil {
 			return fmt.Errorf("--background: %w", err)
 		}
+		comp.Remediate = o.remediate
 		go func() {
 			if err := comp.Run(ctx); err != nil {
 				slog.Error("background reports stopped", "error", err)

@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -29,6 +33,15 @@ import (
 // ReportName is the name of the Report Rampart keeps in each namespace.
 const ReportName = "rampart"
 
+// Remediation: a Namespace labelled RemediateLabel=scale-to-zero has its
+// Deployments, StatefulSets and ReplicaSets with findings at or above the
+// namespace's enforce severity scaled to zero, with RemediatedAnnotation
+// saying why and how to restore them.
+const (
+	RemediateLabel       = "rampart.dev/remediate"
+	RemediatedAnnotation = "rampart.dev/remediated"
+)
+
 // Compliance keeps, for every namespace with workloads, a Report
 // (openreports.io/v1alpha1, the successor of wgpolicyk8s.io's PolicyReport)
 // of the catalog's findings on the workloads running there, judged as the
@@ -42,6 +55,11 @@ type Compliance struct {
 	listers  []func(ns string) []*manifest.Object
 	// Delay gathers the changes of a namespace into one judgement.
 	Delay time.Duration
+	// Remediate makes the scale-to-zero of labelled namespaces; off (the
+	// default), it is only recorded (dry run): the annotation says what
+	// would be done.
+	Remediate bool
+	client    kubernetes.Interface
 
 	mu    sync.Mutex
 	dirty map[string]bool
@@ -60,7 +78,7 @@ func NewCompliance(cfg *rest.Config, cs kubernetes.Interface, reviewer *Reviewer
 		return nil, err
 	}
 	f := informers.NewSharedInformerFactory(cs, 10*time.Minute)
-	c := &Compliance{reviewer: reviewer, context: cc, factory: f, writer: writer, Delay: 500 * time.Millisecond,
+	c := &Compliance{reviewer: reviewer, context: cc, factory: f, writer: writer, Delay: 500 * time.Millisecond, client: cs,
 		dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
 	add := func(inf cache.SharedIndexInformer, apiVersion, kind string, list func(ns string) ([]runtime.Object, error)) {
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -228,6 +246,9 @@ func (c *Compliance) Report(ctx context.Context, ns string) error {
 		})
 	}
 	report.Summary.Fail = len(report.Results)
+	if err := c.remediate(ctx, ns, res.Findings); err != nil {
+		slog.Warn("remediation", "namespace", ns, "error", err)
+	}
 	for _, o := range res.Objects {
 		if !failing[o.Object.String()] {
 			report.Summary.Pass++
@@ -252,4 +273,116 @@ func reference(r check.ObjectRef, lookup *inventory.Inventory) corev1.ObjectRefe
 		}
 	}
 	return ref
+}
+
+// remediate scales to zero the workloads of a namespace labelled for it
+// whose findings reach the namespace's enforce severity (or says it would,
+// in dry run).
+func (c *Compliance) remediate(ctx context.Context, ns string, findings []check.Finding) error {
+	n, ok := c.context.Namespace(ns)
+	if !ok || n.Labels[RemediateLabel] != "scale-to-zero" {
+		return nil
+	}
+	modes, _ := c.context.Modes(ns, [3]*check.Severity{c.reviewer.opts.Enforce, nil, nil})
+	enforce := modes[0]
+	if enforce == nil {
+		return nil
+	}
+	worst := map[check.ObjectRef][]string{}
+	var order []check.ObjectRef
+	for _, f := range findings {
+		if f.Severity < *enforce {
+			continue
+		}
+		switch f.Object.Kind {
+		case "Deployment", "StatefulSet", "ReplicaSet":
+		default:
+			continue // DaemonSets, Jobs and bare pods: reported, not stopped
+		}
+		if _, seen := worst[f.Object]; !seen {
+			order = append(order, f.Object)
+		}
+		worst[f.Object] = append(worst[f.Object], f.CheckID)
+	}
+	for _, ref := range order {
+		if err := c.scaleToZero(ctx, ref, worst[ref]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scaleToZero sets a workload's replicas to 0, keeping the count it had in
+// the annotation (dry run: only the annotation, saying it would).
+func (c *Compliance) scaleToZero(ctx context.Context, ref check.ObjectRef, checks []string) error {
+	w, err := c.workload(ref)
+	if err != nil {
+		return err
+	}
+	scale, err := w.GetScale(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if scale.Spec.Replicas == 0 {
+		return nil
+	}
+	why := fmt.Sprintf("%s; scaled from %d to 0 by rampart: fix the findings (rampart scan), then kubectl scale %s/%s --replicas=%d",
+		strings.Join(dedupe(checks), ", "), scale.Spec.Replicas, strings.ToLower(ref.Kind), ref.Name, scale.Spec.Replicas)
+	if !c.Remediate {
+		why = "dry run, would be " + why
+	}
+	if c.Remediate {
+		// Scaled first, on the scale just read (a conflict is retried at
+		// the next judgement), then annotated.
+		scale.Spec.Replicas = 0
+		if _, err := w.UpdateScale(ctx, ref.Name, scale, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, RemediatedAnnotation, why)
+	_, err = w.Patch(ctx, ref.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err
+}
+
+// scalable is what remediation needs of a workload's client.
+type scalable interface {
+	GetScale(ctx context.Context, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error)
+	UpdateScale(ctx context.Context, name string, scale *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error)
+}
+
+// workload is a client of ref's kind in its namespace.
+func (c *Compliance) workload(ref check.ObjectRef) (interface {
+	scalable
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (runtime.Object, error)
+}, error) {
+	apps := c.client.AppsV1()
+	switch ref.Kind {
+	case "Deployment":
+		return patchable[*appsv1.Deployment]{apps.Deployments(ref.Namespace)}, nil
+	case "StatefulSet":
+		return patchable[*appsv1.StatefulSet]{apps.StatefulSets(ref.Namespace)}, nil
+	case "ReplicaSet":
+		return patchable[*appsv1.ReplicaSet]{apps.ReplicaSets(ref.Namespace)}, nil
+	}
+	return nil, fmt.Errorf("%s cannot be scaled", ref.Kind)
+}
+
+// patchable adapts a typed client's Patch to return a runtime.Object.
+type patchable[T runtime.Object] struct {
+	c interface {
+		scalable
+		Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
+	}
+}
+
+func (p patchable[T]) GetScale(ctx context.Context, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error) {
+	return p.c.GetScale(ctx, name, opts)
+}
+
+func (p patchable[T]) UpdateScale(ctx context.Context, name string, scale *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error) {
+	return p.c.UpdateScale(ctx, name, scale, opts)
+}
+
+func (p patchable[T]) Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (runtime.Object, error) {
+	return p.c.Patch(ctx, name, pt, data, opts, subresources...)
 }

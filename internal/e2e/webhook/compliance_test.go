@@ -10,6 +10,9 @@ import (
 	"time"
 
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -20,6 +23,26 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/admission"
 	"github.com/rampart-k8s/rampart/pkg/checks"
 )
+
+// privilegedDeployment is created past the webhook (rampart-test-skip);
+// PRIV is true or false.
+const privilegedDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: reports
+  labels: {rampart-test-skip: "1"}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, rampart-test-skip: "1"}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: web
+        image: registry.example.com/web:1.0
+        securityContext: {allowPrivilegeEscalation: PRIV, privileged: PRIV, capabilities: {drop: [ALL]}}
+`
 
 // TestReportsFollowTheCluster: with --background, a Report of the running
 // workloads' findings appears in their namespace within 5 seconds of a
@@ -52,24 +75,11 @@ func TestReportsFollowTheCluster(t *testing.T) {
 	go func() { _ = comp.Run(ctx) }()
 
 	c, _ := newClient(t)
-	namespace(t, c, "reports")
-	const deployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: reports
-  labels: {rampart-test-skip: "1"}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web, rampart-test-skip: "1"}}
-    spec:
-      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
-      containers:
-      - name: web
-        image: registry.example.com/web:1.0
-        securityContext: {allowPrivilegeEscalation: PRIV, privileged: PRIV, capabilities: {drop: [ALL]}}
-`
+	// Labelled for remediation, which this Compliance makes in dry run.
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "reports", Labels: map[string]string{admission.RemediateLabel: "scale-to-zero"}}}); err != nil {
+		t.Fatal(err)
+	}
+	deployment := privilegedDeployment
 	var u unstructured.Unstructured
 	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(deployment, "PRIV", "true")), &u.Object); err != nil {
 		t.Fatal(err)
@@ -105,6 +115,16 @@ spec:
 		return nil
 	})
 	t.Logf("report within %v", time.Since(start).Round(10*time.Millisecond))
+	within(t, 5*time.Second, func() error { // dry run: said, not done
+		var d appsv1.Deployment
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "reports", Name: "web"}, &d); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(d.Annotations[admission.RemediatedAnnotation], "dry run") || d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+			return fmt.Errorf("dry run: annotation %q, replicas %v", d.Annotations[admission.RemediatedAnnotation], d.Spec.Replicas)
+		}
+		return nil
+	})
 	// Fixed: the result goes.
 	var fixed unstructured.Unstructured
 	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(deployment, "PRIV", "false")), &fixed.Object); err != nil {
@@ -138,5 +158,66 @@ func within(t *testing.T, d time.Duration, f func() error) {
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRemediation: with remediation on, a violating Deployment in a
+// namespace labelled rampart.dev/remediate=scale-to-zero is scaled to zero,
+// with an annotation saying why and how to restore it; one in a namespace
+// without the label keeps running.
+func TestRemediation(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{Paths: []string{filepath.Join(strings.TrimSpace(string(out)), "config", "crd")}, MaxTime: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cc := admission.NewClusterContext(cs)
+	if err := cc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	comp, err := admission.NewCompliance(cluster.Config, cs, admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc}), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp.Delay, comp.Remediate = 100*time.Millisecond, true
+	go func() { _ = comp.Run(ctx) }()
+	c, _ := newClient(t)
+	for name, labels := range map[string]map[string]string{"remedy": {admission.RemediateLabel: "scale-to-zero"}, "left-alone": nil} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {
+			t.Fatal(err)
+		}
+		var u unstructured.Unstructured
+		text := strings.NewReplacer("PRIV", "true", "namespace: reports", "namespace: "+name).Replace(privilegedDeployment)
+		if err := yaml.Unmarshal([]byte(text), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Create(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	within(t, 10*time.Second, func() error {
+		var d appsv1.Deployment
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "remedy", Name: "web"}, &d); err != nil {
+			return err
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 || !strings.Contains(d.Annotations[admission.RemediatedAnnotation], "--replicas=1") {
+			return fmt.Errorf("not scaled to zero: replicas %v, annotation %q", d.Spec.Replicas, d.Annotations[admission.RemediatedAnnotation])
+		}
+		return nil
+	})
+	var d appsv1.Deployment
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "left-alone", Name: "web"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if *d.Spec.Replicas != 1 || d.Annotations[admission.RemediatedAnnotation] != "" {
+		t.Errorf("a namespace without the label was remediated: %v %v", *d.Spec.Replicas, d.Annotations)
 	}
 }

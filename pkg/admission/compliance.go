@@ -35,8 +35,9 @@ const ReportName = "rampart"
 
 // Remediation: a Namespace labelled RemediateLabel=scale-to-zero has its
 // Deployments, StatefulSets and ReplicaSets with findings at or above the
-// namespace's enforce severity scaled to zero, with RemediatedAnnotation
-// saying why and how to restore them.
+// namespace's enforce severity scaled to zero, with RemediatedAnnotation and
+// an Event saying why and how to restore them (in dry run, only an Event
+// saying it would).
 const (
 	RemediateLabel       = "rampart.dev/remediate"
 	RemediatedAnnotation = "rampart.dev/remediated"
@@ -329,18 +330,39 @@ func (c *Compliance) scaleToZero(ctx context.Context, ref check.ObjectRef, check
 	why := fmt.Sprintf("%s; scaled from %d to 0 by rampart: fix the findings (rampart scan), then kubectl scale %s/%s --replicas=%d",
 		strings.Join(dedupe(checks), ", "), scale.Spec.Replicas, strings.ToLower(ref.Kind), ref.Name, scale.Spec.Replicas)
 	if !c.Remediate {
-		why = "dry run, would be " + why
+		// Dry run: an Event says what would be done; the workload is not
+		// touched (not even annotated, which would need patch on it).
+		return c.event(ctx, ref, scale.Spec.Replicas, "RampartWouldScaleToZero", "dry run, would be "+why)
 	}
-	if c.Remediate {
-		// Scaled first, on the scale just read (a conflict is retried at
-		// the next judgement), then annotated.
-		scale.Spec.Replicas = 0
-		if _, err := w.UpdateScale(ctx, ref.Name, scale, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
+	// Scaled first, on the scale just read (a conflict is retried at the
+	// next judgement), then annotated, then an Event.
+	scale.Spec.Replicas = 0
+	if _, err := w.UpdateScale(ctx, ref.Name, scale, metav1.UpdateOptions{}); err != nil {
+		return err
 	}
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, RemediatedAnnotation, why)
-	_, err = w.Patch(ctx, ref.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	if _, err = w.Patch(ctx, ref.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return err
+	}
+	return c.event(ctx, ref, 0, "RampartScaledToZero", why)
+}
+
+// event records what remediation did, or would do, on the workload (once
+// per workload and replica count: the dry run repeats at every judgement).
+func (c *Compliance) event(ctx context.Context, ref check.ObjectRef, replicas int32, reason, message string) error {
+	name := fmt.Sprintf("%s.rampart-%s-%d", ref.Name, strings.ToLower(reason), replicas)
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: name, Namespace: ref.Namespace},
+		InvolvedObject: corev1.ObjectReference{APIVersion: ref.APIVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name},
+		Reason:         reason, Message: message, Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "rampart"},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	_, err := c.client.CoreV1().Events(ref.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
 	return err
 }
 

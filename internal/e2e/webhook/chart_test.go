@@ -104,6 +104,7 @@ func TestChartScansClean(t *testing.T) {
 		{nil, false},
 		{[]string{digest, "mutate.enabled=true"}, true},
 		{[]string{"certManager.enabled=false", "tls.existingSecret=tls", "tls.caBundle=Q0E="}, false},
+		{[]string{"background.enabled=true", "background.remediate=true"}, false},
 	} {
 		args := []string{"scan", chart, "-n", "rampart", "--fail-on", "medium", "--pss-level", "restricted"}
 		for _, kv := range tc.set {

@@ -115,13 +115,21 @@ func TestReportsFollowTheCluster(t *testing.T) {
 		return nil
 	})
 	t.Logf("report within %v", time.Since(start).Round(10*time.Millisecond))
-	within(t, 5*time.Second, func() error { // dry run: said, not done
+	within(t, 5*time.Second, func() error { // dry run: said in an Event, not done
+		events, err := cs.CoreV1().Events("reports").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		said := false
+		for _, e := range events.Items {
+			said = said || (e.Reason == "RampartWouldScaleToZero" && e.InvolvedObject.Name == "web" && strings.Contains(e.Message, "--replicas=1"))
+		}
 		var d appsv1.Deployment
 		if err := c.Get(ctx, client.ObjectKey{Namespace: "reports", Name: "web"}, &d); err != nil {
 			return err
 		}
-		if !strings.HasPrefix(d.Annotations[admission.RemediatedAnnotation], "dry run") || d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
-			return fmt.Errorf("dry run: annotation %q, replicas %v", d.Annotations[admission.RemediatedAnnotation], d.Spec.Replicas)
+		if !said || d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || d.Annotations[admission.RemediatedAnnotation] != "" {
+			return fmt.Errorf("dry run: event %v, replicas %v, annotations %v", said, d.Spec.Replicas, d.Annotations)
 		}
 		return nil
 	})

@@ -20,13 +20,19 @@ var restricted = engine.Options{PSS: api.LevelVersion{Level: api.LevelRestricted
 
 func fixOne(t *testing.T, src, only string) string {
 	t.Helper()
+	return fixWith(t, src, Options{Breaking: true, Only: []string{only},
+		Resources: map[string]string{"requests.cpu": "100m", "requests.memory": "128Mi", "limits.cpu": "500m", "limits.memory": "128Mi", "limits.ephemeral-storage": "1Gi"}})
+}
+
+// fixWith is src after Files fixes it with opts (as the file in.yaml).
+func fixWith(t *testing.T, src string, opts Options) string {
+	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "in.yaml")
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Files([]string{p}, checks.Builtin(), restricted, Options{Breaking: true, Only: []string{only},
-		Resources: map[string]string{"requests.cpu": "100m", "requests.memory": "128Mi", "limits.cpu": "500m", "limits.memory": "128Mi", "limits.ephemeral-storage": "1Gi"}})
+	res, err := Files([]string{p}, checks.Builtin(), restricted, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,21 +226,8 @@ spec:
 
 func fixAll(t *testing.T, src string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "in.yaml")
-	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Files([]string{p}, checks.Builtin(), restricted, Options{NoGenerate: true,
+	return fixWith(t, src, Options{NoGenerate: true,
 		Resources: map[string]string{"requests.cpu": "100m", "limits.cpu": "500m", "requests.memory": "128Mi", "limits.memory": "128Mi"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range res.Files {
-		if f.Name == p {
-			return f.After
-		}
-	}
-	return src
 }
 
 // TestNoPolicyFromMistypedPodPolicy: a NetworkPolicy written inside a Pod

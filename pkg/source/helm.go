@@ -62,13 +62,13 @@ func RenderChart(path string, opts HelmOptions) ([]*manifest.Object, []manifest.
 // every rendered manifest after a "# Source:" comment, in template order
 // (tests left out unless opts.IncludeTests).
 func RenderChartText(path string, opts HelmOptions) (string, []manifest.InputError) {
-	objs, errs := RenderChart(path, opts)
-	if len(errs) > 0 {
-		return "", errs
-	}
 	ch, rendered, ierr := render(path, opts)
 	if ierr != nil {
 		return "", []manifest.InputError{*ierr}
+	}
+	objs, errs := objectsOf(path, ch, rendered, opts) // what the manifests hold, and their errors
+	if len(errs) > 0 {
+		return "", errs
 	}
 	keep := map[string]bool{}
 	for _, o := range objs {

@@ -48,31 +48,7 @@ spec:
 // workloads' findings appears in their namespace within 5 seconds of a
 // workload being applied, and changes when the workload is fixed.
 func TestReportsFollowTheCluster(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
-	if err != nil {
-		t.Fatalf("locating the reports-api module: %v", err)
-	}
-	crds := filepath.Join(strings.TrimSpace(string(out)), "config", "crd")
-	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{Paths: []string{crds}, MaxTime: 30 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cc := admission.NewClusterContext(cs)
-	if err := cc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc})
-	comp, err := admission.NewCompliance(cluster.Config, cs, r, cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp.Delay = 100 * time.Millisecond
-	go func() { _ = comp.Run(ctx) }()
+	ctx, cs := startCompliance(t, false)
 
 	c, _ := newClient(t)
 	// Labelled for remediation, which this Compliance makes in dry run.
@@ -153,6 +129,39 @@ func TestReportsFollowTheCluster(t *testing.T) {
 	})
 }
 
+// startCompliance installs the Report CRDs (from the reports-api module,
+// not copied here) and runs --background's loop, remediating or in dry run,
+// until the test ends.
+func startCompliance(t *testing.T, remediate bool) (context.Context, kubernetes.Interface) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
+	if err != nil {
+		t.Fatalf("locating the reports-api module: %v", err)
+	}
+	crds := filepath.Join(strings.TrimSpace(string(out)), "config", "crd")
+	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{Paths: []string{crds}, MaxTime: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cc := admission.NewClusterContext(cs)
+	if err := cc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc})
+	comp, err := admission.NewCompliance(cluster.Config, cs, r, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp.Delay, comp.Remediate = 100*time.Millisecond, remediate
+	go func() { _ = comp.Run(ctx) }()
+	return ctx, cs
+}
+
 // within retries f until it succeeds or d has passed.
 func within(t *testing.T, d time.Duration, f func() error) {
 	t.Helper()
@@ -174,29 +183,7 @@ func within(t *testing.T, d time.Duration, f func() error) {
 // with an annotation saying why and how to restore it; one in a namespace
 // without the label keeps running.
 func TestRemediation(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{Paths: []string{filepath.Join(strings.TrimSpace(string(out)), "config", "crd")}, MaxTime: 30 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cc := admission.NewClusterContext(cs)
-	if err := cc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	comp, err := admission.NewCompliance(cluster.Config, cs, admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc}), cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp.Delay, comp.Remediate = 100*time.Millisecond, true
-	go func() { _ = comp.Run(ctx) }()
+	ctx, _ := startCompliance(t, true)
 	c, _ := newClient(t)
 	for name, labels := range map[string]map[string]string{"remedy": {admission.RemediateLabel: "scale-to-zero"}, "left-alone": nil} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {

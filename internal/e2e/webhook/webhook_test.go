@@ -410,17 +410,7 @@ func TestNamespaceModesAndContext(t *testing.T) {
 // moment after the API server stores them.
 func eventually(t *testing.T, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	within(t, 10*time.Second, f)
 }
 
 // TestMutateThroughTheAPIServer: the same bare pod is denied in a namespace

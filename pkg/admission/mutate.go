@@ -93,8 +93,11 @@ func (r *Reviewer) Mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admiss
 func (r *Reviewer) judgeWithFixes(raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, error) {
 	e := r.engineOptions() // a copy: requests are judged concurrently
 	e.Fixes = true
-	fs, _, err := r.judgeWith(e, raw, namespace, context)
-	return fs, err
+	obj, err := decode(raw, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return r.judge(e, obj, context)
 }
 
 // deepCopy copies a JSON document.

@@ -132,7 +132,8 @@ type Decision struct {
 }
 
 // Review judges one request. It never fails: what cannot be judged (an
-// object that does not decode) is denied with a message saying why.
+// object that does not decode) is denied with a message saying why, where
+// something is enforced, and admitted with that warning where nothing is.
 func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	if !judged(req) {
@@ -146,8 +147,11 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 		context = r.opts.Context.Objects(req.Namespace)
 	}
 	enforce, warn, audit := modes[0], modes[1], modes[2]
-	eopts := r.engineOptions()
-	findings, obj, err := r.judgeWith(eopts, req.Object.Raw, req.Namespace, context)
+	obj, err := decode(req.Object.Raw, req.Namespace)
+	var findings []check.Finding
+	if err == nil && !sameSpec(req, obj) {
+		findings, err = r.judge(r.engineOptions(), obj, context)
+	}
 	if err != nil {
 		msg := "rampart: the object cannot be judged: " + err.Error()
 		if enforce == nil {
@@ -155,15 +159,6 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 			return Decision{Response: resp}
 		}
 		return Decision{Response: deny(req.UID, msg)}
-	}
-	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 && obj.Pod != nil {
-		// As Pod Security Admission does: an update that leaves the pod spec
-		// as it was (labels, annotations, replicas) is allowed whatever the
-		// pod spec already held; one that changes it is judged whole.
-		if _, old, err := r.judgeWith(eopts, req.OldObject.Raw, req.Namespace, context); err == nil && old.Pod != nil &&
-			apiequality.Semantic.DeepEqual(old.Pod.Spec, obj.Pod.Spec) {
-			findings = findings[:0]
-		}
 	}
 	findings, exempted := r.exempt(req, findings)
 	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Severity > findings[j].Severity })
@@ -208,27 +203,47 @@ func (r *Reviewer) Review(req *admissionv1.AdmissionRequest) Decision {
 	return Decision{Response: resp, Findings: findings}
 }
 
-// judgeWith decodes an object as the scanner reads a manifest and runs the
-// catalog on it, with the object and the context objects as its lookup; it
-// returns the findings and the object as the checks saw it.
-func (r *Reviewer) judgeWith(eopts engine.Options, raw []byte, namespace string, context []*manifest.Object) ([]check.Finding, *object.Object, error) {
+// sameSpec reports an UPDATE that leaves the pod spec as it was (labels,
+// annotations, replicas): as Pod Security Admission does, it is allowed
+// whatever the pod spec already held, without judging it again; one that
+// changes the pod spec is judged whole.
+func sameSpec(req *admissionv1.AdmissionRequest, m *manifest.Object) bool {
+	if req.Operation != admissionv1.Update || len(req.OldObject.Raw) == 0 {
+		return false
+	}
+	old, err := decode(req.OldObject.Raw, req.Namespace)
+	if err != nil {
+		return false
+	}
+	newPod, oldPod := object.New(m).Pod, object.New(old).Pod
+	return newPod != nil && oldPod != nil && apiequality.Semantic.DeepEqual(oldPod.Spec, newPod.Spec)
+}
+
+// decode reads an object as the scanner reads a manifest.
+func decode(raw []byte, namespace string) (*manifest.Object, error) {
 	if len(raw) == 0 {
-		return nil, nil, fmt.Errorf("the request holds no object")
+		return nil, fmt.Errorf("the request holds no object")
 	}
 	objs, errs := manifest.Parse("", raw)
 	if len(errs) > 0 {
-		return nil, nil, fmt.Errorf("%s", secret.Message(errs[0].Message))
+		return nil, fmt.Errorf("%s", secret.Message(errs[0].Message))
 	}
 	if len(objs) != 1 {
-		return nil, nil, fmt.Errorf("want one object, got %d", len(objs))
+		return nil, fmt.Errorf("want one object, got %d", len(objs))
 	}
 	manifest.SetDefaultNamespace(objs, namespace)
-	lookup := inventory.New(append(objs, context...))
+	return objs[0], nil
+}
+
+// judge runs the catalog on obj, with it and the context objects as its
+// lookup.
+func (r *Reviewer) judge(eopts engine.Options, obj *manifest.Object, context []*manifest.Object) ([]check.Finding, error) {
+	lookup := inventory.New(append([]*manifest.Object{obj}, context...))
 	res := engine.Judge(r.opts.Checks, []*object.Object{lookup.Objects[0]}, lookup, eopts)
 	if len(res.Errors) > 0 {
-		return nil, nil, fmt.Errorf("%s", res.Errors[0].Message)
+		return nil, fmt.Errorf("%s", res.Errors[0].Message)
 	}
-	return res.Findings, lookup.Objects[0], nil
+	return res.Findings, nil
 }
 
 // describe is a finding as a person reads it in kubectl's output: no file,

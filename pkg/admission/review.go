@@ -9,14 +9,19 @@ package admission
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/config"
@@ -91,6 +96,9 @@ func NewReviewer(opts Options) *Reviewer {
 			checks = append(checks, c)
 		}
 	}
+	// In the engine's order: it then shares the catalog with each result
+	// instead of copying it.
+	slices.SortFunc(checks, func(a, b check.Check) int { return strings.Compare(a.ID, b.ID) })
 	opts.Checks = checks
 	reads := map[string]bool{}
 	for _, c := range checks {
@@ -219,10 +227,17 @@ func sameSpec(req *admissionv1.AdmissionRequest, m *manifest.Object) bool {
 	return newPod != nil && oldPod != nil && apiequality.Semantic.DeepEqual(oldPod.Spec, newPod.Spec)
 }
 
-// decode reads an object as the scanner reads a manifest.
+// decode reads an object as the scanner reads a manifest: a built-in kind
+// straight from its JSON into its type, as the API server decodes it (the
+// request has no file: no positions to keep, and the schema is the API
+// server's to check); any other through the manifest loader.
 func decode(raw []byte, namespace string) (*manifest.Object, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("the request holds no object")
+	}
+	if o := decodeTyped(raw); o != nil {
+		manifest.SetDefaultNamespace([]*manifest.Object{o}, namespace)
+		return o, nil
 	}
 	objs, errs := manifest.Parse("", raw)
 	if len(errs) > 0 {
@@ -233,6 +248,36 @@ func decode(raw []byte, namespace string) (*manifest.Object, error) {
 	}
 	manifest.SetDefaultNamespace(objs, namespace)
 	return objs[0], nil
+}
+
+// decodeTyped decodes raw into the scheme's type for its apiVersion and
+// kind, or returns nil (an unknown kind, JSON that does not decode) for the
+// manifest loader to read or to explain.
+func decodeTyped(raw []byte) *manifest.Object {
+	var tm metav1.TypeMeta
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &tm); err != nil || tm.APIVersion == "" || tm.Kind == "" {
+		return nil
+	}
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	if err != nil {
+		return nil
+	}
+	typed, err := scheme.Scheme.New(gv.WithKind(tm.Kind))
+	if err != nil {
+		return nil
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, typed); err != nil {
+		return nil
+	}
+	m, err := meta.Accessor(typed)
+	if err != nil {
+		return nil
+	}
+	name := m.GetName()
+	if name == "" {
+		name = m.GetGenerateName()
+	}
+	return manifest.NewLiveObject(tm.APIVersion, tm.Kind, m.GetNamespace(), name, typed)
 }
 
 // judge runs the catalog on obj, with it and the context objects as its

@@ -82,7 +82,8 @@ type Result struct {
 	// passed over, files no kustomization lists).
 	Notices []manifest.InputError
 	Summary Summary
-	// Checks are the checks that ran, sorted by ID (for reporters' rule lists).
+	// Checks are the checks that ran, sorted by ID (for reporters' rule
+	// lists); the caller's slice when it was sorted already: do not modify.
 	Checks []check.Check
 	// Objects lists every object evaluated and the checks that applied to it,
 	// in inventory order.
@@ -123,6 +124,8 @@ func Run(checks []check.Check, inv *inventory.Inventory, opts Options) *Result {
 	}
 	return Judge(checks, targets, inv, opts)
 }
+
+var scratchPool = sync.Pool{New: func() any { return new([]check.Finding) }}
 
 // Judge evaluates every check on each target it scopes; the checks read
 // everything else through lookup (the rest of a repository, a cluster, an
@@ -165,7 +168,17 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 				ids []string
 			}
 			shapes := map[shape]*applicable{}
-			var scratch []check.Finding // an object's findings, reused
+			// An object's findings, reused; pooled across calls (the
+			// webhook calls Judge once per request).
+			sp := scratchPool.Get().(*[]check.Finding)
+			scratch := (*sp)[:0]
+			defer func() {
+				if cap(scratch) <= 1024 {
+					clear(scratch[:cap(scratch)]) // no finding kept alive by the pool
+					*sp = scratch[:0]
+					scratchPool.Put(sp)
+				}
+			}()
 			for {
 				start := int(cursor.Add(batch)) - batch
 				if start >= len(targets) {
@@ -222,9 +235,13 @@ func Judge(checks []check.Check, targets []*object.Object, lookup check.Lookup, 
 	}
 	wg.Wait()
 
-	res := &Result{Checks: slices.Clone(checks), Objects: evaluated}
+	// The registry's order already is the result's: the catalog is then
+	// shared, not copied (a copy per admission request is most of what
+	// the webhook allocates).
+	res := &Result{Checks: slices.Clip(checks), Objects: evaluated}
 	byID := func(a, b check.Check) int { return cmp.Compare(a.ID, b.ID) }
-	if !slices.IsSortedFunc(res.Checks, byID) { // the registry's order already is
+	if !slices.IsSortedFunc(res.Checks, byID) {
+		res.Checks = slices.Clone(checks)
 		slices.SortFunc(res.Checks, byID)
 	}
 	n := 0

@@ -317,15 +317,23 @@ func TestWebhookManifests(t *testing.T) {
 			t.Errorf("Deployment in namespace %q", o.Namespace)
 		}
 	}
-	for _, k := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "Deployment", "ClusterRole", "NetworkPolicy", "PodDisruptionBudget", "Certificate"} {
+	// By default the webhook makes its own certificates: a Role for its
+	// Secret, no cert-manager Certificate.
+	for _, k := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "Deployment", "ClusterRole", "Role", "NetworkPolicy", "PodDisruptionBudget"} {
 		if !kinds[k] {
 			t.Errorf("no %s in the manifests", k)
 		}
 	}
+	if kinds["Certificate"] {
+		t.Error("a cert-manager Certificate by default")
+	}
 	if s := rampart(t, r.stdout, "scan", "-", "--fail-on", "medium"); s.code != ExitOK {
 		t.Errorf("the manifests scan with findings above low:\n%s", s.stdout)
 	}
-	if r := rampart(t, "", "webhook", "manifests", "--set", "certManager.enabled=false"); r.code != ExitError || !strings.Contains(r.stderr, "tls.caBundle") {
+	if r := rampart(t, "", "webhook", "manifests", "--set", "certManager.enabled=true"); r.code != ExitOK || !strings.Contains(r.stdout, "kind: Certificate") || strings.Contains(r.stdout, "--manage-certs") {
+		t.Errorf("certManager.enabled: exit %d, want a Certificate and no --manage-certs\n%s", r.code, r.stderr)
+	}
+	if r := rampart(t, "", "webhook", "manifests", "--set", "tls.existingSecret=mine"); r.code != ExitError || !strings.Contains(r.stderr, "tls.caBundle") {
 		t.Errorf("a missing required value: exit %d %s", r.code, r.stderr)
 	}
 }

@@ -39,6 +39,10 @@ type webhookOptions struct {
 	changed                           map[string]bool // flags given on the command line
 	background                        bool
 	remediate                         bool
+	certs                             admission.SelfCerts
+	manageCerts                       bool
+	service                           string
+	certHosts                         []string
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -59,7 +63,9 @@ finding and its field), at or above --warn come back as warnings, at or
 above --audit as an audit annotation. An UPDATE is judged on what it brings:
 findings the object already had do not count. The object's own ignore
 annotations and the configuration's exceptions apply. The certificate files
-are read again when they change. On SIGTERM, /readyz fails at once and the
+are read again when they change; with --manage-certs the webhook makes and
+renews its own CA and certificate instead, kept in a Secret all replicas
+share, and writes the CA into its webhook configurations. On SIGTERM, /readyz fails at once and the
 server drains for --drain before it stops.
 
 /mutate (with --cluster-context) makes the catalog's non-breaking fixes as a
@@ -78,6 +84,14 @@ patched object is judged again, and a second admission patches nothing.`,
 	f.StringVar(&o.listen, "listen", ":8443", "address to serve on")
 	f.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM); read again when it changes")
 	f.StringVar(&o.keyFile, "tls-private-key-file", "", "serving key (PEM); read again when it changes")
+	f.BoolVar(&o.manageCerts, "manage-certs", false, "make and renew the CA and the serving certificate (instead of --tls-cert-file): kept in the Secret --certs-secret, the CA written into the webhook configurations --webhook-configurations")
+	f.StringVar(&o.certs.Secret, "certs-secret", "rampart-tls", "with --manage-certs: the Secret (in --namespace) that holds the CA and the serving certificate")
+	f.StringVar(&o.certs.Namespace, "namespace", "", "with --manage-certs: the webhook's namespace (default: $POD_NAMESPACE, else the service account's, else rampart)")
+	f.StringVar(&o.service, "service", "rampart", "with --manage-certs: the Service the API server calls; its DNS names are the certificate's")
+	f.StringSliceVar(&o.certHosts, "cert-hosts", nil, "with --manage-certs: more names or IP addresses for the serving certificate")
+	f.StringSliceVar(&o.certs.Webhooks, "webhook-configurations", []string{"rampart"}, "with --manage-certs: the Validating and MutatingWebhookConfigurations that get the CA bundle")
+	f.DurationVar(&o.certs.CertValidity, "cert-validity", 365*24*time.Hour, "with --manage-certs: life of a serving certificate (renewed with a third left)")
+	f.DurationVar(&o.certs.CAValidity, "ca-validity", 10*365*24*time.Hour, "with --manage-certs: life of a CA (replaced with a third left)")
 	f.StringVar(&o.config, "config", "", "configuration file (.rampart.yaml): checks, exceptions, allowed registries")
 	f.StringVar(&o.enforce, "enforce", "high", "lowest severity that denies a request: critical, high, medium, low, info, or none")
 	f.StringVar(&o.warn, "warn", "medium", "lowest severity returned as a warning, or none")
@@ -85,8 +99,8 @@ patched object is judged again, and a second admission patches nothing.`,
 	f.StringVar(&o.pssLevel, "pss-level", "restricted", "Pod Security Standards level: baseline or restricted")
 	f.DurationVar(&o.drain, "drain", 5*time.Second, "time to keep serving after SIGTERM, not ready, so the API server stops sending")
 	f.BoolVar(&o.clusterContext, "cluster-context", false, "read the context the checks need (Namespaces and their rampart.dev/enforce|warn|audit labels, NetworkPolicies, ServiceAccounts, bindings) from the cluster through informers; off judges each request alone")
-	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "with --cluster-context: kubeconfig file (default: the in-cluster config, KUBECONFIG, ~/.kube/config)")
-	f.StringVar(&o.cl.Context, "context", "", "with --cluster-context: kubeconfig context to use")
+	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "with --cluster-context or --manage-certs: kubeconfig file (default: the in-cluster config, KUBECONFIG, ~/.kube/config)")
+	f.StringVar(&o.cl.Context, "context", "", "with --cluster-context or --manage-certs: kubeconfig context to use")
 	f.BoolVar(&o.remediate, "remediate", false, "with --background: scale to zero the Deployments, StatefulSets and ReplicaSets with findings at or above the enforce severity in namespaces labelled rampart.dev/remediate=scale-to-zero (off: only annotate what would be done)")
 	f.BoolVar(&o.background, "background", false, "with --cluster-context: also keep a Report (openreports.io/v1alpha1) of the findings on the running workloads in each namespace, updated as they change")
 	cmd.AddCommand(serve, newWebhookManifestsCmd(s))
@@ -149,8 +163,11 @@ func severityFlag(name, v string) (*check.Severity, error) {
 }
 
 func runWebhook(s *streams, o *webhookOptions) error {
-	if o.certFile == "" || o.keyFile == "" {
-		return usageError("--tls-cert-file and --tls-private-key-file are required: the API server calls webhooks over TLS only")
+	if (o.certFile == "" || o.keyFile == "") == !o.manageCerts {
+		return usageError("want --tls-cert-file and --tls-private-key-file, or --manage-certs: the API server calls webhooks over TLS only")
+	}
+	if o.manageCerts && (o.certs.CertValidity <= 0 || o.certs.CAValidity <= o.certs.CertValidity) {
+		return usageError("--cert-validity must be positive and shorter than --ca-validity")
 	}
 	level, err := api.ParseLevel(o.pssLevel)
 	if err != nil || level == api.LevelPrivileged {
@@ -173,12 +190,22 @@ func runWebhook(s *streams, o *webhookOptions) error {
 			return err
 		}
 	}
-	certs, err := admission.NewCertReloader(o.certFile, o.keyFile)
-	if err != nil {
-		return usageError("%v", err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	var getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	if o.manageCerts {
+		sc, err := startSelfCerts(ctx, o)
+		if err != nil {
+			return err
+		}
+		getCertificate = sc.GetCertificate
+	} else {
+		certs, err := admission.NewCertReloader(o.certFile, o.keyFile)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		getCertificate = certs.GetCertificate
+	}
 	eopts := plan.Engine
 	if eopts.Resources, err = fix.ParseResources(plan.Config.Fix.DefaultResources); err != nil {
 		return usageError("invalid configuration: fix.defaultResources: %v", err) // the values /mutate gives missing requests and limits
@@ -230,7 +257,7 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCertificate},
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -253,4 +280,50 @@ func runWebhook(s *streams, o *webhookOptions) error {
 		return err
 	}
 	return nil
+}
+
+// startSelfCerts makes or reads the certificates (retrying for a minute: the
+// startup probe waits) and keeps them current until ctx ends.
+func startSelfCerts(ctx context.Context, o *webhookOptions) (*admission.SelfCerts, error) {
+	cfg, _, err := source.Config(o.cl)
+	if err != nil {
+		return nil, usageError("--manage-certs: %v", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, usageError("--manage-certs: %v", err)
+	}
+	sc := &o.certs
+	sc.Client = cs
+	if sc.Namespace == "" {
+		sc.Namespace = podNamespace()
+	}
+	svc := o.service
+	sc.Hosts = append([]string{svc + "." + sc.Namespace + ".svc", svc + "." + sc.Namespace + ".svc.cluster.local"}, o.certHosts...)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := sc.Reconcile(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("--manage-certs: %w", err)
+		}
+		slog.Warn("serving certificate not ready", "error", err)
+		time.Sleep(2 * time.Second)
+	}
+	go func() { _ = sc.Run(ctx) }()
+	return sc, nil
+}
+
+// podNamespace is the namespace the webhook runs in: $POD_NAMESPACE, else
+// its service account's, else rampart.
+func podNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b))
+	}
+	return "rampart"
 }

@@ -13,5 +13,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 {{- define "rampart.secret" -}}
-{{- if .Values.certManager.enabled -}}{{ include "rampart.name" . }}-tls{{- else -}}{{ required "tls.existingSecret is required when certManager.enabled is false" .Values.tls.existingSecret }}{{- end -}}
+{{- if .Values.tls.existingSecret -}}{{ .Values.tls.existingSecret }}{{- else -}}{{ include "rampart.name" . }}-tls{{- end -}}
+{{- end -}}
+{{- /* selfCerts: the webhook makes and renews its certificate itself. */ -}}
+{{- define "rampart.selfCerts" -}}
+{{- if and (not .Values.certManager.enabled) (not .Values.tls.existingSecret) }}true{{ end -}}
 {{- end -}}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -43,6 +44,7 @@ type webhookOptions struct {
 	manageCerts                       bool
 	service                           string
 	certHosts                         []string
+	reload                            time.Duration
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -92,7 +94,8 @@ patched object is judged again, and a second admission patches nothing.`,
 	f.StringSliceVar(&o.certs.Webhooks, "webhook-configurations", []string{"rampart"}, "with --manage-certs: the Validating and MutatingWebhookConfigurations that get the CA bundle")
 	f.DurationVar(&o.certs.CertValidity, "cert-validity", 365*24*time.Hour, "with --manage-certs: life of a serving certificate (renewed with a third left)")
 	f.DurationVar(&o.certs.CAValidity, "ca-validity", 10*365*24*time.Hour, "with --manage-certs: life of a CA (replaced with a third left)")
-	f.StringVar(&o.config, "config", "", "configuration file (.rampart.yaml): checks, exceptions, allowed registries")
+	f.StringVar(&o.config, "config", "", "configuration file (.rampart.yaml): checks, exceptions, allowed registries; read again when it changes")
+	f.DurationVar(&o.reload, "config-check-interval", 5*time.Second, "how often --config is looked at for changes")
 	f.StringVar(&o.enforce, "enforce", "high", "lowest severity that denies a request: critical, high, medium, low, info, or none")
 	f.StringVar(&o.warn, "warn", "medium", "lowest severity returned as a warning, or none")
 	f.StringVar(&o.audit, "audit", "low", "lowest severity recorded in an audit annotation, or none")
@@ -173,22 +176,10 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	if err != nil || level == api.LevelPrivileged {
 		return usageError("--pss-level: want baseline or restricted, got %q", o.pssLevel)
 	}
-	paths := []string{"."}
-	plan, err := scan.New(scan.Options{Paths: paths, ConfigFile: o.config, PSS: api.LevelVersion{Level: level, Version: api.LatestVersion()}})
+	pss := api.LevelVersion{Level: level, Version: api.LatestVersion()}
+	ropts, err := reviewerOptions(o, pss)
 	if err != nil {
-		return usageError("%v", err)
-	}
-	// The configuration's admission severities, unless a flag says otherwise.
-	var modes [3]*check.Severity
-	ac := plan.Config.Admission
-	for i, m := range []struct{ name, flag, config string }{{"enforce", o.enforce, ac.Enforce}, {"warn", o.warn, ac.Warn}, {"audit", o.audit, ac.Audit}} {
-		v := m.flag
-		if m.config != "" && !o.changed[m.name] {
-			v = m.config
-		}
-		if modes[i], err = severityFlag(m.name, v); err != nil {
-			return err
-		}
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -206,13 +197,8 @@ func runWebhook(s *streams, o *webhookOptions) error {
 		}
 		getCertificate = certs.GetCertificate
 	}
-	eopts := plan.Engine
-	if eopts.Resources, err = fix.ParseResources(plan.Config.Fix.DefaultResources); err != nil {
-		return usageError("invalid configuration: fix.defaultResources: %v", err) // the values /mutate gives missing requests and limits
-	}
 	var clusterCfg *rest.Config
 	var clusterCS kubernetes.Interface
-	ropts := admission.Options{Checks: plan.Checks, Engine: eopts, Enforce: modes[0], Warn: modes[1], Audit: modes[2], Exemptions: ac.Exemptions}
 	if o.clusterContext {
 		cfg, _, err := source.Config(o.cl)
 		if err != nil {
@@ -237,8 +223,9 @@ func runWebhook(s *streams, o *webhookOptions) error {
 		return usageError("--background needs --cluster-context")
 	}
 	reviewer := admission.NewReviewer(ropts)
+	var comp *admission.Compliance
 	if o.background {
-		comp, err := admission.NewCompliance(clusterCfg, clusterCS, reviewer, ropts.Context.(*admission.ClusterContext))
+		comp, err = admission.NewCompliance(clusterCfg, clusterCS, reviewer, ropts.Context.(*admission.ClusterContext))
 		if err != nil {
 			return fmt.Errorf("--background: %w", err)
 		}
@@ -251,6 +238,24 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	}
 	admission.TuneGC()
 	handler := admission.NewHandler(reviewer, admission.NewMetrics())
+	if o.config != "" {
+		// A ConfigMap mounted as the file changes under the running pod:
+		// the next requests and the reports follow it.
+		go watchConfig(ctx, o.config, o.reload, func() {
+			next, err := reviewerOptions(o, pss)
+			if err != nil {
+				slog.Error("configuration not reloaded: the previous one stays", "file", o.config, "error", err)
+				return
+			}
+			next.Context = ropts.Context
+			r := admission.NewReviewer(next)
+			handler.SetReviewer(r)
+			if comp != nil {
+				comp.SetReviewer(r)
+			}
+			slog.Info("configuration reloaded", "file", o.config, "checks", len(next.Checks))
+		})
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return usageError("--listen: %v", err)
@@ -265,7 +270,7 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()
-	fmt.Fprintf(s.err, "rampart webhook serving on %s (%d checks)\n", ln.Addr(), len(plan.Checks))
+	fmt.Fprintf(s.err, "rampart webhook serving on %s (%d checks)\n", ln.Addr(), len(ropts.Checks))
 	select {
 	case err := <-done:
 		return err
@@ -326,4 +331,55 @@ func podNamespace() string {
 		return strings.TrimSpace(string(b))
 	}
 	return "rampart"
+}
+
+// reviewerOptions reads the configuration (o.config) into what the
+// reviewer judges with: the checks it selects, their options, its
+// exemptions and its admission severities unless a flag says otherwise.
+func reviewerOptions(o *webhookOptions, pss api.LevelVersion) (admission.Options, error) {
+	plan, err := scan.New(scan.Options{Paths: []string{"."}, ConfigFile: o.config, PSS: pss})
+	if err != nil {
+		return admission.Options{}, usageError("%v", err)
+	}
+	var modes [3]*check.Severity
+	ac := plan.Config.Admission
+	for i, m := range []struct{ name, flag, config string }{{"enforce", o.enforce, ac.Enforce}, {"warn", o.warn, ac.Warn}, {"audit", o.audit, ac.Audit}} {
+		v := m.flag
+		if m.config != "" && !o.changed[m.name] {
+			v = m.config
+		}
+		if modes[i], err = severityFlag(m.name, v); err != nil {
+			return admission.Options{}, err
+		}
+	}
+	eopts := plan.Engine
+	if eopts.Resources, err = fix.ParseResources(plan.Config.Fix.DefaultResources); err != nil {
+		return admission.Options{}, usageError("invalid configuration: fix.defaultResources: %v", err) // the values /mutate gives missing requests and limits
+	}
+	return admission.Options{Checks: plan.Checks, Engine: eopts, Enforce: modes[0], Warn: modes[1], Audit: modes[2], Exemptions: ac.Exemptions}, nil
+}
+
+// watchConfig calls changed when the contents of file change, looking
+// every interval (a mounted ConfigMap is replaced through a symbolic link:
+// the contents are compared, not the times).
+func watchConfig(ctx context.Context, file string, interval time.Duration, changed func()) {
+	if interval <= 0 {
+		return
+	}
+	last, _ := os.ReadFile(file)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now, err := os.ReadFile(file)
+		if err != nil || bytes.Equal(now, last) {
+			continue
+		}
+		last = now
+		changed()
+	}
 }

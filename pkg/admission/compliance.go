@@ -2,17 +2,20 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -20,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,22 +47,29 @@ const (
 	RemediatedAnnotation = "rampart.dev/remediated"
 )
 
-// Compliance keeps, for every namespace with workloads, a Report
-// (openreports.io/v1alpha1, the successor of wgpolicyk8s.io's PolicyReport)
-// of the catalog's findings on the workloads running there, judged as the
-// webhook judges (the same checks, context and exceptions), and re-judges a
-// namespace a moment after any of its workloads, or its context, changes.
+// Compliance keeps, for every namespace with objects the catalog judges, a
+// Report (openreports.io/v1alpha1, the successor of wgpolicyk8s.io's
+// PolicyReport) of the findings on its workloads, Roles, RoleBindings,
+// Services, Ingresses and NetworkPolicies, and a ClusterReport of those on
+// ClusterRoles, ClusterRoleBindings and Namespaces, judged as the webhook
+// judges (the same checks, context and exceptions). It re-judges a
+// namespace a moment after any of its objects or its context changes, all
+// of them when a cluster-wide binding or role changes, and everything when
+// the configuration changes (SetReviewer). Secrets and ConfigMaps are not
+// watched: the webhook's memory would hold every credential of the
+// cluster.
 type Compliance struct {
-	reviewer *Reviewer
+	reviewer atomic.Pointer[Reviewer]
 	context  *ClusterContext
 	factory  informers.SharedInformerFactory
 	writer   client.Client
-	listers  []func(ns string) []*manifest.Object
+	sources  []source
+	pods     corelisters.PodLister
 	// Delay gathers the changes of a namespace into one judgement.
 	Delay time.Duration
-	// Remediate makes the scale-to-zero of labelled namespaces; off (the
-	// default), it is only recorded (dry run): the annotation says what
-	// would be done.
+	// Remediate stops what violates in labelled namespaces; off (the
+	// default), it is only recorded (dry run): an Event says what would be
+	// done.
 	Remediate bool
 	client    kubernetes.Interface
 
@@ -67,8 +78,18 @@ type Compliance struct {
 	wake  chan struct{}
 }
 
-// NewCompliance watches the workloads of the cluster cfg reaches, judging
-// them with reviewer against cc's context.
+// source is one kind Compliance judges.
+type source struct {
+	apiVersion, kind string
+	cluster          bool
+	list             func(ns string) ([]runtime.Object, error)
+}
+
+// everything marks every namespace and the cluster for judgement.
+const everything = "\x00all"
+
+// NewCompliance watches the cluster cfg reaches, judging with reviewer
+// against cc's context; its informers are cc's (one watch per kind).
 func NewCompliance(cfg *rest.Config, cs kubernetes.Interface, reviewer *Reviewer, cc *ClusterContext) (*Compliance, error) {
 	scheme := runtime.NewScheme()
 	if err := reportsv1alpha1.AddToScheme(scheme); err != nil {
@@ -78,64 +99,93 @@ func NewCompliance(cfg *rest.Config, cs kubernetes.Interface, reviewer *Reviewer
 	if err != nil {
 		return nil, err
 	}
-	f := informers.NewSharedInformerFactory(cs, 10*time.Minute)
-	c := &Compliance{reviewer: reviewer, context: cc, factory: f, writer: writer, Delay: 500 * time.Millisecond, client: cs,
+	f := cc.factory
+	c := &Compliance{context: cc, factory: f, writer: writer, Delay: 500 * time.Millisecond, client: cs,
 		dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
-	add := func(inf cache.SharedIndexInformer, apiVersion, kind string, list func(ns string) ([]runtime.Object, error)) {
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { c.mark(o) },
-			UpdateFunc: func(_, o any) { c.mark(o) },
-			DeleteFunc: func(o any) { c.mark(o) },
-		})
-		c.listers = append(c.listers, func(ns string) []*manifest.Object {
-			objs, err := list(ns)
-			if err != nil {
-				return nil
-			}
-			var out []*manifest.Object
-			for _, o := range objs {
-				m, ok := o.(metav1.Object)
-				if !ok || ownedByWorkload(m) {
-					continue // judged through the workload that owns it
-				}
-				// A copy: deriving the pod template defaults its spec, and the
-				// cache's objects are shared.
-				out = append(out, manifest.NewLiveObject(apiVersion, kind, m.GetNamespace(), m.GetName(), o.DeepCopyObject()))
-			}
-			return out
-		})
+	c.reviewer.Store(reviewer)
+	handler := func(all bool) cache.ResourceEventHandlerFuncs {
+		mark := func(o any) { c.mark(o, all) }
+		return cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
+	}
+	add := func(inf cache.SharedIndexInformer, apiVersion, kind string, cluster bool, list func(ns string) ([]runtime.Object, error)) {
+		// A cluster-wide role or binding can change what every namespace's
+		// objects may do.
+		_, _ = inf.AddEventHandler(handler(cluster && kind != "Namespace"))
+		c.sources = append(c.sources, source{apiVersion, kind, cluster, list})
 	}
 	every := labels.Everything()
-	apps, batch, core := f.Apps().V1(), f.Batch().V1(), f.Core().V1()
-	add(apps.Deployments().Informer(), "apps/v1", "Deployment", func(ns string) ([]runtime.Object, error) {
+	apps, batch, core, rbac, netv1 := f.Apps().V1(), f.Batch().V1(), f.Core().V1(), f.Rbac().V1(), f.Networking().V1()
+	add(apps.Deployments().Informer(), "apps/v1", "Deployment", false, func(ns string) ([]runtime.Object, error) {
 		l, err := apps.Deployments().Lister().Deployments(ns).List(every)
 		return objects(l), err
 	})
-	add(apps.StatefulSets().Informer(), "apps/v1", "StatefulSet", func(ns string) ([]runtime.Object, error) {
+	add(apps.StatefulSets().Informer(), "apps/v1", "StatefulSet", false, func(ns string) ([]runtime.Object, error) {
 		l, err := apps.StatefulSets().Lister().StatefulSets(ns).List(every)
 		return objects(l), err
 	})
-	add(apps.DaemonSets().Informer(), "apps/v1", "DaemonSet", func(ns string) ([]runtime.Object, error) {
+	add(apps.DaemonSets().Informer(), "apps/v1", "DaemonSet", false, func(ns string) ([]runtime.Object, error) {
 		l, err := apps.DaemonSets().Lister().DaemonSets(ns).List(every)
 		return objects(l), err
 	})
-	add(apps.ReplicaSets().Informer(), "apps/v1", "ReplicaSet", func(ns string) ([]runtime.Object, error) {
+	add(apps.ReplicaSets().Informer(), "apps/v1", "ReplicaSet", false, func(ns string) ([]runtime.Object, error) {
 		l, err := apps.ReplicaSets().Lister().ReplicaSets(ns).List(every)
 		return objects(l), err
 	})
-	add(batch.CronJobs().Informer(), "batch/v1", "CronJob", func(ns string) ([]runtime.Object, error) {
+	add(batch.CronJobs().Informer(), "batch/v1", "CronJob", false, func(ns string) ([]runtime.Object, error) {
 		l, err := batch.CronJobs().Lister().CronJobs(ns).List(every)
 		return objects(l), err
 	})
-	add(batch.Jobs().Informer(), "batch/v1", "Job", func(ns string) ([]runtime.Object, error) {
+	add(batch.Jobs().Informer(), "batch/v1", "Job", false, func(ns string) ([]runtime.Object, error) {
 		l, err := batch.Jobs().Lister().Jobs(ns).List(every)
 		return objects(l), err
 	})
-	add(core.Pods().Informer(), "v1", "Pod", func(ns string) ([]runtime.Object, error) {
+	add(core.Pods().Informer(), "v1", "Pod", false, func(ns string) ([]runtime.Object, error) {
 		l, err := core.Pods().Lister().Pods(ns).List(every)
 		return objects(l), err
 	})
+	c.pods = core.Pods().Lister()
+	add(rbac.Roles().Informer(), "rbac.authorization.k8s.io/v1", "Role", false, func(ns string) ([]runtime.Object, error) {
+		l, err := rbac.Roles().Lister().Roles(ns).List(every)
+		return objects(l), err
+	})
+	add(rbac.RoleBindings().Informer(), "rbac.authorization.k8s.io/v1", "RoleBinding", false, func(ns string) ([]runtime.Object, error) {
+		l, err := rbac.RoleBindings().Lister().RoleBindings(ns).List(every)
+		return objects(l), err
+	})
+	add(core.Services().Informer(), "v1", "Service", false, func(ns string) ([]runtime.Object, error) {
+		l, err := core.Services().Lister().Services(ns).List(every)
+		return objects(l), err
+	})
+	add(netv1.Ingresses().Informer(), "networking.k8s.io/v1", "Ingress", false, func(ns string) ([]runtime.Object, error) {
+		l, err := netv1.Ingresses().Lister().Ingresses(ns).List(every)
+		return objects(l), err
+	})
+	add(netv1.NetworkPolicies().Informer(), "networking.k8s.io/v1", "NetworkPolicy", false, func(ns string) ([]runtime.Object, error) {
+		l, err := netv1.NetworkPolicies().Lister().NetworkPolicies(ns).List(every)
+		return objects(l), err
+	})
+	add(rbac.ClusterRoles().Informer(), "rbac.authorization.k8s.io/v1", "ClusterRole", true, func(string) ([]runtime.Object, error) {
+		l, err := rbac.ClusterRoles().Lister().List(every)
+		return objects(l), err
+	})
+	add(rbac.ClusterRoleBindings().Informer(), "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", true, func(string) ([]runtime.Object, error) {
+		l, err := rbac.ClusterRoleBindings().Lister().List(every)
+		return objects(l), err
+	})
+	add(core.Namespaces().Informer(), "v1", "Namespace", true, func(string) ([]runtime.Object, error) {
+		l, err := core.Namespaces().Lister().List(every)
+		return objects(l), err
+	})
+	// Context only: a ServiceAccount changes its namespace's findings.
+	_, _ = core.ServiceAccounts().Informer().AddEventHandler(handler(false))
 	return c, nil
+}
+
+// SetReviewer judges with r from now on (a new configuration), and
+// everything again.
+func (c *Compliance) SetReviewer(r *Reviewer) {
+	c.reviewer.Store(r)
+	c.markNamespace(everything)
 }
 
 func objects[T runtime.Object](l []T) []runtime.Object {
@@ -158,7 +208,9 @@ func ownedByWorkload(m metav1.Object) bool {
 	return false
 }
 
-func (c *Compliance) mark(o any) {
+// mark queues the namespace of o for judgement (with all, everything); a
+// Namespace queues itself (its labels choose its modes) and the cluster.
+func (c *Compliance) mark(o any, all bool) {
 	if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
 		o = d.Obj
 	}
@@ -166,8 +218,22 @@ func (c *Compliance) mark(o any) {
 	if !ok {
 		return
 	}
+	switch {
+	case all:
+		c.markNamespace(everything)
+	case m.GetNamespace() == "": // a Namespace, a ClusterRole...
+		if _, isNS := o.(*corev1.Namespace); isNS {
+			c.markNamespace(m.GetName())
+		}
+		c.markNamespace("")
+	default:
+		c.markNamespace(m.GetNamespace())
+	}
+}
+
+func (c *Compliance) markNamespace(ns string) {
 	c.mu.Lock()
-	c.dirty[m.GetNamespace()] = true
+	c.dirty[ns] = true
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -195,45 +261,92 @@ func (c *Compliance) Run(ctx context.Context) error {
 		case <-time.After(c.Delay):
 		}
 		c.mu.Lock()
-		namespaces := make([]string, 0, len(c.dirty))
-		for ns := range c.dirty {
-			namespaces = append(namespaces, ns)
-		}
+		dirty := c.dirty
 		c.dirty = map[string]bool{}
 		c.mu.Unlock()
+		if dirty[everything] {
+			delete(dirty, everything)
+			dirty[""] = true
+			if list, err := c.factory.Core().V1().Namespaces().Lister().List(labels.Everything()); err == nil {
+				for _, n := range list {
+					dirty[n.Name] = true
+				}
+			}
+		}
+		namespaces := make([]string, 0, len(dirty))
+		for ns := range dirty {
+			namespaces = append(namespaces, ns)
+		}
 		sort.Strings(namespaces)
 		for _, ns := range namespaces {
 			if err := c.Report(ctx, ns); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
 				slog.Warn("report not written", "namespace", ns, "error", err)
-				c.mark(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Namespace: ns}}) // again, later
+				c.markNamespace(ns) // again, later
 			}
 		}
 	}
 }
 
-// Report judges the workloads of namespace ns and writes its Report.
+// Report judges the objects of namespace ns and writes its Report; ns ""
+// is the cluster's, a ClusterReport.
 func (c *Compliance) Report(ctx context.Context, ns string) error {
 	var targets []*manifest.Object
-	for _, list := range c.listers {
-		targets = append(targets, list(ns)...)
+	kinds := map[string]bool{}
+	for _, src := range c.sources {
+		if src.cluster != (ns == "") {
+			continue
+		}
+		kinds[src.kind] = true
+		objs, err := src.list(ns)
+		if err != nil {
+			continue
+		}
+		for _, o := range objs {
+			m, ok := o.(metav1.Object)
+			if !ok || ownedByWorkload(m) {
+				continue // judged through the workload that owns it
+			}
+			// A copy: deriving the pod template defaults its spec, and the
+			// cache's objects are shared.
+			targets = append(targets, manifest.NewLiveObject(src.apiVersion, src.kind, m.GetNamespace(), m.GetName(), o.DeepCopyObject()))
+		}
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Kind+"/"+targets[i].Name < targets[j].Kind+"/"+targets[j].Name })
-	existing := &reportsv1alpha1.Report{}
-	err := c.writer.Get(ctx, client.ObjectKey{Namespace: ns, Name: ReportName}, existing)
+	var report reportObject = &namespaceReport{&reportsv1alpha1.Report{}}
+	if ns == "" {
+		report = &clusterReport{&reportsv1alpha1.ClusterReport{}}
+	}
+	err := c.writer.Get(ctx, client.ObjectKey{Namespace: ns, Name: ReportName}, report.object())
 	if len(targets) == 0 {
 		if err == nil {
-			return client.IgnoreNotFound(c.writer.Delete(ctx, existing))
+			return client.IgnoreNotFound(c.writer.Delete(ctx, report.object()))
 		}
 		return nil
 	}
-	lookup := inventory.New(append(append([]*manifest.Object{}, targets...), c.context.Objects(ns)...))
-	res := engine.Judge(c.reviewer.opts.Checks, lookup.Objects[:len(targets)], lookup, c.reviewer.engineOptions())
-	report := &reportsv1alpha1.Report{ObjectMeta: metav1.ObjectMeta{Name: ReportName, Namespace: ns,
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "rampart"}}, Source: "rampart"}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	exists := err == nil
+	// The context, less what is judged here already.
+	all := append([]*manifest.Object{}, targets...)
+	if ns != "" {
+		for _, o := range c.context.Objects(ns) {
+			if !kinds[o.Kind] {
+				all = append(all, o)
+			}
+		}
+	}
+	lookup := inventory.New(all)
+	r := c.reviewer.Load()
+	res := engine.Judge(r.opts.Checks, lookup.Objects[:len(targets)], lookup, r.engineOptions())
+	var results []reportsv1alpha1.ReportResult
 	failing := map[string]bool{}
 	for _, f := range res.Findings {
 		failing[f.Object.String()] = true
-		report.Results = append(report.Results, reportsv1alpha1.ReportResult{
+		results = append(results, reportsv1alpha1.ReportResult{
 			Source:      "rampart",
 			Policy:      f.CheckID,
 			Rule:        f.Field,
@@ -246,23 +359,48 @@ func (c *Compliance) Report(ctx context.Context, ns string) error {
 			Properties:  map[string]string{"remediation": f.Remediation},
 		})
 	}
-	report.Summary.Fail = len(report.Results)
-	if err := c.remediate(ctx, ns, res.Findings); err != nil {
-		slog.Warn("remediation", "namespace", ns, "error", err)
-	}
+	summary := reportsv1alpha1.ReportSummary{Fail: len(results)}
 	for _, o := range res.Objects {
 		if !failing[o.Object.String()] {
-			report.Summary.Pass++
+			summary.Pass++
 		}
 	}
-	if apierrors.IsNotFound(err) {
-		return c.writer.Create(ctx, report)
+	if ns != "" {
+		if err := c.remediate(ctx, ns, res.Findings); err != nil {
+			slog.Warn("remediation", "namespace", ns, "error", err)
+		}
 	}
-	if err != nil {
-		return err
+	m := report.object()
+	if !exists {
+		m.SetName(ReportName)
+		m.SetNamespace(ns)
 	}
-	existing.Results, existing.Summary, existing.Source, existing.Labels = report.Results, report.Summary, report.Source, report.Labels
-	return c.writer.Update(ctx, existing)
+	m.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "rampart"})
+	report.set(results, summary)
+	if !exists {
+		return c.writer.Create(ctx, m)
+	}
+	return c.writer.Update(ctx, m)
+}
+
+// reportObject is a Report or a ClusterReport.
+type reportObject interface {
+	object() client.Object
+	set(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary)
+}
+
+type namespaceReport struct{ *reportsv1alpha1.Report }
+
+func (r *namespaceReport) object() client.Object { return r.Report }
+func (r *namespaceReport) set(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary) {
+	r.Results, r.Summary, r.Source = results, summary, "rampart"
+}
+
+type clusterReport struct{ *reportsv1alpha1.ClusterReport }
+
+func (r *clusterReport) object() client.Object { return r.ClusterReport }
+func (r *clusterReport) set(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary) {
+	r.Results, r.Summary, r.Source = results, summary, "rampart"
 }
 
 // reference names a finding's object, with its UID when the lookup has it.
@@ -276,15 +414,17 @@ func reference(r check.ObjectRef, lookup *inventory.Inventory) corev1.ObjectRefe
 	return ref
 }
 
-// remediate scales to zero the workloads of a namespace labelled for it
-// whose findings reach the namespace's enforce severity (or says it would,
-// in dry run).
+// remediate stops the workloads of a namespace labelled for it whose
+// findings reach the namespace's enforce severity (or says it would, in
+// dry run): Deployments, StatefulSets and ReplicaSets scaled to zero, Jobs
+// and CronJobs suspended, the pods of DaemonSets and bare pods evicted (the
+// webhook then refuses the DaemonSet's new pods, at the same severity).
 func (c *Compliance) remediate(ctx context.Context, ns string, findings []check.Finding) error {
 	n, ok := c.context.Namespace(ns)
 	if !ok || n.Labels[RemediateLabel] != "scale-to-zero" {
 		return nil
 	}
-	modes, _ := c.context.Modes(ns, [3]*check.Severity{c.reviewer.opts.Enforce, nil, nil})
+	modes, _ := c.context.Modes(ns, [3]*check.Severity{c.reviewer.Load().opts.Enforce, nil, nil})
 	enforce := modes[0]
 	if enforce == nil {
 		return nil
@@ -296,21 +436,124 @@ func (c *Compliance) remediate(ctx context.Context, ns string, findings []check.
 			continue
 		}
 		switch f.Object.Kind {
-		case "Deployment", "StatefulSet", "ReplicaSet":
+		case "Deployment", "StatefulSet", "ReplicaSet", "Job", "CronJob", "DaemonSet", "Pod":
 		default:
-			continue // DaemonSets, Jobs and bare pods: reported, not stopped
+			continue // RBAC, Services...: reported, not stopped
 		}
 		if _, seen := worst[f.Object]; !seen {
 			order = append(order, f.Object)
 		}
 		worst[f.Object] = append(worst[f.Object], f.CheckID)
 	}
+	var errs []error
 	for _, ref := range order {
-		if err := c.scaleToZero(ctx, ref, worst[ref]); err != nil {
+		var err error
+		switch ref.Kind {
+		case "Job", "CronJob":
+			err = c.suspend(ctx, ref, worst[ref])
+		case "DaemonSet", "Pod":
+			err = c.evict(ctx, ref, worst[ref])
+		default:
+			err = c.scaleToZero(ctx, ref, worst[ref])
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// suspend sets a Job's or CronJob's spec.suspend, annotated with why and
+// how to resume (a change the webhook admits: the pod template is as it
+// was).
+func (c *Compliance) suspend(ctx context.Context, ref check.ObjectRef, checks []string) error {
+	batch := c.client.BatchV1()
+	var suspended bool
+	cached := c.factory.Batch().V1()
+	switch ref.Kind {
+	case "Job":
+		j, err := cached.Jobs().Lister().Jobs(ref.Namespace).Get(ref.Name)
+		if err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		suspended = j.Spec.Suspend != nil && *j.Spec.Suspend
+	default:
+		cj, err := cached.CronJobs().Lister().CronJobs(ref.Namespace).Get(ref.Name)
+		if err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		suspended = cj.Spec.Suspend != nil && *cj.Spec.Suspend
+	}
+	if suspended {
+		return nil
+	}
+	resource := strings.ToLower(ref.Kind)
+	why := fmt.Sprintf("%s; suspended by rampart: fix the findings (rampart scan), then kubectl patch %s %s -p '{\"spec\":{\"suspend\":false}}'",
+		strings.Join(dedupe(checks), ", "), resource, ref.Name)
+	if !c.Remediate {
+		return c.event(ctx, ref, 0, "RampartWouldSuspend", "dry run, would be "+why)
+	}
+	patch := fmt.Sprintf(`{"spec":{"suspend":true},"metadata":{"annotations":{%q:%q}}}`, RemediatedAnnotation, why)
+	var err error
+	if ref.Kind == "Job" {
+		_, err = batch.Jobs(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	} else {
+		_, err = batch.CronJobs(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	return c.event(ctx, ref, 0, "RampartSuspended", why)
+}
+
+// evict evicts a bare pod, or the pods a DaemonSet runs (the Eviction API:
+// PodDisruptionBudgets hold), and annotates the DaemonSet; the webhook
+// refuses the pods it makes again until it is fixed.
+func (c *Compliance) evict(ctx context.Context, ref check.ObjectRef, checks []string) error {
+	var pods []*corev1.Pod
+	if ref.Kind == "Pod" {
+		p, err := c.pods.Pods(ref.Namespace).Get(ref.Name)
+		if err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		pods = append(pods, p)
+	} else {
+		ds, err := c.factory.Apps().V1().DaemonSets().Lister().DaemonSets(ref.Namespace).Get(ref.Name)
+		if err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		all, err := c.pods.Pods(ref.Namespace).List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, p := range all {
+			if o := metav1.GetControllerOf(p); o != nil && o.UID == ds.UID && p.DeletionTimestamp == nil {
+				pods = append(pods, p)
+			}
+		}
+		if len(pods) == 0 {
+			return nil
+		}
+	}
+	why := fmt.Sprintf("%s; %d pod(s) evicted by rampart: fix the findings (rampart scan); until then the webhook refuses its new pods",
+		strings.Join(dedupe(checks), ", "), len(pods))
+	if ref.Kind == "Pod" {
+		why = strings.Join(dedupe(checks), ", ") + "; evicted by rampart: fix the findings (rampart scan) and create it again"
+	}
+	if !c.Remediate {
+		return c.event(ctx, ref, int32(len(pods)), "RampartWouldEvict", "dry run, would be "+why)
+	}
+	for _, p := range pods {
+		err := c.client.CoreV1().Pods(p.Namespace).EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err // a PodDisruptionBudget that forbids it: again at the next judgement
+		}
+	}
+	if ref.Kind == "DaemonSet" {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, RemediatedAnnotation, why)
+		if _, err := c.client.AppsV1().DaemonSets(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 			return err
 		}
 	}
-	return nil
+	return c.event(ctx, ref, int32(len(pods)), "RampartEvicted", why)
 }
 
 // scaleToZero sets a workload's replicas to 0, keeping the count it had in

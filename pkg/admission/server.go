@@ -53,7 +53,7 @@ func NewMetrics() *Metrics {
 
 // Handler serves /validate, /mutate, /healthz, /readyz and /metrics.
 type Handler struct {
-	reviewer *Reviewer
+	reviewer atomic.Pointer[Reviewer]
 	metrics  *Metrics
 	ready    atomic.Bool
 	mux      *http.ServeMux
@@ -66,7 +66,8 @@ type Handler struct {
 // NewHandler returns the webhook's HTTP handler; it is ready at once (there
 // is nothing to load), until SetReady(false) (a drain).
 func NewHandler(r *Reviewer, m *Metrics) *Handler {
-	h := &Handler{reviewer: r, metrics: m, mux: http.NewServeMux(), slots: make(chan struct{}, 4*runtime.GOMAXPROCS(0))}
+	h := &Handler{metrics: m, mux: http.NewServeMux(), slots: make(chan struct{}, 4*runtime.GOMAXPROCS(0))}
+	h.reviewer.Store(r)
 	h.ready.Store(true)
 	h.mux.HandleFunc("/validate", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
 	h.mux.HandleFunc("/mutate", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, true) })
@@ -81,6 +82,10 @@ func NewHandler(r *Reviewer, m *Metrics) *Handler {
 	h.mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	return h
 }
+
+// SetReviewer judges the requests that come next with r (a new
+// configuration); those under way finish with the one they started with.
+func (h *Handler) SetReviewer(r *Reviewer) { h.reviewer.Store(r) }
 
 // SetReady sets what /readyz answers.
 func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
@@ -126,9 +131,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 	case err != nil:
 		resp = deny(req.UID, "rampart: "+err.Error())
 	case mutate:
-		resp = h.reviewer.Mutate(req)
+		resp = h.reviewer.Load().Mutate(req)
 	default:
-		d := h.reviewer.Review(req)
+		d := h.reviewer.Load().Review(req)
 		resp = d.Response
 		for _, f := range d.Findings {
 			h.metrics.findings.WithLabelValues(f.CheckID).Inc()

@@ -2,18 +2,26 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/internal/cli"
 	"github.com/rampart-k8s/rampart/pkg/admission"
+	"github.com/rampart-k8s/rampart/pkg/checks"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
@@ -118,4 +126,111 @@ func TestChartScansClean(t *testing.T) {
 			t.Errorf("%v: findings:\n%s", tc.set, out.String())
 		}
 	}
+}
+
+// TestChartRBACRunsTheBackground: with background.enabled and
+// background.remediate, the chart's roles (bound to its service account,
+// and nothing else) let --background keep the Reports and the
+// ClusterReport and remediate a labelled namespace: a Deployment scaled to
+// zero, a Job suspended, a bare pod evicted.
+func TestChartRBACRunsTheBackground(t *testing.T) {
+	const release, ns = "rampart-bg", "rampart-bg"
+	ctx := context.Background()
+	c, _ := newClient(t)
+	namespace(t, c, ns)
+	objs, errs := source.RenderChart(chart, source.HelmOptions{Namespace: ns, ReleaseName: release,
+		Set: []string{"background.enabled=true", "background.remediate=true"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, o := range objs {
+		switch v := o.Typed.(type) {
+		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding, *rbacv1.Role, *rbacv1.RoleBinding:
+			obj := v.(client.Object)
+			if err := c.Create(ctx, obj); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Delete(ctx, obj) })
+		}
+	}
+	kc, err := cluster.Kubeconfig(t.TempDir(), "system:serviceaccount:"+ns+":"+release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = -1, 0
+	startCRDs(t)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	cc := admission.NewClusterContext(cs)
+	sctx, stop := context.WithTimeout(runCtx, 20*time.Second)
+	defer stop()
+	if err := cc.Start(sctx); err != nil {
+		t.Fatal(err)
+	}
+	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc})
+	comp, err := admission.NewCompliance(cfg, cs, r, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp.Delay, comp.Remediate = 100*time.Millisecond, true
+	failed := make(chan error, 1)
+	go func() { failed <- comp.Run(runCtx) }()
+
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bg-remedy", Labels: map[string]string{admission.RemediateLabel: "scale-to-zero"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{privilegedDeployment, privilegedJob} {
+		var u unstructured.Unstructured
+		text = strings.NewReplacer("PRIV", "true", "namespace: reports", "namespace: bg-remedy", "namespace: remedy", "namespace: bg-remedy").Replace(text)
+		if err := yaml.Unmarshal([]byte(text), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Create(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := podObject(t, true, map[string]string{"rampart-test-skip": "1"})
+	pod.SetNamespace("bg-remedy")
+	pod.SetName("bare")
+	if err := c.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	rc := reportsClient(t)
+	within(t, 20*time.Second, func() error {
+		select {
+		case err := <-failed:
+			return fmt.Errorf("the background stopped: %v", err)
+		default:
+		}
+		var rep reportsv1alpha1.Report
+		if err := rc.Get(ctx, client.ObjectKey{Namespace: "bg-remedy", Name: admission.ReportName}, &rep); err != nil {
+			return err
+		}
+		var crep reportsv1alpha1.ClusterReport
+		if err := rc.Get(ctx, client.ObjectKey{Name: admission.ReportName}, &crep); err != nil {
+			return err
+		}
+		var d appsv1.Deployment
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "bg-remedy", Name: "web"}, &d); err != nil {
+			return err
+		}
+		var job batchv1.Job
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "bg-remedy", Name: "batch"}, &job); err != nil {
+			return err
+		}
+		var p corev1.Pod
+		evicted := c.Get(ctx, client.ObjectKey{Namespace: "bg-remedy", Name: "bare"}, &p) != nil
+		if *d.Spec.Replicas != 0 || job.Spec.Suspend == nil || !*job.Spec.Suspend || !evicted {
+			return fmt.Errorf("not remediated: replicas %d, suspended %v, pod evicted %v", *d.Spec.Replicas, job.Spec.Suspend, evicted)
+		}
+		return nil
+	})
 }

@@ -44,7 +44,7 @@ func TestWatchConfig(t *testing.T) {
 	defer cancel()
 	changes := make(chan struct{}, 10)
 	go watchConfig(ctx, file, 10*time.Millisecond, func() { changes <- struct{}{} })
-	time.Sleep(50 * time.Millisecond) // the watcher has read v1
+	time.Sleep(50 * time.Millisecond)                                  // the watcher has read v1
 	write("v1/.rampart.yaml", "checks: {disable: [pss-privileged]}\n") // same contents
 	select {
 	case <-changes:

@@ -1,0 +1,196 @@
+package audit
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/interpreter"
+	"github.com/valyala/fastjson"
+
+	"github.com/rampart-k8s/rampart/pkg/finding"
+)
+
+// Alert is a rule matching an event.
+type Alert struct {
+	Rule        string           `json:"rule"`
+	Severity    finding.Severity `json:"severity"`
+	Message     string           `json:"message"`
+	MITRE       []string         `json:"mitre,omitempty"`
+	Remediation string           `json:"remediation,omitempty"`
+	AuditID     string           `json:"auditID"`
+	Stage       string           `json:"stage"`
+	Time        time.Time        `json:"time"`
+	User        string           `json:"user"`
+	Groups      []string         `json:"groups,omitempty"`
+	Verb        string           `json:"verb"`
+	ObjectRef   *ObjectRef       `json:"objectRef,omitempty"`
+	RequestURI  string           `json:"requestURI,omitempty"`
+	SourceIPs   []string         `json:"sourceIPs,omitempty"`
+	UserAgent   string           `json:"userAgent,omitempty"`
+	Code        int              `json:"code,omitempty"`
+}
+
+// Detector evaluates rules on events, one alert per rule and request
+// whatever stages of the request the log holds.
+type Detector struct {
+	rules []*Rule
+	seen  dedupe
+}
+
+// NewDetector evaluates rules (compiled by a Ruleset).
+func NewDetector(rules []*Rule) *Detector {
+	return &Detector{rules: rules, seen: newDedupe(1 << 16)}
+}
+
+// Rules are the detector's rules.
+func (d *Detector) Rules() []*Rule { return d.rules }
+
+type activation struct{ event jsonObject }
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	if name == "event" {
+		return a.event, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// Detect returns the alerts of e, appended to out.
+func (d *Detector) Detect(e Event, out []Alert) []Alert {
+	act := &activation{event: jsonObject{e.v}}
+	for _, r := range d.rules {
+		v, _, err := r.program.Eval(act)
+		if err != nil || v != types.True {
+			continue // a field the condition reads is missing: no match
+		}
+		id := e.AuditID()
+		if d.seen.check(id, r) {
+			continue // another stage of the same request
+		}
+		out = append(out, newAlert(r, e))
+	}
+	return out
+}
+
+func newAlert(r *Rule, e Event) Alert {
+	return Alert{Rule: r.Name, Severity: r.Severity, Message: render(r.Output, e), MITRE: r.MITRE, Remediation: r.Remediation,
+		AuditID: e.AuditID(), Stage: e.Stage(), Time: e.Time(), User: e.Username(), Groups: e.Groups(), Verb: e.Verb(),
+		ObjectRef: e.ObjectRef(), RequestURI: e.RequestURI(), SourceIPs: e.SourceIPs(), UserAgent: e.UserAgent(), Code: e.Code()}
+}
+
+// render replaces an output's placeholders with the event's values.
+func render(output string, e Event) string {
+	if !strings.Contains(output, "{") {
+		return output
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(output, '{')
+		if i < 0 {
+			b.WriteString(output)
+			return b.String()
+		}
+		j := strings.IndexByte(output[i:], '}')
+		if j < 0 {
+			b.WriteString(output)
+			return b.String()
+		}
+		b.WriteString(output[:i])
+		b.WriteString(field(output[i+1:i+j], e))
+		output = output[i+j+1:]
+	}
+}
+
+func field(name string, e Event) string {
+	v := e.v
+	s := func(keys ...string) string { return string(v.GetStringBytes(keys...)) }
+	orNone := func(x string) string {
+		if x == "" {
+			return "<none>"
+		}
+		return x
+	}
+	switch name {
+	case "user":
+		return orNone(e.Username())
+	case "verb":
+		return orNone(e.Verb())
+	case "resource":
+		return orNone(s("objectRef", "resource"))
+	case "subresource":
+		return orNone(s("objectRef", "subresource"))
+	case "namespace":
+		return orNone(s("objectRef", "namespace"))
+	case "name":
+		if n := s("objectRef", "name"); n != "" {
+			return n
+		}
+		return orNone(s("responseObject", "metadata", "name"))
+	case "uri":
+		return orNone(e.RequestURI())
+	case "code":
+		return strconv.Itoa(e.Code())
+	case "sourceIP":
+		if ips := e.SourceIPs(); len(ips) > 0 {
+			return ips[0]
+		}
+		return "<none>"
+	case "userAgent":
+		return orNone(e.UserAgent())
+	case "reason":
+		return orNone(s("annotations", "authorization.k8s.io/reason"))
+	case "images":
+		var imgs []string
+		for _, list := range []string{"containers", "initContainers", "ephemeralContainers"} {
+			for _, c := range v.GetArray("requestObject", "spec", list) {
+				imgs = append(imgs, string(c.GetStringBytes("image")))
+			}
+		}
+		return orNone(strings.Join(imgs, ","))
+	}
+	if strings.HasPrefix(name, "/") {
+		keys := strings.Split(name[1:], "/")
+		if x := v.Get(keys...); x != nil {
+			if x.Type() == fastjson.TypeString {
+				return string(x.GetStringBytes())
+			}
+			return x.String()
+		}
+		return "<none>"
+	}
+	return "{" + name + "}"
+}
+
+// dedupe remembers the last n (request, rule) pairs that alerted.
+type dedupe struct {
+	set  map[dedupeKey]struct{}
+	ring []dedupeKey
+	next int
+}
+
+type dedupeKey struct {
+	id   string
+	rule *Rule
+}
+
+func newDedupe(n int) dedupe {
+	return dedupe{set: make(map[dedupeKey]struct{}, n), ring: make([]dedupeKey, n)}
+}
+
+// check records (id, r) and reports whether it was there already.
+func (d *dedupe) check(id string, r *Rule) bool {
+	k := dedupeKey{id, r}
+	if _, ok := d.set[k]; ok {
+		return true
+	}
+	if old := d.ring[d.next]; old.rule != nil {
+		delete(d.set, old)
+	}
+	d.ring[d.next] = k
+	d.set[k] = struct{}{}
+	d.next = (d.next + 1) % len(d.ring)
+	return false
+}

@@ -61,7 +61,11 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 // Detect returns the alerts of e, appended to out.
 func (d *Detector) Detect(e Event, out []Alert) []Alert {
 	act := &activation{event: jsonObject{e.v}}
+	fields := fieldsOf(e.v)
 	for _, r := range d.rules {
+		if !r.prefilter.matches(&fields) {
+			continue
+		}
 		v, _, err := r.program.Eval(act)
 		if err != nil || v != types.True {
 			continue // a field the condition reads is missing: no match

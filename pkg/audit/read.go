@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -87,6 +88,19 @@ func (r *Reader) Read(name string, in io.Reader, fn func(Event) error, onError f
 		chunk, err := br.ReadSlice('\n')
 		from := 0 // the part of chunk not yet kept
 		for i := 0; i < len(chunk); i++ {
+			// Jump to the next byte that matters: a quote or a backslash in
+			// a string, a quote or a bracket outside.
+			if started && !escaped {
+				stops := `"{}[]`
+				if inString {
+					stops = `"\\`
+				}
+				j := bytes.IndexAny(chunk[i:], stops)
+				if j < 0 {
+					break
+				}
+				i += j
+			}
 			c := chunk[i]
 			if !started {
 				switch c {

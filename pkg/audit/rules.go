@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
@@ -71,7 +72,8 @@ type Rule struct {
 	Output      string           `json:"output,omitempty"`
 	Source      string           `json:"source"` // the file that defined it last
 
-	program cel.Program
+	program   cel.Program
+	prefilter prefilter
 }
 
 // Ruleset is the lists, macros and rules of one or more files, in order.
@@ -370,6 +372,14 @@ func (rs *Ruleset) Compile() ([]*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
+	fold, err := cel.NewConstantFoldingOptimizer()
+	if err != nil {
+		return nil, err
+	}
+	folder, err := cel.NewStaticOptimizer(fold)
+	if err != nil {
+		return nil, err
+	}
 	var out []*Rule
 	var errs []error
 	for _, name := range rs.order {
@@ -387,6 +397,15 @@ func (rs *Ruleset) Compile() ([]*Rule, error) {
 			errs = append(errs, fmt.Errorf("%s: rule %q: %w", rs.from[name], name, iss.Err()))
 			continue
 		}
+		// Lists and switched-off macros are constants: folded, a rule whose
+		// condition can never hold is dropped, and what the condition
+		// demands of the stage, verb and resource becomes its prefilter.
+		if folded, iss := folder.Optimize(e, ast); iss.Err() == nil {
+			ast = folded
+		}
+		if lit := ast.NativeRep().Expr(); lit.Kind() == celast.LiteralKind && lit.AsLiteral() == types.False {
+			continue
+		}
 		if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
 			errs = append(errs, fmt.Errorf("%s: rule %q: the condition is a %v, not a bool", rs.from[name], name, ast.OutputType()))
 			continue
@@ -401,7 +420,7 @@ func (rs *Ruleset) Compile() ([]*Rule, error) {
 			errs = append(errs, fmt.Errorf("%s: rule %q: %w", rs.from[name], name, err))
 			continue
 		}
-		out = append(out, &Rule{Name: name, Desc: strings.TrimSpace(it.Desc), Severity: sev, MITRE: it.MITRE, Remediation: strings.TrimSpace(it.Remediation),
+		out = append(out, &Rule{prefilter: prefilterOf(ast.NativeRep().Expr()), Name: name, Desc: strings.TrimSpace(it.Desc), Severity: sev, MITRE: it.MITRE, Remediation: strings.TrimSpace(it.Remediation),
 			Tags: it.Tags, Condition: strings.TrimSpace(it.Condition), Output: strings.TrimSpace(it.Output), Source: rs.from[name], program: prg})
 	}
 	return out, errors.Join(errs...)

@@ -45,6 +45,7 @@ type webhookOptions struct {
 	service                           string
 	certHosts                         []string
 	reload                            time.Duration
+	lease                             string
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -105,6 +106,7 @@ patched object is judged again, and a second admission patches nothing.`,
 	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "with --cluster-context or --manage-certs: kubeconfig file (default: the in-cluster config, KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&o.cl.Context, "context", "", "with --cluster-context or --manage-certs: kubeconfig context to use")
 	f.BoolVar(&o.remediate, "remediate", false, "with --background: scale to zero the Deployments, StatefulSets and ReplicaSets with findings at or above the enforce severity in namespaces labelled rampart.dev/remediate=scale-to-zero (off: only annotate what would be done)")
+	f.StringVar(&o.lease, "background-lease", "rampart-background", "with --background: the Lease (in the webhook's namespace) that elects the one replica that judges and remediates")
 	f.BoolVar(&o.background, "background", false, "with --cluster-context: also keep a Report (openreports.io/v1alpha1) of the findings on the running workloads in each namespace, updated as they change")
 	cmd.AddCommand(serve, newWebhookManifestsCmd(s))
 	return cmd
@@ -169,14 +171,18 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	if (o.certFile == "" || o.keyFile == "") == !o.manageCerts {
 		return usageError("want --tls-cert-file and --tls-private-key-file, or --manage-certs: the API server calls webhooks over TLS only")
 	}
-	if o.manageCerts && (o.certs.CertValidity <= 0 || o.certs.CAValidity <= o.certs.CertValidity) {
-		return usageError("--cert-validity must be positive and shorter than --ca-validity")
+	if o.manageCerts && (o.certs.CertValidity <= 0 || o.certs.CAValidity < 2*o.certs.CertValidity) {
+		return usageError("--cert-validity must be positive and at most half of --ca-validity")
 	}
 	level, err := api.ParseLevel(o.pssLevel)
 	if err != nil || level == api.LevelPrivileged {
 		return usageError("--pss-level: want baseline or restricted, got %q", o.pssLevel)
 	}
 	pss := api.LevelVersion{Level: level, Version: api.LatestVersion()}
+	var configSeen []byte // what --config held before it was read: a change after this is reloaded
+	if o.config != "" {
+		configSeen, _ = os.ReadFile(o.config)
+	}
 	ropts, err := reviewerOptions(o, pss)
 	if err != nil {
 		return err
@@ -209,10 +215,9 @@ func runWebhook(s *streams, o *webhookOptions) error {
 			return usageError("%v", err)
 		}
 		cc := admission.NewClusterContext(cs)
-		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = cc.Start(sctx)
-		cancel()
-		if err != nil {
+		// The informers live as long as the server; only the first sync's
+		// wait is bounded (the startup probe allows two minutes).
+		if err = cc.Start(ctx, time.Minute); err != nil {
 			return fmt.Errorf("--cluster-context: %w", err)
 		}
 		ropts.Context = cc
@@ -230,18 +235,16 @@ func runWebhook(s *streams, o *webhookOptions) error {
 			return fmt.Errorf("--background: %w", err)
 		}
 		comp.Remediate = o.remediate
-		go func() {
-			if err := comp.Run(ctx); err != nil {
-				slog.Error("background reports stopped", "error", err)
-			}
-		}()
+		comp.Start(ctx)
+		host, _ := os.Hostname()
+		go comp.RunAsLeader(ctx, clusterCS, podNamespace(), o.lease, fmt.Sprintf("%s-%d", host, os.Getpid()))
 	}
 	admission.TuneGC()
 	handler := admission.NewHandler(reviewer, admission.NewMetrics())
 	if o.config != "" {
 		// A ConfigMap mounted as the file changes under the running pod:
 		// the next requests and the reports follow it.
-		go watchConfig(ctx, o.config, o.reload, func() {
+		go watchConfig(ctx, o.config, configSeen, o.reload, func() {
 			next, err := reviewerOptions(o, pss)
 			if err != nil {
 				slog.Error("configuration not reloaded: the previous one stays", "file", o.config, "error", err)
@@ -359,14 +362,13 @@ func reviewerOptions(o *webhookOptions, pss api.LevelVersion) (admission.Options
 	return admission.Options{Checks: plan.Checks, Engine: eopts, Enforce: modes[0], Warn: modes[1], Audit: modes[2], Exemptions: ac.Exemptions}, nil
 }
 
-// watchConfig calls changed when the contents of file change, looking
-// every interval (a mounted ConfigMap is replaced through a symbolic link:
+// watchConfig calls changed when the contents of file differ from last
+// (what was read before the configuration in use), looking every interval (a mounted ConfigMap is replaced through a symbolic link:
 // the contents are compared, not the times).
-func watchConfig(ctx context.Context, file string, interval time.Duration, changed func()) {
+func watchConfig(ctx context.Context, file string, last []byte, interval time.Duration, changed func()) {
 	if interval <= 0 {
 		return
 	}
-	last, _ := os.ReadFile(file)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -13,8 +13,12 @@ import (
 // same contents is no change.
 func TestWatchConfig(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+	write := func(name, text string) { // whole, as the kubelet writes a ConfigMap's files
+		tmp := filepath.Join(dir, name+".tmp")
+		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -43,8 +47,12 @@ func TestWatchConfig(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	changes := make(chan struct{}, 10)
-	go watchConfig(ctx, file, 10*time.Millisecond, func() { changes <- struct{}{} })
-	time.Sleep(50 * time.Millisecond)                                  // the watcher has read v1
+	seen, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go watchConfig(ctx, file, seen, 10*time.Millisecond, func() { changes <- struct{}{} })
+	time.Sleep(50 * time.Millisecond)
 	write("v1/.rampart.yaml", "checks: {disable: [pss-privileged]}\n") // same contents
 	select {
 	case <-changes:

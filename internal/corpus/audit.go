@@ -125,8 +125,8 @@ func AuditLog(n int, seed uint64) []byte {
 
 type auditEvent struct {
 	id, user, groups, ip, agent, verb, res, sub, group, ns, name, uri, decision, level, stage, request string
-	t                                                                                                time.Time
-	code                                                                                             int
+	t                                                                                                  time.Time
+	code                                                                                               int
 }
 
 func (e auditEvent) write(b *strings.Builder) {

@@ -91,12 +91,16 @@ func (s *SelfCerts) validity() (ca, serve time.Duration) {
 	return ca, serve
 }
 
-// grace is how long a new CA waits in the bundle before it signs, and how
-// often the Secret is looked at when nothing changes.
-func (s *SelfCerts) grace() time.Duration {
+// interval is how often the Secret is looked at when nothing changes: a
+// ninth of a certificate's life, at most a minute.
+func (s *SelfCerts) interval() time.Duration {
 	_, serve := s.validity()
-	return min(time.Minute, serve/9)
+	return max(min(time.Minute, serve/9), 100*time.Millisecond)
 }
+
+// grace is how long a new CA waits in the bundle before it signs: the
+// interval, and at least what an API server's informer needs under load.
+func (s *SelfCerts) grace() time.Duration { return max(s.interval(), 5*time.Second) }
 
 // GetCertificate is for tls.Config: the serving certificate of the last
 // reconcile; none before the first (the handshake fails, /readyz with it).
@@ -125,7 +129,7 @@ func (s *SelfCerts) Run(ctx context.Context) error {
 	backoff := time.Second
 	for {
 		err := s.Reconcile(ctx)
-		wait := s.grace()
+		wait := s.interval()
 		if err != nil {
 			slog.Error("serving certificate", "error", err)
 			wait = min(backoff, wait)
@@ -226,11 +230,15 @@ func (s *SelfCerts) Reconcile(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("Secret %s/%s: %w", s.Namespace, s.Secret, err)
 		}
+		// The bundle first, then the certificate it must trust.
+		if err := s.inject(ctx, want.Data[BundleKey]); err != nil {
+			return err
+		}
 		if old := s.cert.Load(); old == nil || !bytes.Equal(old.Certificate[0], pair.Certificate[0]) {
 			s.cert.Store(&pair)
 		}
 		s.ready.Store(true)
-		return s.inject(ctx, want.Data[BundleKey])
+		return nil
 	}
 }
 
@@ -277,7 +285,7 @@ func parseState(sec *corev1.Secret) (*state, bool) {
 	if _, err := tls.X509KeyPair(st.servePEM, st.keyPEM); err != nil {
 		return nil, false
 	}
-	st.since, _ = time.Parse(time.RFC3339, sec.Annotations[signerSince])
+	st.since, _ = time.Parse(time.RFC3339Nano, sec.Annotations[signerSince])
 	return st, true
 }
 
@@ -356,7 +364,7 @@ func (s *SelfCerts) next(sec *corev1.Secret) (*corev1.Secret, bool, error) {
 	if out.Annotations == nil {
 		out.Annotations = map[string]string{}
 	}
-	out.Annotations[signerSince] = st.since.UTC().Format(time.RFC3339)
+	out.Annotations[signerSince] = st.since.UTC().Format(time.RFC3339Nano)
 	var b bytes.Buffer
 	for _, c := range st.bundle {
 		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
@@ -443,59 +451,103 @@ func newServing(now time.Time, life time.Duration, hosts []string, ca *x509.Cert
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
 }
 
-// inject writes bundle into every webhook of the named configurations that
-// does not carry it already.
+// inject writes bundle into every webhook of the named configurations,
+// keeping the CAs they already trust until those expire: a replica that
+// made the Secret anew (it was deleted) or read it before another replica
+// rotated never takes trust away from what the others serve.
 func (s *SelfCerts) inject(ctx context.Context, bundle []byte) error {
 	ar := s.Client.AdmissionregistrationV1()
+	now := s.now()
+	merge := func(current []byte) []byte { return mergeBundles(bundle, current, now) }
 	for _, name := range s.Webhooks {
-		for attempt := 0; attempt < 5; attempt++ {
+		err := retryConflicts(func() error {
 			v, err := ar.ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
-				break
+				return nil
 			}
 			if err != nil {
 				return err
 			}
 			changed := false
 			for i := range v.Webhooks {
-				if !bytes.Equal(v.Webhooks[i].ClientConfig.CABundle, bundle) {
-					v.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
+				if b := merge(v.Webhooks[i].ClientConfig.CABundle); !bytes.Equal(v.Webhooks[i].ClientConfig.CABundle, b) {
+					v.Webhooks[i].ClientConfig.CABundle, changed = b, true
 				}
 			}
 			if !changed {
-				break
+				return nil
 			}
-			if _, err = ar.ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{}); err == nil || !apierrors.IsConflict(err) {
-				if err != nil {
-					return fmt.Errorf("ValidatingWebhookConfiguration %s: %w", name, err)
-				}
-				break
-			}
+			_, err = ar.ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("ValidatingWebhookConfiguration %s: %w", name, err)
 		}
-		for attempt := 0; attempt < 5; attempt++ {
+		err = retryConflicts(func() error {
 			m, err := ar.MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
-				break
+				return nil
 			}
 			if err != nil {
 				return err
 			}
 			changed := false
 			for i := range m.Webhooks {
-				if !bytes.Equal(m.Webhooks[i].ClientConfig.CABundle, bundle) {
-					m.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
+				if b := merge(m.Webhooks[i].ClientConfig.CABundle); !bytes.Equal(m.Webhooks[i].ClientConfig.CABundle, b) {
+					m.Webhooks[i].ClientConfig.CABundle, changed = b, true
 				}
 			}
 			if !changed {
-				break
+				return nil
 			}
-			if _, err = ar.MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{}); err == nil || !apierrors.IsConflict(err) {
-				if err != nil {
-					return fmt.Errorf("MutatingWebhookConfiguration %s: %w", name, err)
-				}
-				break
-			}
+			_, err = ar.MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("MutatingWebhookConfiguration %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// retryConflicts runs f again (from its own read) while it fails with a
+// conflict, five times at most.
+func retryConflicts(f func() error) error {
+	var err error
+	for range 5 {
+		if err = f(); !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// mergeBundles is bundle followed by the certificates of current that
+// bundle lacks and that have not expired at now, in PEM.
+func mergeBundles(bundle, current []byte, now time.Time) []byte {
+	have := map[string]bool{}
+	for _, c := range pemCerts(bundle) {
+		have[string(c.Raw)] = true
+	}
+	out := append([]byte(nil), bundle...)
+	for _, c := range pemCerts(current) {
+		if !have[string(c.Raw)] && c.NotAfter.After(now) {
+			have[string(c.Raw)] = true
+			out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+	}
+	return out
+}
+
+func pemCerts(p []byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		if b, p = pem.Decode(p); b == nil {
+			return out
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+			out = append(out, c)
+		}
+	}
 }

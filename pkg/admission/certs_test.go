@@ -171,7 +171,9 @@ func TestSelfCerts(t *testing.T) {
 		t.Fatal("the serving certificate does not have the new host")
 	}
 
-	// An unreadable Secret starts over.
+	// An unreadable Secret starts over, and the configurations keep
+	// trusting what the other replicas may still serve until it expires.
+	before := secret()
 	bad := secret()
 	bad.Data[signerKey] = []byte("garbage")
 	if _, err := cs.CoreV1().Secrets("rampart").Update(ctx, bad, metav1.UpdateOptions{}); err != nil {
@@ -180,8 +182,11 @@ func TestSelfCerts(t *testing.T) {
 	reconcile()
 	fresh := secret()
 	v, _ = injected()
-	if !trusted(t, fresh.Data[corev1.TLSCertKey], v, hosts[0], now) || bundleSize(v) != 1 {
-		t.Fatal("an unreadable Secret was not made anew")
+	if !trusted(t, fresh.Data[corev1.TLSCertKey], v, hosts[0], now) || bundleSize(v) != 2 {
+		t.Fatalf("an unreadable Secret was not made anew (%d CAs injected)", bundleSize(v))
+	}
+	if !trusted(t, before.Data[corev1.TLSCertKey], v, hosts[0], now) {
+		t.Fatal("the certificate served before the Secret was made anew is no longer trusted")
 	}
 
 	// A second replica on the same Secret serves the same certificate and

@@ -16,6 +16,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -45,6 +46,9 @@ const ReportName = "rampart"
 const (
 	RemediateLabel       = "rampart.dev/remediate"
 	RemediatedAnnotation = "rampart.dev/remediated"
+	// remediatedGeneration is the DaemonSet generation whose pods were
+	// evicted.
+	remediatedGeneration = "rampart.dev/remediated-generation"
 )
 
 // Compliance keeps, for every namespace with objects the catalog judges, a
@@ -73,9 +77,10 @@ type Compliance struct {
 	Remediate bool
 	client    kubernetes.Interface
 
-	mu    sync.Mutex
-	dirty map[string]bool
-	wake  chan struct{}
+	mu       sync.Mutex
+	dirty    map[string]bool
+	failures map[string]int // consecutive failed writes per namespace
+	wake     chan struct{}
 }
 
 // source is one kind Compliance judges.
@@ -101,7 +106,7 @@ func NewCompliance(cfg *rest.Config, cs kubernetes.Interface, reviewer *Reviewer
 	}
 	f := cc.factory
 	c := &Compliance{context: cc, factory: f, writer: writer, Delay: 500 * time.Millisecond, client: cs,
-		dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+		dirty: map[string]bool{}, failures: map[string]int{}, wake: make(chan struct{}, 1)}
 	c.reviewer.Store(reviewer)
 	handler := func(all bool) cache.ResourceEventHandlerFuncs {
 		mark := func(o any) { c.mark(o, all) }
@@ -172,10 +177,9 @@ func NewCompliance(cfg *rest.Config, cs kubernetes.Interface, reviewer *Reviewer
 		l, err := rbac.ClusterRoleBindings().Lister().List(every)
 		return objects(l), err
 	})
-	add(core.Namespaces().Informer(), "v1", "Namespace", true, func(string) ([]runtime.Object, error) {
-		l, err := core.Namespaces().Lister().List(every)
-		return objects(l), err
-	})
+	// A Namespace is judged in its own Report, with its workloads (the
+	// whole-namespace findings need them); it changes that Report.
+	_, _ = core.Namespaces().Informer().AddEventHandler(handler(false))
 	// Context only: a ServiceAccount changes its namespace's findings.
 	_, _ = core.ServiceAccounts().Informer().AddEventHandler(handler(false))
 	return c, nil
@@ -200,9 +204,10 @@ func objects[T runtime.Object](l []T) []runtime.Object {
 // report already judges (a ReplicaSet's pods, a Deployment's ReplicaSets, a
 // CronJob's Jobs).
 func ownedByWorkload(m metav1.Object) bool {
-	for _, r := range m.GetOwnerReferences() {
-		if r.Controller != nil && *r.Controller {
-			return true
+	if r := metav1.GetControllerOfNoCopy(m); r != nil {
+		switch r.Kind {
+		case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController":
+			return true // an operator's pods (a Rollout's, a Prometheus's) are judged themselves
 		}
 	}
 	return false
@@ -241,9 +246,14 @@ func (c *Compliance) markNamespace(ns string) {
 	}
 }
 
-// Run watches until ctx ends.
+// Start runs the informers until ctx ends (Run does if Start was not
+// called; the informers of a replica that stops leading keep running).
+func (c *Compliance) Start(ctx context.Context) { c.factory.Start(ctx.Done()) }
+
+// Run judges until ctx ends: everything first, then what changes.
 func (c *Compliance) Run(ctx context.Context) error {
 	c.factory.Start(ctx.Done())
+	c.markNamespace(everything) // a new leader has not seen what the last one wrote
 	for typ, ok := range c.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("the %v cache did not sync", typ)
@@ -283,9 +293,19 @@ func (c *Compliance) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				slog.Warn("report not written", "namespace", ns, "error", err)
-				c.markNamespace(ns) // again, later
+				// Again later, backing off (a missing CRD, a refused write):
+				// 1 s, 2 s, 4 s ... at most 5 minutes.
+				c.mu.Lock()
+				c.failures[ns]++
+				wait := min(time.Second<<min(c.failures[ns]-1, 9), 5*time.Minute)
+				c.mu.Unlock()
+				slog.Warn("report not written", "namespace", ns, "error", err, "retry in", wait)
+				time.AfterFunc(wait, func() { c.markNamespace(ns) })
+				continue
 			}
+			c.mu.Lock()
+			delete(c.failures, ns)
+			c.mu.Unlock()
 		}
 	}
 }
@@ -312,6 +332,12 @@ func (c *Compliance) Report(ctx context.Context, ns string) error {
 			// A copy: deriving the pod template defaults its spec, and the
 			// cache's objects are shared.
 			targets = append(targets, manifest.NewLiveObject(src.apiVersion, src.kind, m.GetNamespace(), m.GetName(), o.DeepCopyObject()))
+		}
+	}
+	if ns != "" && len(targets) > 0 {
+		if n, ok := c.context.Namespace(ns); ok {
+			kinds["Namespace"] = true
+			targets = append(targets, manifest.NewLiveObject("v1", "Namespace", "", n.Name, n.DeepCopy()))
 		}
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Kind+"/"+targets[i].Name < targets[j].Kind+"/"+targets[j].Name })
@@ -342,11 +368,15 @@ func (c *Compliance) Report(ctx context.Context, ns string) error {
 	lookup := inventory.New(all)
 	r := c.reviewer.Load()
 	res := engine.Judge(r.opts.Checks, lookup.Objects[:len(targets)], lookup, r.engineOptions())
+	// The configuration's exemptions that name no user or group apply to
+	// what runs: their findings are reported as skipped, with the reason,
+	// and never remediated.
+	kept, reasons := r.exemptBy(ns, "", nil, res.Findings)
 	var results []reportsv1alpha1.ReportResult
 	failing := map[string]bool{}
-	for _, f := range res.Findings {
-		failing[f.Object.String()] = true
-		results = append(results, reportsv1alpha1.ReportResult{
+	summary := reportsv1alpha1.ReportSummary{}
+	for i, f := range res.Findings {
+		result := reportsv1alpha1.ReportResult{
 			Source:      "rampart",
 			Policy:      f.CheckID,
 			Rule:        f.Field,
@@ -357,20 +387,31 @@ func (c *Compliance) Report(ctx context.Context, ns string) error {
 			Subjects:    []corev1.ObjectReference{reference(f.Object, lookup)},
 			Description: f.Message,
 			Properties:  map[string]string{"remediation": f.Remediation},
-		})
+		}
+		if reasons[i] != "" {
+			result.Result = "skip"
+			result.Properties["exempted"] = reasons[i]
+			summary.Skip++
+		} else {
+			failing[f.Object.String()] = true
+			summary.Fail++
+		}
+		results = append(results, result)
 	}
-	summary := reportsv1alpha1.ReportSummary{Fail: len(results)}
 	for _, o := range res.Objects {
 		if !failing[o.Object.String()] {
 			summary.Pass++
 		}
 	}
 	if ns != "" {
-		if err := c.remediate(ctx, ns, res.Findings); err != nil {
+		if err := c.remediate(ctx, ns, kept); err != nil {
 			slog.Warn("remediation", "namespace", ns, "error", err)
 		}
 	}
 	m := report.object()
+	if exists && report.same(results, summary) {
+		return nil // nothing changed: no write (a resync re-judges everything)
+	}
 	if !exists {
 		m.SetName(ReportName)
 		m.SetNamespace(ns)
@@ -387,6 +428,7 @@ func (c *Compliance) Report(ctx context.Context, ns string) error {
 type reportObject interface {
 	object() client.Object
 	set(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary)
+	same(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary) bool
 }
 
 type namespaceReport struct{ *reportsv1alpha1.Report }
@@ -395,12 +437,18 @@ func (r *namespaceReport) object() client.Object { return r.Report }
 func (r *namespaceReport) set(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary) {
 	r.Results, r.Summary, r.Source = results, summary, "rampart"
 }
+func (r *namespaceReport) same(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary) bool {
+	return r.Source == "rampart" && r.Summary == summary && apiequality.Semantic.DeepEqual(r.Results, results)
+}
 
 type clusterReport struct{ *reportsv1alpha1.ClusterReport }
 
 func (r *clusterReport) object() client.Object { return r.ClusterReport }
 func (r *clusterReport) set(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary) {
 	r.Results, r.Summary, r.Source = results, summary, "rampart"
+}
+func (r *clusterReport) same(results []reportsv1alpha1.ReportResult, summary reportsv1alpha1.ReportSummary) bool {
+	return r.Source == "rampart" && r.Summary == summary && apiequality.Semantic.DeepEqual(r.Results, results)
 }
 
 // reference names a finding's object, with its UID when the lookup has it.
@@ -421,8 +469,8 @@ func reference(r check.ObjectRef, lookup *inventory.Inventory) corev1.ObjectRefe
 // webhook then refuses the DaemonSet's new pods, at the same severity).
 func (c *Compliance) remediate(ctx context.Context, ns string, findings []check.Finding) error {
 	n, ok := c.context.Namespace(ns)
-	if !ok || n.Labels[RemediateLabel] != "scale-to-zero" {
-		return nil
+	if !ok || n.Labels[RemediateLabel] != "scale-to-zero" || ns == "kube-system" {
+		return nil // kube-system is the control plane's, whatever its labels say
 	}
 	modes, _ := c.context.Modes(ns, [3]*check.Severity{c.reviewer.Load().opts.Enforce, nil, nil})
 	enforce := modes[0]
@@ -524,6 +572,12 @@ func (c *Compliance) evict(ctx context.Context, ref check.ObjectRef, checks []st
 		if err != nil {
 			return err
 		}
+		if ds.Annotations[remediatedGeneration] == fmt.Sprint(ds.Generation) {
+			// Evicted once for this template already: if its new pods run,
+			// something admitted them (an exemption, a namespace the
+			// webhook leaves out), and evicting them again would loop.
+			return nil
+		}
 		for _, p := range all {
 			if o := metav1.GetControllerOf(p); o != nil && o.UID == ds.UID && p.DeletionTimestamp == nil {
 				pods = append(pods, p)
@@ -548,7 +602,11 @@ func (c *Compliance) evict(ctx context.Context, ref check.ObjectRef, checks []st
 		}
 	}
 	if ref.Kind == "DaemonSet" {
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, RemediatedAnnotation, why)
+		gen := ""
+		if ds, err := c.factory.Apps().V1().DaemonSets().Lister().DaemonSets(ref.Namespace).Get(ref.Name); err == nil {
+			gen = fmt.Sprint(ds.Generation)
+		}
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:%q}}}`, RemediatedAnnotation, why, remediatedGeneration, gen)
 		if _, err := c.client.AppsV1().DaemonSets(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 			return err
 		}
@@ -563,6 +621,15 @@ func (c *Compliance) scaleToZero(ctx context.Context, ref check.ObjectRef, check
 	if err != nil {
 		return err
 	}
+	if !c.Remediate {
+		// Dry run: the replicas from the cache (the scale subresource is
+		// granted only with remediation).
+		replicas, ok := c.cachedReplicas(ref)
+		if !ok || replicas == 0 {
+			return nil
+		}
+		return c.event(ctx, ref, replicas, "RampartWouldScaleToZero", "dry run, would be "+scaleWhy(ref, checks, replicas))
+	}
 	scale, err := w.GetScale(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return err
@@ -570,13 +637,7 @@ func (c *Compliance) scaleToZero(ctx context.Context, ref check.ObjectRef, check
 	if scale.Spec.Replicas == 0 {
 		return nil
 	}
-	why := fmt.Sprintf("%s; scaled from %d to 0 by rampart: fix the findings (rampart scan), then kubectl scale %s/%s --replicas=%d",
-		strings.Join(dedupe(checks), ", "), scale.Spec.Replicas, strings.ToLower(ref.Kind), ref.Name, scale.Spec.Replicas)
-	if !c.Remediate {
-		// Dry run: an Event says what would be done; the workload is not
-		// touched (not even annotated, which would need patch on it).
-		return c.event(ctx, ref, scale.Spec.Replicas, "RampartWouldScaleToZero", "dry run, would be "+why)
-	}
+	why := scaleWhy(ref, checks, scale.Spec.Replicas)
 	// Scaled first, on the scale just read (a conflict is retried at the
 	// next judgement), then annotated, then an Event.
 	scale.Spec.Replicas = 0
@@ -588,6 +649,45 @@ func (c *Compliance) scaleToZero(ctx context.Context, ref check.ObjectRef, check
 		return err
 	}
 	return c.event(ctx, ref, 0, "RampartScaledToZero", why)
+}
+
+// scaleWhy says why a workload is (or would be) scaled to zero, and how to
+// restore it.
+func scaleWhy(ref check.ObjectRef, checks []string, replicas int32) string {
+	return fmt.Sprintf("%s; scaled from %d to 0 by rampart: fix the findings (rampart scan), then kubectl scale %s/%s --replicas=%d",
+		strings.Join(dedupe(checks), ", "), replicas, strings.ToLower(ref.Kind), ref.Name, replicas)
+}
+
+// cachedReplicas reads a workload's spec.replicas from the informers.
+func (c *Compliance) cachedReplicas(ref check.ObjectRef) (int32, bool) {
+	apps := c.factory.Apps().V1()
+	var r *int32
+	switch ref.Kind {
+	case "Deployment":
+		d, err := apps.Deployments().Lister().Deployments(ref.Namespace).Get(ref.Name)
+		if err != nil {
+			return 0, false
+		}
+		r = d.Spec.Replicas
+	case "StatefulSet":
+		d, err := apps.StatefulSets().Lister().StatefulSets(ref.Namespace).Get(ref.Name)
+		if err != nil {
+			return 0, false
+		}
+		r = d.Spec.Replicas
+	case "ReplicaSet":
+		d, err := apps.ReplicaSets().Lister().ReplicaSets(ref.Namespace).Get(ref.Name)
+		if err != nil {
+			return 0, false
+		}
+		r = d.Spec.Replicas
+	default:
+		return 0, false
+	}
+	if r == nil {
+		return 1, true
+	}
+	return *r, true
 }
 
 // event records what remediation did, or would do, on the workload (once

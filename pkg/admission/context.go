@@ -57,12 +57,16 @@ func NewClusterContext(cs kubernetes.Interface) *ClusterContext {
 	}
 }
 
-// Start runs the informers until ctx ends and waits for their first sync.
-func (c *ClusterContext) Start(ctx context.Context) error {
+// Start runs the informers until ctx ends and waits at most wait for
+// their first sync (the informers keep running after a timeout: only the
+// wait is bounded).
+func (c *ClusterContext) Start(ctx context.Context, wait time.Duration) error {
 	c.factory.Start(ctx.Done())
-	for typ, ok := range c.factory.WaitForCacheSync(ctx.Done()) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for typ, ok := range c.factory.WaitForCacheSync(wctx.Done()) {
 		if !ok {
-			return fmt.Errorf("the %v cache did not sync", typ)
+			return fmt.Errorf("the %v cache did not sync within %v", typ, wait)
 		}
 	}
 	return nil

@@ -333,30 +333,42 @@ func dedupe(ids []string) []string {
 // exempt removes the findings an exemption covers for this request; it
 // returns the rest and, for the audit log, what was exempted and why.
 func (r *Reviewer) exempt(req *admissionv1.AdmissionRequest, findings []check.Finding) ([]check.Finding, []string) {
+	kept, reasons := r.exemptBy(req.Namespace, req.UserInfo.Username, req.UserInfo.Groups, findings)
+	var exempted []string
+	for i, f := range findings {
+		if reasons[i] != "" {
+			exempted = append(exempted, f.CheckID+" ("+reasons[i]+")")
+		}
+	}
+	return kept, dedupe(exempted)
+}
+
+// exemptBy returns the findings no exemption for (ns, user, groups)
+// covers, and for each finding given the reason of the exemption that
+// covers it, or "". The background judges objects, not requests: it asks
+// with no user, so only exemptions without users or groups apply there.
+func (r *Reviewer) exemptBy(ns, user string, groups []string, findings []check.Finding) ([]check.Finding, []string) {
+	reasons := make([]string, len(findings))
 	var matching []config.Exemption
 	for _, e := range r.opts.Exemptions {
-		if e.Matches(req.Namespace, req.UserInfo.Username, req.UserInfo.Groups) {
+		if e.Matches(ns, user, groups) {
 			matching = append(matching, e)
 		}
 	}
 	if len(matching) == 0 {
-		return findings, nil
+		return findings, reasons
 	}
-	kept := findings[:0]
-	var exempted []string
-	for _, f := range findings {
-		by := ""
+	var kept []check.Finding
+	for i, f := range findings {
 		for _, e := range matching {
 			if e.Covers(f.CheckID) {
-				by = e.Reason
+				reasons[i] = e.Reason
 				break
 			}
 		}
-		if by == "" {
+		if reasons[i] == "" {
 			kept = append(kept, f)
-			continue
 		}
-		exempted = append(exempted, f.CheckID+" ("+by+")")
 	}
-	return kept, dedupe(exempted)
+	return kept, reasons
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/admission"
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/checks"
+	"github.com/rampart-k8s/rampart/pkg/config"
 )
 
 // privilegedDeployment is created past the webhook (rampart-test-skip);
@@ -128,7 +129,7 @@ func TestReportsFollowTheCluster(t *testing.T) {
 // startCompliance installs the Report CRDs (from the reports-api module,
 // not copied here) and runs --background's loop, remediating or in dry run,
 // until the test ends.
-func startCompliance(t *testing.T, remediate bool) (context.Context, kubernetes.Interface, *admission.Compliance) {
+func startCompliance(t *testing.T, remediate bool, exemptions ...config.Exemption) (context.Context, kubernetes.Interface, *admission.Compliance) {
 	t.Helper()
 	startCRDs(t)
 	cs, err := kubernetes.NewForConfig(cluster.Config)
@@ -138,10 +139,10 @@ func startCompliance(t *testing.T, remediate bool) (context.Context, kubernetes.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cc := admission.NewClusterContext(cs)
-	if err := cc.Start(ctx); err != nil {
+	if err := cc.Start(ctx, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc})
+	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Context: cc, Exemptions: exemptions})
 	comp, err := admission.NewCompliance(cluster.Config, cs, r, cc)
 	if err != nil {
 		t.Fatal(err)
@@ -361,4 +362,70 @@ func TestClusterReportFollowsConfiguration(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestBackgroundJudgesWhatRuns: a namespace exemption of the configuration
+// makes its findings "skip" results, with the reason, and spares the
+// workload remediation; a pod an operator owns (a kind the background does
+// not judge) is judged itself; the Namespace is judged in its own Report,
+// with its workloads, so whole-namespace findings appear.
+func TestBackgroundJudgesWhatRuns(t *testing.T) {
+	ctx, _, _ := startCompliance(t, true, config.Exemption{Namespaces: []string{"agents"}, Checks: []string{"pss-*"}, Reason: "node agents, reviewed"})
+	c, _ := newClient(t)
+	for _, ns := range []string{"agents", "operated"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{admission.RemediateLabel: "scale-to-zero"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var u unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(strings.NewReplacer("PRIV", "true", "namespace: reports", "namespace: agents").Replace(privilegedDeployment)), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	pod := podObject(t, true, map[string]string{"rampart-test-skip": "1"})
+	pod.SetNamespace("operated")
+	pod.SetName("rollout-abc")
+	pod.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "web", UID: "1234", Controller: &yes}})
+	if err := c.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	rc := reportsClient(t)
+	result := func(ns, kind, name, policy string) (string, map[string]string, error) {
+		var rep reportsv1alpha1.Report
+		if err := rc.Get(ctx, client.ObjectKey{Namespace: ns, Name: admission.ReportName}, &rep); err != nil {
+			return "", nil, err
+		}
+		for _, r := range rep.Results {
+			if r.Policy == policy && r.Subjects[0].Kind == kind && r.Subjects[0].Name == name {
+				return string(r.Result), r.Properties, nil
+			}
+		}
+		return "", nil, fmt.Errorf("no %s result for %s/%s in %s", policy, kind, name, ns)
+	}
+	within(t, 10*time.Second, func() error {
+		res, props, err := result("agents", "Deployment", "web", "pss-privileged")
+		if err != nil {
+			return err
+		}
+		if res != "skip" || props["exempted"] != "node agents, reviewed" {
+			return fmt.Errorf("exempted finding: result %q, properties %v", res, props)
+		}
+		if res, _, err := result("operated", "Pod", "rollout-abc", "pss-privileged"); err != nil || res != "fail" {
+			return fmt.Errorf("the operator's pod: %q %v", res, err)
+		}
+		if _, _, err := result("operated", "Namespace", "operated", "namespace-without-networkpolicy"); err != nil {
+			return err
+		}
+		return nil
+	})
+	var d appsv1.Deployment
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "agents", Name: "web"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if *d.Spec.Replicas != 1 {
+		t.Error("an exempted workload was scaled to zero")
+	}
 }

@@ -58,14 +58,22 @@ type replica struct {
 	cmd  *exec.Cmd
 	addr string
 	done chan error
-	log  *strings.Builder
+	mu   sync.Mutex
+	log  strings.Builder
+}
+
+// output is what the process wrote to its standard error so far.
+func (r *replica) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.log.String()
 }
 
 var servingOn = regexp.MustCompile(`serving on (\S+)`)
 
 func startReplica(t *testing.T, bin string, args ...string) *replica {
 	t.Helper()
-	r := &replica{done: make(chan error, 1), log: &strings.Builder{}}
+	r := &replica{done: make(chan error, 1)}
 	r.cmd = exec.Command(bin, append([]string{"webhook", "serve", "--listen", "127.0.0.1:0"}, args...)...)
 	stderr, err := r.cmd.StderrPipe()
 	if err != nil {
@@ -75,13 +83,12 @@ func startReplica(t *testing.T, bin string, args ...string) *replica {
 		t.Fatal(err)
 	}
 	addr := make(chan string, 1)
-	var mu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			mu.Lock()
+			r.mu.Lock()
 			r.log.WriteString(sc.Text() + "\n")
-			mu.Unlock()
+			r.mu.Unlock()
 			if m := servingOn.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
@@ -92,7 +99,7 @@ func startReplica(t *testing.T, bin string, args ...string) *replica {
 	select {
 	case r.addr = <-addr:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the replica did not start:\n%s", r.log)
+		t.Fatalf("the replica did not start:\n%s", r.output())
 	}
 	return r
 }
@@ -191,7 +198,7 @@ func TestHighAvailability(t *testing.T) {
 	bin := rampartBinary(t)
 	w := cluster.Env.WebhookInstallOptions
 	certs := []string{"--tls-cert-file", filepath.Join(w.LocalServingCertDir, "tls.crt"), "--tls-private-key-file", filepath.Join(w.LocalServingCertDir, "tls.key"),
-		"--enforce", "high", "--warn", "none", "--audit", "none", "--drain", "2s"}
+		"--enforce", "high", "--warn", "none", "--audit", "none", "--drain", "5s"}
 	var replicas []*replica
 	var addrs []string
 	for i := 0; i < 3; i++ {
@@ -262,7 +269,9 @@ func TestHighAvailability(t *testing.T) {
 		return nil
 	})
 
-	const total, workers, killAt = 1000, 8, 300
+	// Paced (about 90 creates a second) so that the stream outlasts the
+	// stopped replica's 5-second drain: the API server must move to another.
+	const total, workers, killAt = 1000, 4, 300
 	var started atomic.Int64
 	var failures []string
 	var mu sync.Mutex
@@ -292,6 +301,7 @@ func TestHighAvailability(t *testing.T) {
 					})
 				}
 				err := create("ha", i)
+				time.Sleep(40 * time.Millisecond)
 				switch {
 				case err == nil && i%2 == 0:
 					allowed.Add(1)
@@ -309,7 +319,7 @@ func TestHighAvailability(t *testing.T) {
 	select {
 	case err := <-replicas[killed].done:
 		if err != nil {
-			t.Errorf("the stopped replica exited with %v:\n%s", err, replicas[killed].log)
+			t.Errorf("the stopped replica exited with %v:\n%s", err, replicas[killed].output())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the stopped replica did not exit")
@@ -322,15 +332,27 @@ func TestHighAvailability(t *testing.T) {
 	if allowed.Load() != total/2 || denied.Load() != total/2 {
 		t.Fatalf("allowed %d, denied %d; want %d each", allowed.Load(), denied.Load(), total/2)
 	}
+	others := int64(0)
+	for k := range lb.conns {
+		if k != killed {
+			others += lb.conns[k].Load()
+		}
+	}
+	if others == 0 {
+		t.Fatal("no connection reached another replica: the stream ended before the stopped one")
+	}
 
 	// Every replica gone: failurePolicy Fail refuses, except where the
 	// chart's namespaceSelector leaves the webhook out.
-	for i, r := range replicas {
-		if i == killed {
-			continue
+	for i, r := range replicas { // both at once: each drains for 5 s
+		if i != killed {
+			_ = r.cmd.Process.Signal(syscall.SIGTERM)
 		}
-		_ = r.cmd.Process.Signal(syscall.SIGTERM)
-		<-r.done
+	}
+	for i, r := range replicas {
+		if i != killed {
+			<-r.done
+		}
 	}
 	within(t, 10*time.Second, func() error {
 		if lb.allReadyNone() {
@@ -345,6 +367,12 @@ func TestHighAvailability(t *testing.T) {
 		err := create(tc.ns, 2_000_000)
 		if tc.admits && err != nil {
 			t.Errorf("%s: %v, want admitted with no replica", tc.ns, err)
+		}
+		if err == nil {
+			p := podObject(t, false, nil)
+			p.SetNamespace(tc.ns)
+			p.SetName("p-2000000")
+			_ = c.Delete(ctx, p) // the package's tests may run again (-count)
 		}
 		if !tc.admits && (err == nil || !strings.Contains(err.Error(), "failed calling webhook")) {
 			t.Errorf("%s: %v, want refused (failurePolicy Fail)", tc.ns, err)

@@ -142,7 +142,7 @@ func serve(ctx context.Context, w envtest.WebhookInstallOptions) (*http.Server, 
 		return nil, err
 	}
 	cc := admission.NewClusterContext(cs)
-	if err := cc.Start(ctx); err != nil {
+	if err := cc.Start(ctx, time.Minute); err != nil {
 		return nil, err
 	}
 	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Warn: &medium, Context: cc})

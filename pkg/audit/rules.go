@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"path"
 	"sort"
 	"strconv"
@@ -323,8 +324,8 @@ func severityOf(it *Item) (finding.Severity, error) {
 
 // env is the CEL environment rules are compiled in: the event as `event`,
 // optional field selection (event.?objectRef.?namespace), the string
-// extensions, image_repo (an image without tag or digest) and to_json (a
-// value's JSON text).
+// extensions, image_repo (an image without tag or digest), to_json (a
+// value's JSON text) and ip_public (an address outside private ranges).
 func env() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("event", cel.DynType),
@@ -341,6 +342,15 @@ func env() (*cel.Env, error) {
 					}
 					return v.ConvertToType(types.StringType)
 				}))),
+		cel.Function("ip_public",
+			cel.Overload("ip_public_string", []*cel.Type{cel.StringType}, cel.BoolType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					s, ok := v.(types.String)
+					if !ok {
+						return types.NewErr("ip_public wants a string")
+					}
+					return types.Bool(PublicAddress(string(s)))
+				}))),
 		cel.Function("image_repo",
 			cel.Overload("image_repo_string", []*cel.Type{cel.StringType}, cel.StringType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val {
@@ -352,6 +362,23 @@ func env() (*cel.Env, error) {
 				}))),
 	)
 }
+
+// PublicAddress reports an IP address outside the private, shared,
+// loopback and link-local ranges (an address that is not one is not
+// public).
+func PublicAddress(s string) bool {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified() || a.IsMulticast() {
+		return false
+	}
+	return !cgnat.Contains(a) // 100.64.0.0/10: carrier-grade NAT, and many clusters' pod networks
+}
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // ImageRepository is an image reference without its tag or digest
 // (Falco's image.repository).

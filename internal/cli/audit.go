@@ -2,15 +2,26 @@ package cli
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
+	"github.com/rampart-k8s/rampart/pkg/admission"
 	"github.com/rampart-k8s/rampart/pkg/audit"
 	"github.com/rampart-k8s/rampart/pkg/check"
 )
@@ -20,7 +31,7 @@ func newAuditCmd(s *streams) *cobra.Command {
 		Use:   "audit",
 		Short: "Detect threats in API-server audit logs",
 	}
-	cmd.AddCommand(newAuditDetectCmd(s), newAuditRulesCmd(s))
+	cmd.AddCommand(newAuditDetectCmd(s), newAuditRulesCmd(s), newAuditServeCmd(s), newAuditWebhookConfigCmd(s))
 	return cmd
 }
 
@@ -187,5 +198,166 @@ func newAuditRulesCmd(s *streams) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&rules, "rules", nil, "a rules file applied over the built-in rules (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+func newAuditServeCmd(s *streams) *cobra.Command {
+	var (
+		listen, certFile, keyFile, clientCA, queuePath, outFile string
+		queueMax                                                int64
+		rules                                                   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API server's audit webhook backend and detect as events arrive",
+		Long: `Receive the batches of audit events the API server's webhook backend POSTs
+(--audit-webhook-config-file; rampart audit webhook-config prints the file),
+answer each once it is in a durable queue (--queue, a file), and detect
+threats in the queue's batches in order, writing one JSON alert per line to
+standard output or --output-file. When the queue holds --queue-max-bytes the
+receiver answers 429 and the API server sends the batch again after a
+backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
+(Prometheus) are served on the same address.`,
+		Example: `  rampart audit serve --tls-cert-file tls.crt --tls-private-key-file tls.key --client-ca-file apiserver-ca.crt`,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if certFile == "" || keyFile == "" {
+				return usageError("--tls-cert-file and --tls-private-key-file are required: the API server sends audit events over TLS")
+			}
+			compiled, err := loadAuditRules(rules)
+			if err != nil {
+				return err
+			}
+			certs, err := admission.NewCertReloader(certFile, keyFile)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+			if clientCA != "" {
+				pem, err := os.ReadFile(clientCA)
+				if err != nil {
+					return usageError("--client-ca-file: %v", err)
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return usageError("--client-ca-file: no certificate in %s", clientCA)
+				}
+				tlsConfig.ClientCAs, tlsConfig.ClientAuth = pool, tls.RequireAndVerifyClientCert
+			}
+			q, err := audit.OpenQueue(queuePath, queueMax)
+			if err != nil {
+				return usageError("--queue: %v", err)
+			}
+			defer q.Close()
+			out := s.out
+			if outFile != "" {
+				f, err := os.OpenFile(outFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+				if err != nil {
+					return usageError("--output-file: %v", err)
+				}
+				defer f.Close()
+				out = f
+			}
+			m := audit.NewMetrics(q)
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return usageError("--listen: %v", err)
+			}
+			srv := &http.Server{Handler: (&audit.Receiver{Queue: q, Metrics: m}).Handler(), TLSConfig: tlsConfig,
+				ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			enc := json.NewEncoder(out)
+			sync, _ := out.(interface{ Sync() error })
+			processed := make(chan error, 1)
+			go func() {
+				processed <- audit.Process(ctx, q, audit.NewDetector(compiled), m, func(alerts []audit.Alert) error {
+					for _, a := range alerts {
+						if err := enc.Encode(a); err != nil {
+							return err
+						}
+					}
+					if sync != nil && len(alerts) > 0 {
+						return sync.Sync() // on disk before the batch leaves the queue
+					}
+					return nil
+				}, func(e audit.InputError) { fmt.Fprintf(s.err, "rampart: %v\n", e) })
+			}()
+			served := make(chan error, 1)
+			go func() { served <- srv.ServeTLS(ln, "", "") }()
+			fmt.Fprintf(s.err, "rampart audit receiver on %s (%d rules)\n", ln.Addr(), len(compiled))
+			select {
+			case err := <-served:
+				return err
+			case err := <-processed:
+				if err != nil {
+					return err
+				}
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", ":8443", "address to serve on")
+	f.StringVar(&certFile, "tls-cert-file", "", "serving certificate (PEM); read again when it changes")
+	f.StringVar(&keyFile, "tls-private-key-file", "", "serving key (PEM)")
+	f.StringVar(&clientCA, "client-ca-file", "", "accept only clients (the API server) with a certificate this CA signed")
+	f.StringVar(&queuePath, "queue", "rampart-audit-queue.db", "the durable queue's file")
+	f.Int64Var(&queueMax, "queue-max-bytes", 256<<20, "the most the queue holds before the receiver answers 429")
+	f.StringVar(&outFile, "output-file", "", "append the alerts (JSON lines) to this file instead of standard output")
+	f.StringArrayVar(&rules, "rules", nil, "a rules file applied over the built-in rules (repeatable)")
+	return cmd
+}
+
+func newAuditWebhookConfigCmd(s *streams) *cobra.Command {
+	var server, caFile, clientCert, clientKey string
+	cmd := &cobra.Command{
+		Use:   "webhook-config",
+		Short: "Print the kubeconfig-format file of the API server's --audit-webhook-config-file",
+		Example: `  rampart audit webhook-config --server https://rampart-audit.rampart.svc:8443/audit --ca-file ca.crt \
+    > /etc/kubernetes/audit-webhook.yaml`,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if server == "" || caFile == "" {
+				return usageError("--server and --ca-file are required")
+			}
+			ca, err := os.ReadFile(caFile)
+			if err != nil {
+				return usageError("--ca-file: %v", err)
+			}
+			user := map[string]any{}
+			if clientCert != "" || clientKey != "" {
+				cert, err := os.ReadFile(clientCert)
+				if err != nil {
+					return usageError("--client-certificate: %v", err)
+				}
+				key, err := os.ReadFile(clientKey)
+				if err != nil {
+					return usageError("--client-key: %v", err)
+				}
+				user["client-certificate-data"] = base64.StdEncoding.EncodeToString(cert)
+				user["client-key-data"] = base64.StdEncoding.EncodeToString(key)
+			}
+			cfg := map[string]any{
+				"apiVersion": "v1", "kind": "Config",
+				"clusters":        []any{map[string]any{"name": "rampart-audit", "cluster": map[string]any{"server": server, "certificate-authority-data": base64.StdEncoding.EncodeToString(ca)}}},
+				"users":           []any{map[string]any{"name": "kube-apiserver", "user": user}},
+				"contexts":        []any{map[string]any{"name": "rampart-audit", "context": map[string]any{"cluster": "rampart-audit", "user": "kube-apiserver"}}},
+				"current-context": "rampart-audit",
+			}
+			out, err := yaml.Marshal(cfg)
+			if err != nil {
+				return err
+			}
+			_, err = s.out.Write(out)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&server, "server", "", "the receiver's URL as the API server reaches it (https://.../audit)")
+	f.StringVar(&caFile, "ca-file", "", "the CA of the receiver's serving certificate")
+	f.StringVar(&clientCert, "client-certificate", "", "the API server's client certificate, when the receiver has --client-ca-file")
+	f.StringVar(&clientKey, "client-key", "", "its key")
 	return cmd
 }

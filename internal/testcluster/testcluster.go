@@ -67,6 +67,12 @@ func Start() (*Cluster, error) { return StartWithWebhooks(envtest.WebhookInstall
 // LocalServingHost:LocalServingPort (127.0.0.1) with a CA it generates, and
 // leaves the serving certificate in LocalServingCertDir (tls.crt, tls.key).
 func StartWithWebhooks(webhooks envtest.WebhookInstallOptions) (*Cluster, error) {
+	return StartWith(webhooks, nil)
+}
+
+// StartWith starts the control plane with admission webhooks and more
+// kube-apiserver flags (name to value, without the dashes).
+func StartWith(webhooks envtest.WebhookInstallOptions, apiServerFlags map[string]string) (*Cluster, error) {
 	assets, err := Assets()
 	if err != nil {
 		return nil, err
@@ -75,6 +81,15 @@ func StartWithWebhooks(webhooks envtest.WebhookInstallOptions) (*Cluster, error)
 		webhooks.LocalServingHost = "127.0.0.1"
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, WebhookInstallOptions: webhooks}
+	if os.Getenv("RAMPART_APISERVER_LOG") != "" {
+		env.ControlPlane.GetAPIServer().Out, env.ControlPlane.GetAPIServer().Err = os.Stderr, os.Stderr
+	}
+	if len(apiServerFlags) > 0 {
+		args := env.ControlPlane.GetAPIServer().Configure()
+		for k, v := range apiServerFlags {
+			args.Set(k, v)
+		}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)

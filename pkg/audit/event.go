@@ -35,12 +35,13 @@ type Event struct {
 	v *fastjson.Value
 }
 
-// NewEvent checks that v is an audit Event.
-func NewEvent(v *fastjson.Value) (Event, error) {
+// NewEvent checks that v is an audit Event. The items of an EventList (as
+// the API server's webhook backend sends them) carry no kind of their own.
+func NewEvent(v *fastjson.Value, inList bool) (Event, error) {
 	if v.Type() != fastjson.TypeObject {
 		return Event{}, ErrNotAnEvent
 	}
-	if k := v.GetStringBytes("kind"); string(k) != "Event" {
+	if k := v.GetStringBytes("kind"); string(k) != "Event" && (!inList || v.Get("kind") != nil) {
 		return Event{}, ErrNotAnEvent
 	}
 	if api := string(v.GetStringBytes("apiVersion")); api != "" && !strings.HasPrefix(api, "audit.k8s.io/") {

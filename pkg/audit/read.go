@@ -186,7 +186,7 @@ func (r *Reader) value(name string, line int, data []byte, fn func(Event) error,
 	}
 	if string(v.GetStringBytes("kind")) == "EventList" {
 		for i, item := range v.GetArray("items") {
-			ev, err := NewEvent(item)
+			ev, err := NewEvent(item, true)
 			if err != nil {
 				fail(line, fmt.Sprintf("EventList item %d: %v", i, err))
 				continue
@@ -197,7 +197,7 @@ func (r *Reader) value(name string, line int, data []byte, fn func(Event) error,
 		}
 		return nil
 	}
-	ev, err := NewEvent(v)
+	ev, err := NewEvent(v, false)
 	if err != nil {
 		fail(line, err.Error())
 		return nil

@@ -61,6 +61,7 @@ func TestRead(t *testing.T) {
 		{"not JSON", []byte(a + "\nnot json at all }\n" + c + "\n"), 0, "a,c", []int{2}},
 		{"not an event", []byte(a + "\n{\"kind\":0}\n" + `{"kind":"Event"}` + "\n" + c + "\n"), 0, "a,c", []int{2, 3}},
 		{"an oversized event", []byte(a + "\n" + event("b", "get", strings.Repeat("x", 100)) + "\n" + c + "\n"), len(c) + 10, "a,c", []int{2}},
+		{"event list items without a kind (the webhook backend's)", []byte(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + strings.Replace(a, `"kind":"Event",`, "", 1) + `]}` + "\n"), 0, "a", nil},
 		{"an event list item that is not an event", []byte(`{"kind":"EventList","items":[` + a + `,{"kind":"Pod"}]}` + "\n"), 0, "a", []int{1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

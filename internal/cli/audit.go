@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	bolt "go.etcd.io/bbolt"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/pkg/admission"
@@ -57,9 +58,11 @@ func loadAuditRules(files []string) ([]*audit.Rule, error) {
 
 func newAuditDetectCmd(s *streams) *cobra.Command {
 	var (
-		rules  []string
-		output string
-		failOn string
+		rules     []string
+		output    string
+		failOn    string
+		stateFile string
+		intelFile []string
 	)
 	cmd := &cobra.Command{
 		Use:   "detect [FILE ...|-]",
@@ -90,7 +93,27 @@ could not be read.`,
 			if len(args) == 0 {
 				args = []string{"-"}
 			}
+			if err := loadIntel(intelFile); err != nil {
+				return err
+			}
 			d := audit.NewDetector(compiled)
+			if stateFile != "" {
+				// What the stateful rules learned on earlier logs: a key
+				// seen then is not new now, a window goes on.
+				db, err := bolt.Open(stateFile, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+				if err != nil {
+					return usageError("--state: %v", err)
+				}
+				defer db.Close()
+				if err := d.LoadState(db); err != nil {
+					return usageError("--state: %v", err)
+				}
+				defer func() {
+					if err := d.Checkpoint(db); err != nil {
+						fmt.Fprintf(s.err, "rampart: --state: %v\n", err)
+					}
+				}()
+			}
 			w := bufio.NewWriter(s.out)
 			defer w.Flush()
 			enc := json.NewEncoder(w)
@@ -155,7 +178,23 @@ could not be read.`,
 	f.StringArrayVar(&rules, "rules", nil, "a rules file applied over the built-in rules (repeatable; later files win)")
 	f.StringVarP(&output, "output", "o", "text", "text, or json (one alert per line)")
 	f.StringVar(&failOn, "fail-on", "high", "exit 1 when an alert is at or above this severity: critical, high, medium, low, info, or none")
+	f.StringVar(&stateFile, "state", "", "a file keeping what the stateful rules learned (first sightings, windows) from one run to the next")
+	f.StringArrayVar(&intelFile, "intel", nil, "a threat intelligence list of addresses and CIDRs, one per line (repeatable)")
 	return cmd
+}
+
+// loadIntel reads the threat intelligence lists into the rules' intel_ip.
+func loadIntel(files []string) error {
+	if len(files) == 0 {
+		audit.SetIntel(nil)
+		return nil
+	}
+	in, err := audit.ReadIntel(files...)
+	if err != nil {
+		return usageError("--intel: %v", err)
+	}
+	audit.SetIntel(in)
+	return nil
 }
 
 func failOnSeverity(v string) (*check.Severity, error) {
@@ -205,7 +244,7 @@ func newAuditServeCmd(s *streams) *cobra.Command {
 	var (
 		listen, certFile, keyFile, clientCA, queuePath, outFile string
 		queueMax                                                int64
-		rules                                                   []string
+		rules, intelFiles                                       []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -243,11 +282,20 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 				}
 				tlsConfig.ClientCAs, tlsConfig.ClientAuth = pool, tls.RequireAndVerifyClientCert
 			}
+			if err := loadIntel(intelFiles); err != nil {
+				return err
+			}
 			q, err := audit.OpenQueue(queuePath, queueMax)
 			if err != nil {
 				return usageError("--queue: %v", err)
 			}
 			defer q.Close()
+			d := audit.NewDetector(compiled)
+			// The stateful rules' memory lives in the queue's file: read at
+			// start, written every 5 s and at the end.
+			if err := d.LoadState(q.DB()); err != nil {
+				return usageError("--queue: %v", err)
+			}
 			out := s.out
 			if outFile != "" {
 				f, err := os.OpenFile(outFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -270,7 +318,7 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 			sync, _ := out.(interface{ Sync() error })
 			processed := make(chan error, 1)
 			go func() {
-				processed <- audit.Process(ctx, q, audit.NewDetector(compiled), m, func(alerts []audit.Alert) error {
+				processed <- audit.Process(ctx, q, d, m, func(alerts []audit.Alert) error {
 					for _, a := range alerts {
 						if err := enc.Encode(a); err != nil {
 							return err
@@ -282,6 +330,31 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 					return nil
 				}, func(e audit.InputError) { fmt.Fprintf(s.err, "rampart: %v\n", e) })
 			}()
+			go func() {
+				tick := time.NewTicker(5 * time.Second)
+				defer tick.Stop()
+				seen := intelStamp(intelFiles)
+				for n := 0; ; n++ {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+					}
+					if err := q.Checkpoint(d); err != nil {
+						fmt.Fprintf(s.err, "rampart: checkpoint: %v\n", err)
+					}
+					if n%6 == 5 { // the intelligence lists, every 30 s
+						if now := intelStamp(intelFiles); now != seen {
+							if err := loadIntel(intelFiles); err != nil {
+								fmt.Fprintf(s.err, "rampart: --intel not reloaded, the previous lists stay: %v\n", err)
+							} else {
+								seen = now
+							}
+						}
+					}
+				}
+			}()
+			defer func() { _ = q.Checkpoint(d) }()
 			served := make(chan error, 1)
 			go func() { served <- srv.ServeTLS(ln, "", "") }()
 			fmt.Fprintf(s.err, "rampart audit receiver on %s (%d rules)\n", ln.Addr(), len(compiled))
@@ -308,7 +381,19 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 	f.Int64Var(&queueMax, "queue-max-bytes", 256<<20, "the most the queue holds before the receiver answers 429")
 	f.StringVar(&outFile, "output-file", "", "append the alerts (JSON lines) to this file instead of standard output")
 	f.StringArrayVar(&rules, "rules", nil, "a rules file applied over the built-in rules (repeatable)")
+	f.StringArrayVar(&intelFiles, "intel", nil, "a threat intelligence list of addresses and CIDRs, one per line (repeatable; read again when it changes)")
 	return cmd
+}
+
+// intelStamp is the files' sizes and times, to see a change.
+func intelStamp(files []string) string {
+	var b strings.Builder
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			fmt.Fprintf(&b, "%s %d %d;", f, st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	return b.String()
 }
 
 func newAuditWebhookConfigCmd(s *streams) *cobra.Command {

@@ -10,30 +10,45 @@ import (
 
 var benchLog = corpus.AuditLog(20000, 1)
 
-// BenchmarkDetect reads the generated log (corpus.AuditMix) and runs every
-// built-in rule on each event, on one goroutine; compare with
-// BenchmarkStdlibDecode, a plain encoding/json decode of the same stream.
+// BenchmarkDetect reads the generated log (corpus.AuditMix) and runs the
+// built-in rules on each event, on one goroutine: the stateless ones, then
+// all of them (with the stateful rules' windows and first sightings).
+// Compare with BenchmarkStdlibDecode, a plain encoding/json decode of the
+// same stream.
 func BenchmarkDetect(b *testing.B) {
-	rules, err := Builtin().Compile()
+	all, err := Builtin().Compile()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(benchLog)))
-	b.ReportAllocs()
-	events, alerts := 0, 0
-	for i := 0; i < b.N; i++ {
-		d := NewDetector(rules)
-		var r Reader
-		var buf []Alert
-		_ = r.Read("bench", bytes.NewReader(benchLog), func(e Event) error {
-			events++
-			buf = d.Detect(e, buf[:0])
-			alerts += len(buf)
-			return nil
-		}, func(e InputError) { b.Fatal(e) })
+	var stateless []*Rule
+	for _, r := range all {
+		if r.Stateful == "" {
+			stateless = append(stateless, r)
+		}
 	}
-	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(alerts)/float64(events), "alerts/event")
+	for _, tc := range []struct {
+		name  string
+		rules []*Rule
+	}{{"stateless", stateless}, {"stateful", all}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(benchLog)))
+			b.ReportAllocs()
+			events, alerts := 0, 0
+			for i := 0; i < b.N; i++ {
+				d := NewDetector(tc.rules)
+				var r Reader
+				var buf []Alert
+				_ = r.Read("bench", bytes.NewReader(benchLog), func(e Event) error {
+					events++
+					buf = d.Detect(e, buf[:0])
+					alerts += len(buf)
+					return nil
+				}, func(e InputError) { b.Fatal(e) })
+			}
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(alerts)/float64(events), "alerts/event")
+		})
+	}
 }
 
 // BenchmarkStdlibDecode decodes the same stream with encoding/json into a

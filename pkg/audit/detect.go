@@ -2,6 +2,7 @@ package audit
 
 import (
 	"strconv"
+	"sync"
 	"strings"
 	"time"
 
@@ -35,13 +36,19 @@ type Alert struct {
 // Detector evaluates rules on events, one alert per rule and request
 // whatever stages of the request the log holds.
 type Detector struct {
+	mu    sync.Mutex // Detect against Checkpoint
 	rules []*Rule
 	seen  dedupe
+	state *State
+	// byStageVerb are the rules whose prefilter allows a stage and verb,
+	// in the rules' order, computed when the pair is first seen (a cluster
+	// has a few dozen).
+	byStageVerb map[string][]*Rule
 }
 
 // NewDetector evaluates rules (compiled by a Ruleset).
 func NewDetector(rules []*Rule) *Detector {
-	return &Detector{rules: rules, seen: newDedupe(1 << 16)}
+	return &Detector{rules: rules, seen: newDedupe(1 << 16), state: newState(), byStageVerb: map[string][]*Rule{}}
 }
 
 // Rules are the detector's rules.
@@ -60,10 +67,24 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 
 // Detect returns the alerts of e, appended to out.
 func (d *Detector) Detect(e Event, out []Alert) []Alert {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	act := &activation{event: jsonObject{e.v}}
 	fields := fieldsOf(e.v)
-	for _, r := range d.rules {
-		if !r.prefilter.matches(&fields) {
+	key := string(fields[0]) + "|" + string(fields[1])
+	candidates, ok := d.byStageVerb[key]
+	if !ok {
+		for _, r := range d.rules {
+			if r.prefilter.allows(0, fields[0]) && r.prefilter.allows(1, fields[1]) {
+				candidates = append(candidates, r)
+			}
+		}
+		if len(d.byStageVerb) < 4096 { // stages and verbs are few; a hostile log's are not
+			d.byStageVerb[key] = candidates
+		}
+	}
+	for _, r := range candidates {
+		if !r.prefilter.allows(2, fields[2]) || !r.prefilter.allows(3, fields[3]) {
 			continue
 		}
 		v, _, err := r.program.Eval(act)
@@ -71,6 +92,15 @@ func (d *Detector) Detect(e Event, out []Alert) []Alert {
 			continue // a field the condition reads is missing: no match
 		}
 		id := e.AuditID()
+		if r.stateful != nil {
+			if d.seen.has(id, r) {
+				continue // another stage of a request already counted
+			}
+			if !d.state.observe(r, act, e.Time()) {
+				d.seen.check(id, r)
+				continue
+			}
+		}
 		if d.seen.check(id, r) {
 			continue // another stage of the same request
 		}
@@ -182,6 +212,11 @@ type dedupeKey struct {
 
 func newDedupe(n int) dedupe {
 	return dedupe{set: make(map[dedupeKey]struct{}, n), ring: make([]dedupeKey, n)}
+}
+
+func (d *dedupe) has(id string, r *Rule) bool {
+	_, ok := d.set[dedupeKey{id, r}]
+	return ok
 }
 
 // check records (id, r) and reports whether it was there already.

@@ -38,6 +38,11 @@ func fieldsOf(v *fastjson.Value) eventFields {
 	return f
 }
 
+// allows reports whether field i's value can satisfy the condition.
+func (p *prefilter) allows(i int, v []byte) bool {
+	return p[i] == nil || p[i][string(v)]
+}
+
 // matches reports whether the event can satisfy the condition.
 func (p *prefilter) matches(f *eventFields) bool {
 	for i, allowed := range p {

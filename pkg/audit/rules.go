@@ -15,6 +15,7 @@ import (
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/cel-go/ext"
 	"sigs.k8s.io/yaml"
 
@@ -51,6 +52,11 @@ type Item struct {
 	Tags        []string `json:"tags,omitempty"`
 	Enabled     *bool    `json:"enabled,omitempty"`
 
+	// Stateful rules: at most one of these (state.go).
+	Threshold *Threshold `json:"threshold,omitempty"`
+	FirstSeen *FirstSeen `json:"first_seen,omitempty"`
+	Sequence  *Sequence  `json:"sequence,omitempty"`
+
 	Append   bool              `json:"append,omitempty"`
 	Override map[string]string `json:"override,omitempty"`
 
@@ -73,8 +79,13 @@ type Rule struct {
 	Output      string           `json:"output,omitempty"`
 	Source      string           `json:"source"` // the file that defined it last
 
+	// Stateful is "threshold", "first_seen" or "sequence" for rules that
+	// remember across events.
+	Stateful string `json:"stateful,omitempty"`
+
 	program   cel.Program
 	prefilter prefilter
+	stateful  *stateful
 }
 
 // Ruleset is the lists, macros and rules of one or more files, in order.
@@ -181,6 +192,9 @@ func (rs *Ruleset) add(file string, it Item) error {
 			}
 			if len(it.MITRE) > 0 {
 				merged.MITRE = it.MITRE
+			}
+			if it.Threshold != nil || it.FirstSeen != nil || it.Sequence != nil {
+				merged.Threshold, merged.FirstSeen, merged.Sequence = it.Threshold, it.FirstSeen, it.Sequence
 			}
 			if len(it.Tags) > 0 {
 				merged.Tags = append(append([]string{}, old.Tags...), it.Tags...)
@@ -325,7 +339,9 @@ func severityOf(it *Item) (finding.Severity, error) {
 // env is the CEL environment rules are compiled in: the event as `event`,
 // optional field selection (event.?objectRef.?namespace), the string
 // extensions, image_repo (an image without tag or digest), to_json (a
-// value's JSON text) and ip_public (an address outside private ranges).
+// value's JSON text), ip_public (an address outside private ranges),
+// intel_ip and intel_any (an address, any address of a list, on the threat
+// intelligence lists: SetIntel).
 func env() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("event", cel.DynType),
@@ -350,6 +366,30 @@ func env() (*cel.Env, error) {
 						return types.NewErr("ip_public wants a string")
 					}
 					return types.Bool(PublicAddress(string(s)))
+				}))),
+		cel.Function("intel_any",
+			cel.Overload("intel_any_list", []*cel.Type{cel.ListType(cel.DynType)}, cel.BoolType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					in := intel.Load()
+					l, ok := v.(traits.Lister)
+					if in == nil || !ok {
+						return types.False
+					}
+					for it := l.Iterator(); it.HasNext() == types.True; {
+						if s, ok := it.Next().(types.String); ok && in.has(string(s)) {
+							return types.True
+						}
+					}
+					return types.False
+				}))),
+		cel.Function("intel_ip",
+			cel.Overload("intel_ip_string", []*cel.Type{cel.StringType}, cel.BoolType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					s, ok := v.(types.String)
+					if !ok {
+						return types.NewErr("intel_ip wants a string")
+					}
+					return types.Bool(intelIP(string(s)))
 				}))),
 		cel.Function("image_repo",
 			cel.Overload("image_repo_string", []*cel.Type{cel.StringType}, cel.StringType,
@@ -447,7 +487,21 @@ func (rs *Ruleset) Compile() ([]*Rule, error) {
 			errs = append(errs, fmt.Errorf("%s: rule %q: %w", rs.from[name], name, err))
 			continue
 		}
-		out = append(out, &Rule{prefilter: prefilterOf(ast.NativeRep().Expr()), Name: name, Desc: strings.TrimSpace(it.Desc), Severity: sev, MITRE: it.MITRE, Remediation: strings.TrimSpace(it.Remediation),
+		st, err := rs.compileStateful(e, it)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: rule %q: %w", rs.from[name], name, err))
+			continue
+		}
+		kind := ""
+		switch {
+		case it.Threshold != nil:
+			kind = "threshold"
+		case it.FirstSeen != nil:
+			kind = "first_seen"
+		case it.Sequence != nil:
+			kind = "sequence"
+		}
+		out = append(out, &Rule{prefilter: prefilterOf(ast.NativeRep().Expr()), stateful: st, Stateful: kind, Name: name, Desc: strings.TrimSpace(it.Desc), Severity: sev, MITRE: it.MITRE, Remediation: strings.TrimSpace(it.Remediation),
 			Tags: it.Tags, Condition: strings.TrimSpace(it.Condition), Output: strings.TrimSpace(it.Output), Source: rs.from[name], program: prg})
 	}
 	return out, errors.Join(errs...)

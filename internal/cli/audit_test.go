@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+const privilegedPodEvent = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"a1","stage":"ResponseComplete","verb":"create","requestURI":"/api/v1/namespaces/default/pods","user":{"username":"alice"},"sourceIPs":["10.0.0.1"],"objectRef":{"resource":"pods","namespace":"default","name":"root","apiVersion":"v1"},"responseStatus":{"code":201},"requestObject":{"kind":"Pod","spec":{"containers":[{"name":"c","image":"busybox","securityContext":{"privileged":true}}]}},"stageTimestamp":"2026-11-30T10:00:00Z"}`
+
+// TestAuditDetect: alerts in text and JSON, the exit codes (an alert at
+// --fail-on, an event that cannot be read), and the line of that event.
+func TestAuditDetect(t *testing.T) {
+	r := rampart(t, privilegedPodEvent+"\n", "audit", "detect", "-", "--fail-on", "medium")
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "Create Privileged Pod: Pod with a privileged container (user=alice pod=root ns=default images=busybox)") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = rampart(t, privilegedPodEvent+"\n", "audit", "detect", "-", "-o", "json", "--fail-on", "none")
+	var a struct {
+		Rule, User string
+		MITRE      []string
+	}
+	if r.code != ExitOK || json.Unmarshal([]byte(strings.SplitN(r.stdout, "\n", 2)[0]), &a) != nil || a.Rule == "" || a.User != "alice" || len(a.MITRE) == 0 {
+		t.Errorf("exit %d, first alert %+v\n%s", r.code, a, r.stdout)
+	}
+	r = rampart(t, privilegedPodEvent+"\n{\"kind\":\"Event\",\"auditID\":\"cut\n", "audit", "detect", "-", "--fail-on", "none")
+	if r.code != ExitError || !strings.Contains(r.stderr, "<stdin>:2: a truncated event") || !strings.Contains(r.stdout, "Create Privileged Pod") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("- rule: Broken\n  desc: d\n  condition: event.verb ==\n  output: o\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := rampart(t, "", "audit", "detect", "-", "--rules", bad); r.code != ExitError || !strings.Contains(r.stderr, `rule "Broken"`) {
+		t.Errorf("a broken rules file: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestAuditRulesAndWebhookConfig(t *testing.T) {
+	r := rampart(t, "", "audit", "rules")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Create Privileged Pod") || !strings.Contains(r.stdout, "Many Secrets Read") {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = rampart(t, "", "audit", "webhook-config", "--server", "https://rampart-audit.rampart.svc:8443/audit", "--ca-file", ca)
+	var cfg struct {
+		Kind     string
+		Clusters []struct {
+			Cluster map[string]string
+		}
+	}
+	if r.code != ExitOK || yaml.Unmarshal([]byte(r.stdout), &cfg) != nil || cfg.Kind != "Config" || cfg.Clusters[0].Cluster["server"] != "https://rampart-audit.rampart.svc:8443/audit" {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+}

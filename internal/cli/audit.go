@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	bolt "go.etcd.io/bbolt"
 	"sigs.k8s.io/yaml"
 
@@ -63,6 +64,8 @@ func newAuditDetectCmd(s *streams) *cobra.Command {
 		failOn    string
 		stateFile string
 		intelFile []string
+		follow    bool
+		hook      webhookSink
 	)
 	cmd := &cobra.Command{
 		Use:   "detect [FILE ...|-]",
@@ -73,10 +76,14 @@ files given or standard input, and print an alert for each rule an event
 matches: Falco's k8s_audit detections as built-in rules (rampart audit rules
 lists them), changed or extended with --rules files (docs/audit.md).
 
+With --follow, the one file given is read, then followed as it grows and
+is rotated (tail -F), until interrupted.
+
 An event that cannot be read is reported with its file and line and costs
 only itself. Exit code 1 when an alert reaches --fail-on, 2 when an event
 could not be read.`,
 		Example: `  rampart audit detect /var/log/kubernetes/audit.log
+  rampart audit detect --follow /var/log/kubernetes/audit/audit.log --webhook https://hooks.slack.com/services/... --webhook-format slack
   zcat audit.log.1.gz | rampart audit detect - -o json --rules my-rules.yaml`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			compiled, err := loadAuditRules(rules)
@@ -93,6 +100,16 @@ could not be read.`,
 			if len(args) == 0 {
 				args = []string{"-"}
 			}
+			if follow && (len(args) != 1 || args[0] == "-") {
+				return usageError("--follow follows one file")
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			send, flush, err := hook.start(ctx, s)
+			if err != nil {
+				return err
+			}
+			defer flush()
 			if err := loadIntel(intelFile); err != nil {
 				return err
 			}
@@ -124,9 +141,17 @@ could not be read.`,
 			for _, name := range args {
 				var in io.Reader
 				display := name
-				if name == "-" {
+				switch {
+				case name == "-":
 					in, display = s.in, "<stdin>"
-				} else {
+				case follow:
+					fl, err := audit.Follow(ctx, name, true)
+					if err != nil {
+						return usageError("%v", err)
+					}
+					defer fl.Close()
+					in = fl
+				default:
 					f, err := os.Open(name)
 					if err != nil {
 						fmt.Fprintf(s.err, "rampart: %v\n", err)
@@ -139,6 +164,7 @@ could not be read.`,
 				err := r.Read(display, in, func(e audit.Event) error {
 					events++
 					buf = d.Detect(e, buf[:0])
+					send(buf)
 					for _, a := range buf {
 						alerts++
 						if threshold != nil && a.Severity >= *threshold {
@@ -151,6 +177,9 @@ could not be read.`,
 							continue
 						}
 						fmt.Fprintf(w, "%s %-8s %s: %s\n", a.Time.UTC().Format("2006-01-02T15:04:05Z"), a.Severity, a.Rule, a.Message)
+					}
+					if follow && len(buf) > 0 {
+						return w.Flush() // as they come
 					}
 					return nil
 				}, func(e audit.InputError) {
@@ -180,7 +209,75 @@ could not be read.`,
 	f.StringVar(&failOn, "fail-on", "high", "exit 1 when an alert is at or above this severity: critical, high, medium, low, info, or none")
 	f.StringVar(&stateFile, "state", "", "a file keeping what the stateful rules learned (first sightings, windows) from one run to the next")
 	f.StringArrayVar(&intelFile, "intel", nil, "a threat intelligence list of addresses and CIDRs, one per line (repeatable)")
+	f.BoolVar(&follow, "follow", false, "read the file, then follow it as it grows and is rotated, until interrupted")
+	hook.flags(f)
 	return cmd
+}
+
+// webhookSink sends alerts to --webhook in batches (up to 100, or what came
+// in a second), from its own goroutine: a slow endpoint does not hold the
+// reading; what it refuses is sent again, up to 5 times.
+type webhookSink struct {
+	url, format string
+}
+
+func (h *webhookSink) flags(f *pflag.FlagSet) {
+	f.StringVar(&h.url, "webhook", "", "also POST the alerts to this URL (JSON array, or --webhook-format slack)")
+	f.StringVar(&h.format, "webhook-format", "json", "json, or slack ({\"text\": ...}, for Slack and Mattermost incoming webhooks)")
+}
+
+func (h *webhookSink) start(ctx context.Context, s *streams) (send func([]audit.Alert), flush func(), err error) {
+	if h.url == "" {
+		return func([]audit.Alert) {}, func() {}, nil
+	}
+	if h.format != "json" && h.format != "slack" {
+		return nil, nil, usageError("--webhook-format: want json or slack, got %q", h.format)
+	}
+	wh := &audit.Webhook{URL: h.url, Format: h.format}
+	ch := make(chan []audit.Alert, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var batch []audit.Alert
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		post := func() {
+			for attempt := 0; len(batch) > 0 && attempt < 5; attempt++ {
+				if err := wh.Send(context.WithoutCancel(ctx), batch); err == nil {
+					batch = batch[:0]
+					return
+				} else if attempt == 4 {
+					fmt.Fprintf(s.err, "rampart: --webhook: %v; %d alerts not sent\n", err, len(batch))
+					batch = batch[:0]
+					return
+				}
+				time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+			}
+		}
+		for {
+			select {
+			case a, ok := <-ch:
+				if !ok {
+					post()
+					return
+				}
+				batch = append(batch, a...)
+				if len(batch) >= 100 {
+					post()
+				}
+			case <-tick.C:
+				post()
+			}
+		}
+	}()
+	return func(a []audit.Alert) {
+			if len(a) > 0 {
+				ch <- append([]audit.Alert(nil), a...)
+			}
+		}, func() {
+			close(ch)
+			<-done
+		}, nil
 }
 
 // loadIntel reads the threat intelligence lists into the rules' intel_ip.
@@ -245,6 +342,7 @@ func newAuditServeCmd(s *streams) *cobra.Command {
 		listen, certFile, keyFile, clientCA, queuePath, outFile string
 		queueMax                                                int64
 		rules, intelFiles                                       []string
+		hook                                                    webhookSink
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -261,6 +359,9 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if certFile == "" || keyFile == "" {
 				return usageError("--tls-cert-file and --tls-private-key-file are required: the API server sends audit events over TLS")
+			}
+			if hook.format != "json" && hook.format != "slack" {
+				return usageError("--webhook-format: want json or slack, got %q", hook.format)
 			}
 			compiled, err := loadAuditRules(rules)
 			if err != nil {
@@ -318,7 +419,18 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 			sync, _ := out.(interface{ Sync() error })
 			processed := make(chan error, 1)
 			go func() {
+				var wh *audit.Webhook
+				if hook.url != "" {
+					wh = &audit.Webhook{URL: hook.url, Format: hook.format}
+				}
 				processed <- audit.Process(ctx, q, d, m, func(alerts []audit.Alert) error {
+					if wh != nil {
+						// Before the file: a refusal holds the batch in the
+						// queue and it is sent again.
+						if err := wh.Send(ctx, alerts); err != nil {
+							return err
+						}
+					}
 					for _, a := range alerts {
 						if err := enc.Encode(a); err != nil {
 							return err
@@ -382,6 +494,7 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 	f.StringVar(&outFile, "output-file", "", "append the alerts (JSON lines) to this file instead of standard output")
 	f.StringArrayVar(&rules, "rules", nil, "a rules file applied over the built-in rules (repeatable)")
 	f.StringArrayVar(&intelFiles, "intel", nil, "a threat intelligence list of addresses and CIDRs, one per line (repeatable; read again when it changes)")
+	hook.flags(f)
 	return cmd
 }
 

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -59,5 +63,28 @@ func TestAuditRulesAndWebhookConfig(t *testing.T) {
 	}
 	if r.code != ExitOK || yaml.Unmarshal([]byte(r.stdout), &cfg) != nil || cfg.Kind != "Config" || cfg.Clusters[0].Cluster["server"] != "https://rampart-audit.rampart.svc:8443/audit" {
 		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestAuditDetectWebhook: the alerts reach --webhook, in Slack's shape
+// when asked; --follow takes one file.
+func TestAuditDetectWebhook(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	r := rampart(t, privilegedPodEvent+"\n", "audit", "detect", "-", "--fail-on", "none", "--webhook", srv.URL, "--webhook-format", "slack")
+	mu.Lock()
+	defer mu.Unlock()
+	if r.code != ExitOK || len(bodies) != 1 || !strings.Contains(bodies[0], `*Create Privileged Pod* [medium] Pod with a privileged container`) {
+		t.Errorf("exit %d, bodies %q\n%s", r.code, bodies, r.stderr)
+	}
+	if r := rampart(t, "", "audit", "detect", "--follow", "-"); r.code != ExitError || !strings.Contains(r.stderr, "--follow follows one file") {
+		t.Errorf("--follow on stdin: exit %d %s", r.code, r.stderr)
 	}
 }

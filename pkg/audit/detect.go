@@ -2,8 +2,8 @@ package audit
 
 import (
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/cel-go/common/types"

@@ -6,6 +6,7 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -100,11 +101,35 @@ func mutating() *admissionregistrationv1.MutatingWebhookConfiguration {
 	}
 }
 
+// auditLog is the API server's audit log (pods at Metadata level: the
+// webhook's audit annotations are in it).
+var auditLog string
+
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+  resources: [{group: "", resources: [pods]}]
+- level: None
+`
+
 func TestMain(m *testing.M) {
-	c, err := testcluster.StartWithWebhooks(envtest.WebhookInstallOptions{
+	dir, err := os.MkdirTemp("", "rampart-webhook-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "webhook e2e:", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	auditLog = filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(auditPolicy), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, "webhook e2e:", err)
+		os.Exit(1)
+	}
+	c, err := testcluster.StartWith(envtest.WebhookInstallOptions{
 		ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{configuration()},
 		MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating()},
-	})
+	}, map[string]string{"audit-policy-file": filepath.Join(dir, "policy.yaml"), "audit-log-path": auditLog})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "webhook e2e: cannot start the test control plane:", err)
 		os.Exit(1) // fail, never skip
@@ -127,7 +152,7 @@ func TestMain(m *testing.M) {
 }
 
 // serve starts the webhook as `rampart webhook serve --enforce high --warn
-// medium` does, on envtest's port and certificate.
+// medium --audit low` (its defaults) does, on envtest's port and certificate.
 func serve(ctx context.Context, w envtest.WebhookInstallOptions) (*http.Server, error) {
 	certs, err := admission.NewCertReloader(filepath.Join(w.LocalServingCertDir, "tls.crt"), filepath.Join(w.LocalServingCertDir, "tls.key"))
 	if err != nil {
@@ -145,7 +170,8 @@ func serve(ctx context.Context, w envtest.WebhookInstallOptions) (*http.Server, 
 	if err := cc.Start(ctx, time.Minute); err != nil {
 		return nil, err
 	}
-	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Warn: &medium, Context: cc})
+	low := check.Low
+	r := admission.NewReviewer(admission.Options{Checks: checks.Builtin(), Engine: opts, Enforce: &high, Warn: &medium, Audit: &low, Context: cc})
 	// (the same handler serves /validate and /mutate)
 	srv := &http.Server{Handler: admission.NewHandler(r, admission.NewMetrics()), ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}}
@@ -321,6 +347,35 @@ func TestModesThroughTheAPIServer(t *testing.T) {
 	relabelled.SetLabels(l)
 	if err := c.Update(ctx, relabelled); err != nil {
 		t.Errorf("relabelling a running non-compliant pod: %v", err)
+	}
+	// The audit mode: the findings at or above low are in the API
+	// server's audit log, as the webhook's annotation.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile(auditLog)
+		found := ""
+		for _, line := range strings.Split(string(data), "\n") {
+			var e struct {
+				Verb        string                           `json:"verb"`
+				ObjectRef   struct{ Name, Namespace string } `json:"objectRef"`
+				Annotations map[string]string                `json:"annotations"`
+			}
+			if json.Unmarshal([]byte(line), &e) == nil && e.Verb == "create" && e.ObjectRef.Namespace == "modes" && e.ObjectRef.Name == "bad" {
+				found = e.Annotations[webhookName+"/findings"]
+			}
+		}
+		if strings.Contains(found, "pss-privileged") {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, `"name":"bad"`) {
+					t.Log(line)
+				}
+			}
+			t.Fatalf("no %s/findings audit annotation with pss-privileged for the denied pod (got %q)", webhookName, found)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// kube-system is left out by the configuration's namespaceSelector.
 	sys := podObject(t, true, nil)

@@ -468,13 +468,11 @@ func (s *SelfCerts) inject(ctx context.Context, bundle []byte) error {
 			if err != nil {
 				return err
 			}
-			changed := false
+			configs := make([]*admissionregistrationv1.WebhookClientConfig, len(v.Webhooks))
 			for i := range v.Webhooks {
-				if b := merge(v.Webhooks[i].ClientConfig.CABundle); !bytes.Equal(v.Webhooks[i].ClientConfig.CABundle, b) {
-					v.Webhooks[i].ClientConfig.CABundle, changed = b, true
-				}
+				configs[i] = &v.Webhooks[i].ClientConfig
 			}
-			if !changed {
+			if !mergeInto(configs, merge) {
 				return nil
 			}
 			_, err = ar.ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
@@ -491,13 +489,11 @@ func (s *SelfCerts) inject(ctx context.Context, bundle []byte) error {
 			if err != nil {
 				return err
 			}
-			changed := false
+			configs := make([]*admissionregistrationv1.WebhookClientConfig, len(m.Webhooks))
 			for i := range m.Webhooks {
-				if b := merge(m.Webhooks[i].ClientConfig.CABundle); !bytes.Equal(m.Webhooks[i].ClientConfig.CABundle, b) {
-					m.Webhooks[i].ClientConfig.CABundle, changed = b, true
-				}
+				configs[i] = &m.Webhooks[i].ClientConfig
 			}
-			if !changed {
+			if !mergeInto(configs, merge) {
 				return nil
 			}
 			_, err = ar.MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
@@ -508,6 +504,18 @@ func (s *SelfCerts) inject(ctx context.Context, bundle []byte) error {
 		}
 	}
 	return nil
+}
+
+// mergeInto sets each client configuration's bundle to merge(its bundle),
+// reporting whether any changed.
+func mergeInto(configs []*admissionregistrationv1.WebhookClientConfig, merge func([]byte) []byte) bool {
+	changed := false
+	for _, c := range configs {
+		if b := merge(c.CABundle); !bytes.Equal(c.CABundle, b) {
+			c.CABundle, changed = b, true
+		}
+	}
+	return changed
 }
 
 // retryConflicts runs f again (from its own read) while it fails with a

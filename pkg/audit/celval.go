@@ -57,15 +57,18 @@ var (
 	_ traits.Lister = jsonArray{}
 )
 
-func (o jsonObject) ConvertToNative(t reflect.Type) (any, error) {
-	n, err := native(o.v)
+func (o jsonObject) ConvertToNative(t reflect.Type) (any, error) { return nativeAs(o.v, t) }
+
+// nativeAs is v decoded into Go values, if they are of type t.
+func nativeAs(v *fastjson.Value, t reflect.Type) (any, error) {
+	n, err := native(v)
 	if err != nil {
 		return nil, err
 	}
-	if reflect.TypeOf(n).AssignableTo(t) {
+	if n != nil && reflect.TypeOf(n).AssignableTo(t) {
 		return n, nil
 	}
-	return nil, fmt.Errorf("cannot convert a JSON object to %v", t)
+	return nil, fmt.Errorf("cannot convert %s JSON to %v", v.Type(), t)
 }
 
 func (o jsonObject) ConvertToType(t ref.Type) ref.Val {
@@ -136,16 +139,7 @@ type jsonArray struct {
 	a []*fastjson.Value
 }
 
-func (a jsonArray) ConvertToNative(t reflect.Type) (any, error) {
-	n, err := native(a.v)
-	if err != nil {
-		return nil, err
-	}
-	if reflect.TypeOf(n).AssignableTo(t) {
-		return n, nil
-	}
-	return nil, fmt.Errorf("cannot convert a JSON array to %v", t)
-}
+func (a jsonArray) ConvertToNative(t reflect.Type) (any, error) { return nativeAs(a.v, t) }
 
 func (a jsonArray) ConvertToType(t ref.Type) ref.Val {
 	switch t {

@@ -358,15 +358,7 @@ func env() (*cel.Env, error) {
 					}
 					return v.ConvertToType(types.StringType)
 				}))),
-		cel.Function("ip_public",
-			cel.Overload("ip_public_string", []*cel.Type{cel.StringType}, cel.BoolType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val {
-					s, ok := v.(types.String)
-					if !ok {
-						return types.NewErr("ip_public wants a string")
-					}
-					return types.Bool(PublicAddress(string(s)))
-				}))),
+		stringPredicate("ip_public", PublicAddress),
 		cel.Function("intel_any",
 			cel.Overload("intel_any_list", []*cel.Type{cel.ListType(cel.DynType)}, cel.BoolType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val {
@@ -382,15 +374,7 @@ func env() (*cel.Env, error) {
 					}
 					return types.False
 				}))),
-		cel.Function("intel_ip",
-			cel.Overload("intel_ip_string", []*cel.Type{cel.StringType}, cel.BoolType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val {
-					s, ok := v.(types.String)
-					if !ok {
-						return types.NewErr("intel_ip wants a string")
-					}
-					return types.Bool(intelIP(string(s)))
-				}))),
+		stringPredicate("intel_ip", intelIP),
 		cel.Function("image_repo",
 			cel.Overload("image_repo_string", []*cel.Type{cel.StringType}, cel.StringType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val {
@@ -401,6 +385,18 @@ func env() (*cel.Env, error) {
 					return types.String(ImageRepository(string(s)))
 				}))),
 	)
+}
+
+// stringPredicate declares a CEL function name(string) bool.
+func stringPredicate(name string, f func(string) bool) cel.EnvOption {
+	return cel.Function(name, cel.Overload(name+"_string", []*cel.Type{cel.StringType}, cel.BoolType,
+		cel.UnaryBinding(func(v ref.Val) ref.Val {
+			s, ok := v.(types.String)
+			if !ok {
+				return types.NewErr("%s wants a string", name)
+			}
+			return types.Bool(f(string(s)))
+		})))
 }
 
 // PublicAddress reports an IP address outside the private, shared,

@@ -33,7 +33,7 @@ func newAuditCmd(s *streams) *cobra.Command {
 		Use:   "audit",
 		Short: "Detect threats in API-server audit logs",
 	}
-	cmd.AddCommand(newAuditDetectCmd(s), newAuditRulesCmd(s), newAuditServeCmd(s), newAuditWebhookConfigCmd(s))
+	cmd.AddCommand(newAuditDetectCmd(s), newAuditRulesCmd(s), newAuditServeCmd(s), newAuditWebhookConfigCmd(s), newAuditReplicaCmd(s), newAuditAlertsCmd(s))
 	return cmd
 }
 
@@ -343,6 +343,7 @@ func newAuditServeCmd(s *streams) *cobra.Command {
 		queueMax                                                int64
 		rules, intelFiles                                       []string
 		hook                                                    webhookSink
+		natsURL                                                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -383,6 +384,9 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 				}
 				tlsConfig.ClientCAs, tlsConfig.ClientAuth = pool, tls.RequireAndVerifyClientCert
 			}
+			if natsURL != "" {
+				return serveToNATS(s, natsURL, listen, queueMax, tlsConfig)
+			}
 			if err := loadIntel(intelFiles); err != nil {
 				return err
 			}
@@ -393,7 +397,7 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 			defer q.Close()
 			d := audit.NewDetector(compiled)
 			// The stateful rules' memory lives in the queue's file: read at
-			// start, written every 5 s and at the end.
+			// start, written with each batch's removal.
 			if err := d.LoadState(q.DB()); err != nil {
 				return usageError("--queue: %v", err)
 			}
@@ -452,9 +456,6 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 						return
 					case <-tick.C:
 					}
-					if err := q.Checkpoint(d); err != nil {
-						fmt.Fprintf(s.err, "rampart: checkpoint: %v\n", err)
-					}
 					if n%6 == 5 { // the intelligence lists, every 30 s
 						if now := intelStamp(intelFiles); now != seen {
 							if err := loadIntel(intelFiles); err != nil {
@@ -466,7 +467,6 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 					}
 				}
 			}()
-			defer func() { _ = q.Checkpoint(d) }()
 			served := make(chan error, 1)
 			go func() { served <- srv.ServeTLS(ln, "", "") }()
 			fmt.Fprintf(s.err, "rampart audit receiver on %s (%d rules)\n", ln.Addr(), len(compiled))
@@ -494,6 +494,146 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 	f.StringVar(&outFile, "output-file", "", "append the alerts (JSON lines) to this file instead of standard output")
 	f.StringArrayVar(&rules, "rules", nil, "a rules file applied over the built-in rules (repeatable)")
 	f.StringArrayVar(&intelFiles, "intel", nil, "a threat intelligence list of addresses and CIDRs, one per line (repeatable; read again when it changes)")
+	f.StringVar(&natsURL, "nats", "", "publish the batches to NATS JetStream at this URL for `rampart audit replica` processes, instead of detecting here")
+	hook.flags(f)
+	return cmd
+}
+
+// serveToNATS is the receiver of a detection spread over processes: each
+// batch is answered once JetStream has it (429 when the stream is full).
+func serveToNATS(s *streams, url, listen string, maxBytes int64, tlsConfig *tls.Config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	c, nc, err := audit.ConnectCluster(ctx, url, natsPartitions, maxBytes)
+	if err != nil {
+		return usageError("--nats: %v", err)
+	}
+	defer nc.Close()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return usageError("--listen: %v", err)
+	}
+	srv := &http.Server{Handler: (&audit.Receiver{Publish: func(b []byte) error { return c.Publish(ctx, b) }, Metrics: audit.NewMetrics(nil)}).Handler(),
+		TLSConfig: tlsConfig, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeTLS(ln, "", "") }()
+	fmt.Fprintf(s.err, "rampart audit receiver on %s, publishing to %s\n", ln.Addr(), url)
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// natsPartitions is the number of partitions of the stateful rules' keys:
+// fixed, so that replicas started with any count agree on who owns what.
+const natsPartitions = 64
+
+func newAuditReplicaCmd(s *streams) *cobra.Command {
+	var (
+		natsURL           string
+		index, replicas   int
+		rules, intelFiles []string
+	)
+	cmd := &cobra.Command{
+		Use:   "replica",
+		Short: "Run one of the detector replicas sharing the batches `audit serve --nats` publishes",
+		Long: `Detect over NATS JetStream with others: the batches are routed one at a time
+(the stateless rules alert there), and each event a stateful rule matches
+goes to the partition of the rule's key; this replica (--index of
+--replicas) owns the partitions p with p mod replicas = index, keeps their
+state in a JetStream key-value bucket, and goes on from it when started
+again. Alerts go to the alerts stream (rampart audit alerts reads it), the
+same with one replica or several. Start a replica's replacement once it
+has stopped.`,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if natsURL == "" {
+				return usageError("--nats is required")
+			}
+			compiled, err := loadAuditRules(rules)
+			if err != nil {
+				return err
+			}
+			if err := loadIntel(intelFiles); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			c, nc, err := audit.ConnectCluster(ctx, natsURL, natsPartitions, 1<<30)
+			if err != nil {
+				return usageError("--nats: %v", err)
+			}
+			defer nc.Close()
+			fmt.Fprintf(s.err, "rampart audit replica %d of %d on %s (%d rules)\n", index, replicas, natsURL, len(compiled))
+			err = c.Replica(ctx, compiled, index, replicas, func(e audit.InputError) { fmt.Fprintf(s.err, "rampart: %v\n", e) })
+			if err != nil {
+				return usageError("%v", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&natsURL, "nats", "", "the NATS server (JetStream enabled)")
+	f.IntVar(&index, "index", 0, "this replica's index, 0 to --replicas - 1 (a StatefulSet's ordinal)")
+	f.IntVar(&replicas, "replicas", 1, "how many replicas share the work")
+	f.StringArrayVar(&rules, "rules", nil, "a rules file applied over the built-in rules (repeatable; the same for every replica)")
+	f.StringArrayVar(&intelFiles, "intel", nil, "a threat intelligence list (repeatable)")
+	return cmd
+}
+
+func newAuditAlertsCmd(s *streams) *cobra.Command {
+	var (
+		natsURL, consumer, outFile string
+		hook                       webhookSink
+	)
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "Write the alerts of the replicas (the alerts stream) as JSON lines, and to --webhook",
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if natsURL == "" {
+				return usageError("--nats is required")
+			}
+			if hook.format != "json" && hook.format != "slack" {
+				return usageError("--webhook-format: want json or slack, got %q", hook.format)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			c, nc, err := audit.ConnectCluster(ctx, natsURL, natsPartitions, 1<<30)
+			if err != nil {
+				return usageError("--nats: %v", err)
+			}
+			defer nc.Close()
+			out := s.out
+			if outFile != "" {
+				f, err := os.OpenFile(outFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+				if err != nil {
+					return usageError("--output-file: %v", err)
+				}
+				defer f.Close()
+				out = f
+			}
+			enc := json.NewEncoder(out)
+			var wh *audit.Webhook
+			if hook.url != "" {
+				wh = &audit.Webhook{URL: hook.url, Format: hook.format}
+			}
+			return c.Alerts(ctx, consumer, func(a audit.Alert) error {
+				if wh != nil {
+					if err := wh.Send(ctx, []audit.Alert{a}); err != nil {
+						return err
+					}
+				}
+				return enc.Encode(a)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&natsURL, "nats", "", "the NATS server")
+	f.StringVar(&consumer, "consumer", "rampart-alerts", "the durable consumer's name (one per destination)")
+	f.StringVar(&outFile, "output-file", "", "append the alerts to this file instead of standard output")
 	hook.flags(f)
 	return cmd
 }

@@ -21,6 +21,7 @@ type Alert struct {
 	MITRE       []string         `json:"mitre,omitempty"`
 	Remediation string           `json:"remediation,omitempty"`
 	AuditID     string           `json:"auditID"`
+	Received    string           `json:"requestReceivedTimestamp,omitempty"`
 	Stage       string           `json:"stage"`
 	Time        time.Time        `json:"time"`
 	User        string           `json:"user"`
@@ -70,6 +71,27 @@ func (d *Detector) Detect(e Event, out []Alert) []Alert {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	act := &activation{event: jsonObject{e.v}}
+	d.matching(e, act, func(r *Rule) {
+		id := e.RequestKey()
+		if r.stateful != nil {
+			if d.seen.has(id, r) {
+				return // another stage of a request already counted
+			}
+			if !d.state.observe(r, act, e.Time()) {
+				d.seen.check(id, r)
+				return
+			}
+		}
+		if d.seen.check(id, r) {
+			return // another stage of the same request
+		}
+		out = append(out, newAlert(r, e))
+	})
+	return out
+}
+
+// matching calls f with each rule whose condition e satisfies, in order.
+func (d *Detector) matching(e Event, act *activation, f func(r *Rule)) {
 	fields := fieldsOf(e.v)
 	key := string(fields[0]) + "|" + string(fields[1])
 	candidates, ok := d.byStageVerb[key]
@@ -87,31 +109,79 @@ func (d *Detector) Detect(e Event, out []Alert) []Alert {
 		if !r.prefilter.allows(2, fields[2]) || !r.prefilter.allows(3, fields[3]) {
 			continue
 		}
-		v, _, err := r.program.Eval(act)
-		if err != nil || v != types.True {
-			continue // a field the condition reads is missing: no match
-		}
-		id := e.AuditID()
-		if r.stateful != nil {
-			if d.seen.has(id, r) {
-				continue // another stage of a request already counted
-			}
-			if !d.state.observe(r, act, e.Time()) {
-				d.seen.check(id, r)
-				continue
-			}
-		}
-		if d.seen.check(id, r) {
-			continue // another stage of the same request
-		}
-		out = append(out, newAlert(r, e))
+		if v, _, err := r.program.Eval(act); err == nil && v == types.True {
+			f(r)
+		} // else a field the condition reads is missing: no match
 	}
+}
+
+// DetectStateless is Detect with the stateless rules only (the routing
+// stage of a detection spread over several processes).
+func (d *Detector) DetectStateless(e Event, out []Alert) []Alert {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.matching(e, &activation{event: jsonObject{e.v}}, func(r *Rule) {
+		if r.stateful == nil && !d.seen.check(e.RequestKey(), r) {
+			out = append(out, newAlert(r, e))
+		}
+	})
 	return out
+}
+
+// StatefulMatch is a stateful rule an event matches, and its key.
+type StatefulMatch struct {
+	Rule *Rule
+	Key  string
+}
+
+// StatefulMatches are the stateful rules e matches, with their keys (for
+// routing the event to the owner of the key).
+func (d *Detector) StatefulMatches(e Event) []StatefulMatch {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	act := &activation{event: jsonObject{e.v}}
+	var out []StatefulMatch
+	d.matching(e, act, func(r *Rule) {
+		if r.stateful == nil {
+			return
+		}
+		if key, ok := evalString(r.stateful.by, act); ok {
+			out = append(out, StatefulMatch{r, key})
+		}
+	})
+	return out
+}
+
+// Observe applies an event that matched stateful rule r (StatefulMatches)
+// to r's state, and returns the alert if it makes one.
+func (d *Detector) Observe(r *Rule, e Event) (Alert, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := e.RequestKey()
+	if d.seen.has(id, r) {
+		return Alert{}, false
+	}
+	d.seen.check(id, r)
+	if !d.state.observe(r, &activation{event: jsonObject{e.v}}, e.Time()) {
+		return Alert{}, false
+	}
+	return newAlert(r, e), true
+}
+
+// fastjsonParser parses one event at a time, reusing its memory.
+type fastjsonParser struct{ p fastjson.Parser }
+
+func (fp *fastjsonParser) event(data []byte) (Event, error) {
+	v, err := fp.p.ParseBytes(data)
+	if err != nil {
+		return Event{}, ErrNotAnEvent
+	}
+	return NewEvent(v, true)
 }
 
 func newAlert(r *Rule, e Event) Alert {
 	return Alert{Rule: r.Name, Severity: r.Severity, Message: render(r.Output, e), MITRE: r.MITRE, Remediation: r.Remediation,
-		AuditID: e.AuditID(), Stage: e.Stage(), Time: e.Time(), User: e.Username(), Groups: e.Groups(), Verb: e.Verb(),
+		AuditID: e.AuditID(), Received: e.str("requestReceivedTimestamp"), Stage: e.Stage(), Time: e.Time(), User: e.Username(), Groups: e.Groups(), Verb: e.Verb(),
 		ObjectRef: e.ObjectRef(), RequestURI: e.RequestURI(), SourceIPs: e.SourceIPs(), UserAgent: e.UserAgent(), Code: e.Code()}
 }
 

@@ -45,7 +45,7 @@ func NewEvent(v *fastjson.Value, inList bool) (Event, error) {
 		return Event{}, ErrNotAnEvent
 	}
 	if api := string(v.GetStringBytes("apiVersion")); api != "" && !strings.HasPrefix(api, "audit.k8s.io/") {
-		return Event{}, fmt.Errorf("%w: apiVersion %s", ErrNotAnEvent, api)
+		return Event{}, fmt.Errorf("%w: its apiVersion is not audit.k8s.io's", ErrNotAnEvent) // not quoted: the input's own text
 	}
 	if len(v.GetStringBytes("auditID")) == 0 || len(v.GetStringBytes("stage")) == 0 {
 		return Event{}, fmt.Errorf("%w: no auditID or stage", ErrNotAnEvent)
@@ -61,6 +61,11 @@ func (e Event) Value() *fastjson.Value { return e.v }
 // AuditID is the ID the API server gave the request (the same in every
 // stage of it).
 func (e Event) AuditID() string { return e.str("auditID") }
+
+// RequestKey names the request the event is a stage of: its audit ID,
+// which a client may set (the Audit-ID header) and so reuse, with the time
+// the API server received it, which the client does not choose.
+func (e Event) RequestKey() string { return e.AuditID() + "|" + e.str("requestReceivedTimestamp") }
 
 // Stage is RequestReceived, ResponseStarted, ResponseComplete or Panic.
 func (e Event) Stage() string { return e.str("stage") }

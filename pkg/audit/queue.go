@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -131,6 +132,37 @@ func (q *Queue) Next(wait time.Duration) (key uint64, batch []byte, err error) {
 		case <-time.After(left):
 		}
 	}
+}
+
+// DoneWithState removes a batch and writes d's state, in one transaction.
+func (q *Queue) DoneWithState(key uint64, d *Detector) error {
+	d.mu.Lock()
+	state, err := json.Marshal(d.state)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	var n int
+	err = q.db.Update(func(tx *bolt.Tx) error {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], key)
+		b := tx.Bucket(batchesBucket)
+		n = len(b.Get(k[:]))
+		if err := b.Delete(k[:]); err != nil {
+			return err
+		}
+		sb, err := tx.CreateBucketIfNotExists(stateBucket)
+		if err != nil {
+			return err
+		}
+		return sb.Put([]byte("detector"), state)
+	})
+	if err == nil {
+		q.mu.Lock()
+		q.bytes -= int64(n)
+		q.mu.Unlock()
+	}
+	return err
 }
 
 // Done removes a batch whose alerts were written.

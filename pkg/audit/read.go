@@ -84,8 +84,21 @@ func (r *Reader) Read(name string, in io.Reader, fn func(Event) error, onError f
 		}
 		buf = append(buf, b...)
 	}
+	lineStart := true
 	for {
 		chunk, err := br.ReadSlice('\n')
+		if lineStart && started && len(chunk) > 0 && chunk[0] == '{' {
+			// A value opens in the first column while one is still open:
+			// that one was cut short, or was not JSON (nothing an encoder
+			// writes nests an object there). It alone is lost.
+			if depth > 0 {
+				fail(start, "a truncated event; skipped")
+			} else {
+				fail(start, "not JSON")
+			}
+			reset()
+		}
+		lineStart = err == nil
 		from := 0 // the part of chunk not yet kept
 		for i := 0; i < len(chunk); i++ {
 			// Jump to the next byte that matters: a quote or a backslash in

@@ -42,7 +42,8 @@ func gz(t *testing.T, s string) []byte {
 func TestRead(t *testing.T) {
 	a, b, c := event("a", "get", "alice"), event("b", "list", "bob"), event("c", "create", "carol")
 	list := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + a + "," + b + `]}`
-	pretty := strings.ReplaceAll(strings.ReplaceAll(list, ",", ",\n  "), "[", "[\n")
+	pretty := strings.ReplaceAll(strings.ReplaceAll(list, ",", ",\n  "), "[", "[\n  ") // indented, as encoders write it
+	prettyA := strings.ReplaceAll(a, ",", ",\n  ")
 	for _, tc := range []struct {
 		name     string
 		in       []byte
@@ -58,6 +59,9 @@ func TestRead(t *testing.T) {
 		{"gzip", gz(t, a+"\n"+b+"\n"), 0, "a,b", nil},
 		{"a truncated line costs itself", []byte(a + "\n" + b[:len(b)/2] + "\n" + c + "\n"), 0, "a,c", []int{2}},
 		{"truncated at the end", []byte(a + "\n" + b[:40]), 0, "a", []int{2}},
+		{"the first line truncated", []byte(b[:len(b)/2] + "\n" + a + "\n" + c + "\n"), 0, "a,c", []int{1}},
+		{"garbage first, a truncated line later", []byte("garbage\n" + a + "\n" + b[:30] + "\n" + c + "\n"), 0, "a,c", []int{1, 3}},
+		{"pretty-printed with one cut short", []byte(prettyA + "\n" + strings.ReplaceAll(b[:len(b)/2], ",", ",\n  ") + "\n" + strings.ReplaceAll(c, ",", ",\n  ") + "\n"), 0, "a,c", []int{strings.Count(prettyA, "\n") + 2}},
 		{"not JSON", []byte(a + "\nnot json at all }\n" + c + "\n"), 0, "a,c", []int{2}},
 		{"not an event", []byte(a + "\n{\"kind\":0}\n" + `{"kind":"Event"}` + "\n" + c + "\n"), 0, "a,c", []int{2, 3}},
 		{"an oversized event", []byte(a + "\n" + event("b", "get", strings.Repeat("x", 100)) + "\n" + c + "\n"), len(c) + 10, "a,c", []int{2}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,7 +31,8 @@ type Metrics struct {
 	lag      prometheus.Gauge
 }
 
-// NewMetrics registers the metrics; q's size is read when scraped.
+// NewMetrics registers the metrics; q's size is read when scraped (nil: no
+// local queue).
 func NewMetrics(q *Queue) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
@@ -39,7 +41,12 @@ func NewMetrics(q *Queue) *Metrics {
 		alerts:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_audit_alerts_total", Help: "Alerts, by severity."}, []string{"severity"}),
 		errors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_audit_input_errors_total", Help: "Events that could not be read."}),
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_audit_queue_bytes", Help: "Bytes of batches received and not yet detected."},
-			func() float64 { return float64(q.Len()) }),
+			func() float64 {
+				if q == nil {
+					return 0
+				}
+				return float64(q.Len())
+			}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rampart_audit_lag_seconds", Help: "Time between the last detected event's stage and its detection."}),
 	}
 	m.registry.MustRegister(m.batches, m.events, m.alerts, m.errors, m.queue, m.lag)
@@ -51,10 +58,22 @@ func NewMetrics(q *Queue) *Metrics {
 // queue is full (the API server sends it again after a backoff, so nothing
 // is dropped), 400 when it is not JSON.
 type Receiver struct {
-	Queue   *Queue
+	Queue *Queue
+	// Publish, when set, takes the batches instead of Queue (NATS
+	// JetStream): it returns ErrQueueFull when there is no room.
+	Publish func([]byte) error
 	Metrics *Metrics
 	// MaxBatch bounds one batch; DefaultMaxBatch when zero.
 	MaxBatch int64
+
+	once sync.Once
+	sem  chan struct{}
+}
+
+// slots bounds the batches read at once (each up to MaxBatch in memory).
+func (rc *Receiver) slots() chan struct{} {
+	rc.once.Do(func() { rc.sem = make(chan struct{}, 4) })
+	return rc.sem
 }
 
 // Handler serves POST /audit (and /), /healthz and /metrics.
@@ -75,6 +94,18 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 	if max <= 0 {
 		max = DefaultMaxBatch
 	}
+	if rc.Queue != nil && rc.Publish == nil && r.ContentLength > 0 && rc.Queue.Len()+r.ContentLength > rc.Queue.maxBytes && rc.Queue.Len() > 0 {
+		rc.Metrics.batches.WithLabelValues("full").Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the detector is behind: send it again later", http.StatusTooManyRequests)
+		return // before reading it
+	}
+	select {
+	case rc.slots() <- struct{}{}:
+		defer func() { <-rc.slots() }()
+	case <-r.Context().Done():
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
 		rc.Metrics.batches.WithLabelValues("invalid").Inc()
@@ -91,7 +122,11 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the batch is not JSON", http.StatusBadRequest) // never quoted: it holds events
 		return
 	}
-	switch err := rc.Queue.Put(body); {
+	put := rc.Publish
+	if put == nil {
+		put = rc.Queue.Put
+	}
+	switch err := put(body); {
 	case errors.Is(err, ErrQueueFull):
 		rc.Metrics.batches.WithLabelValues("full").Inc()
 		w.Header().Set("Retry-After", "1")
@@ -109,7 +144,7 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 // returned. A sink that fails or blocks holds the queue (and the receiver
 // answers 429 when it is full); it is tried again after a second.
 func Process(ctx context.Context, q *Queue, d *Detector, m *Metrics, sink func([]Alert) error, onError func(InputError)) error {
-	var r Reader
+	r := Reader{MaxEvent: DefaultMaxBatch} // a batch is one value: as large as the receiver takes
 	for ctx.Err() == nil {
 		key, batch, err := q.Next(time.Second)
 		if err != nil {
@@ -153,7 +188,10 @@ func Process(ctx context.Context, q *Queue, d *Detector, m *Metrics, sink func([
 		if !last.IsZero() {
 			m.lag.Set(time.Since(last).Seconds())
 		}
-		if err := q.Done(key); err != nil {
+		// The batch leaves the queue and the state it made is written in
+		// one transaction: after a crash, a batch is either still queued
+		// (and the state is from before it) or gone (and its state kept).
+		if err := q.DoneWithState(key, d); err != nil {
 			return err
 		}
 	}

@@ -152,6 +152,23 @@ type State struct {
 	Learning map[string]time.Time            `json:"learning,omitempty"`
 }
 
+// complete gives a state read from JSON the maps it omitted when empty.
+func (s *State) complete() *State {
+	if s.Times == nil {
+		s.Times = map[string]map[string][]time.Time{}
+	}
+	if s.Values == nil {
+		s.Values = map[string]map[string]map[string]time.Time{}
+	}
+	if s.Seen == nil {
+		s.Seen = map[string]map[string]time.Time{}
+	}
+	if s.Learning == nil {
+		s.Learning = map[string]time.Time{}
+	}
+	return s
+}
+
 func newState() *State {
 	return &State{Times: map[string]map[string][]time.Time{}, Values: map[string]map[string]map[string]time.Time{},
 		Seen: map[string]map[string]time.Time{}, Learning: map[string]time.Time{}}
@@ -314,6 +331,7 @@ func (d *Detector) LoadState(db *bolt.DB) error {
 	if err := json.Unmarshal(data, st); err != nil {
 		return fmt.Errorf("the detector's checkpoint: %w", err)
 	}
+	st.complete()
 	known := map[string]bool{}
 	for _, r := range d.rules {
 		known[r.Name] = true

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -246,7 +247,7 @@ func (h *webhookSink) start(ctx context.Context, s *streams) (send func([]audit.
 				if err := wh.Send(context.WithoutCancel(ctx), batch); err == nil {
 					batch = batch[:0]
 					return
-				} else if attempt == 4 {
+				} else if attempt == 4 || errors.Is(err, audit.ErrRefused) {
 					fmt.Fprintf(s.err, "rampart: --webhook: %v; %d alerts not sent\n", err, len(batch))
 					batch = batch[:0]
 					return
@@ -340,6 +341,7 @@ func newAuditRulesCmd(s *streams) *cobra.Command {
 func newAuditServeCmd(s *streams) *cobra.Command {
 	var (
 		listen, certFile, keyFile, clientCA, queuePath, outFile string
+		anyClient                                               bool
 		queueMax                                                int64
 		rules, intelFiles                                       []string
 		hook                                                    webhookSink
@@ -356,13 +358,16 @@ standard output or --output-file. When the queue holds --queue-max-bytes the
 receiver answers 429 and the API server sends the batch again after a
 backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 (Prometheus) are served on the same address.`,
-		Example: `  rampart audit serve --tls-cert-file tls.crt --tls-private-key-file tls.key --client-ca-file apiserver-ca.crt`,
+		Example: `  rampart audit serve --tls-cert-file tls.crt --tls-private-key-file tls.key --client-ca-file apiserver-client-ca.crt`,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if certFile == "" || keyFile == "" {
 				return usageError("--tls-cert-file and --tls-private-key-file are required: the API server sends audit events over TLS")
 			}
 			if hook.format != "json" && hook.format != "slack" {
 				return usageError("--webhook-format: want json or slack, got %q", hook.format)
+			}
+			if clientCA == "" && !anyClient {
+				return usageError("--client-ca-file is required (the API server's client certificate: anyone else could post forged events or fill the queue); --allow-any-client to accept any client")
 			}
 			compiled, err := loadAuditRules(rules)
 			if err != nil {
@@ -429,9 +434,12 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 				}
 				processed <- audit.Process(ctx, q, d, m, func(alerts []audit.Alert) error {
 					if wh != nil {
-						// Before the file: a refusal holds the batch in the
-						// queue and it is sent again.
-						if err := wh.Send(ctx, alerts); err != nil {
+						// Before the file: a failure holds the batch in the
+						// queue and it is sent again; a refusal (a 4xx) would
+						// be refused again, and is only said.
+						if err := wh.Send(ctx, alerts); errors.Is(err, audit.ErrRefused) {
+							fmt.Fprintf(s.err, "rampart: --webhook: %v; %d alerts only in the output\n", err, len(alerts))
+						} else if err != nil {
 							return err
 						}
 					}
@@ -488,7 +496,8 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 	f.StringVar(&listen, "listen", ":8443", "address to serve on")
 	f.StringVar(&certFile, "tls-cert-file", "", "serving certificate (PEM); read again when it changes")
 	f.StringVar(&keyFile, "tls-private-key-file", "", "serving key (PEM)")
-	f.StringVar(&clientCA, "client-ca-file", "", "accept only clients (the API server) with a certificate this CA signed")
+	f.StringVar(&clientCA, "client-ca-file", "", "accept only clients (the API server) with a certificate this CA signed (required unless --allow-any-client)")
+	f.BoolVar(&anyClient, "allow-any-client", false, "accept batches from any client that reaches the address (a network policy must then keep others out)")
 	f.StringVar(&queuePath, "queue", "rampart-audit-queue.db", "the durable queue's file")
 	f.Int64Var(&queueMax, "queue-max-bytes", 256<<20, "the most the queue holds before the receiver answers 429")
 	f.StringVar(&outFile, "output-file", "", "append the alerts (JSON lines) to this file instead of standard output")
@@ -622,7 +631,9 @@ func newAuditAlertsCmd(s *streams) *cobra.Command {
 			}
 			return c.Alerts(ctx, consumer, func(a audit.Alert) error {
 				if wh != nil {
-					if err := wh.Send(ctx, []audit.Alert{a}); err != nil {
+					if err := wh.Send(ctx, []audit.Alert{a}); errors.Is(err, audit.ErrRefused) {
+						fmt.Fprintf(s.err, "rampart: --webhook: %v\n", err)
+					} else if err != nil {
 						return err
 					}
 				}

@@ -77,6 +77,10 @@ func (d *Detector) Detect(e Event, out []Alert) []Alert {
 			if d.seen.has(id, r) {
 				return // another stage of a request already counted
 			}
+			if d.state.observed++; d.state.observed >= sweepEvery {
+				d.state.sweep(d.rules, e.Time())
+				d.state.observed = 0
+			}
 			if !d.state.observe(r, act, e.Time()) {
 				d.seen.check(id, r)
 				return
@@ -162,6 +166,10 @@ func (d *Detector) Observe(r *Rule, e Event) (Alert, bool) {
 		return Alert{}, false
 	}
 	d.seen.check(id, r)
+	if d.state.observed++; d.state.observed >= sweepEvery {
+		d.state.sweep(d.rules, e.Time())
+		d.state.observed = 0
+	}
 	if !d.state.observe(r, &activation{event: jsonObject{e.v}}, e.Time()) {
 		return Alert{}, false
 	}
@@ -237,11 +245,10 @@ func field(name string, e Event) string {
 		return orNone(e.RequestURI())
 	case "code":
 		return strconv.Itoa(e.Code())
-	case "sourceIP":
-		if ips := e.SourceIPs(); len(ips) > 0 {
-			return ips[0]
-		}
-		return "<none>"
+	case "sourceIP", "sourceIPs":
+		// All of them: the first ones are the client's X-Forwarded-For, the
+		// last the connection's.
+		return orNone(strings.Join(e.SourceIPs(), ","))
 	case "userAgent":
 		return orNone(e.UserAgent())
 	case "reason":

@@ -243,14 +243,21 @@ func (rs *Ruleset) expand(cond string, depth int) (string, error) {
 		c := cond[i]
 		switch {
 		case c == '"' || c == '\'':
-			j := i + 1
-			for j < len(cond) && cond[j] != c {
-				if cond[j] == '\\' {
+			// A string literal, copied as it is: triple-quoted ("""...""")
+			// or not, raw (r"...": a backslash escapes nothing) or not.
+			raw := i > 0 && (cond[i-1] == 'r' || cond[i-1] == 'R') && (i < 2 || !isIdent(cond[i-2]))
+			quote := string(c)
+			if strings.HasPrefix(cond[i:], strings.Repeat(quote, 3)) {
+				quote = strings.Repeat(quote, 3)
+			}
+			j := i + len(quote)
+			for j < len(cond) && !strings.HasPrefix(cond[j:], quote) {
+				if cond[j] == '\\' && !raw {
 					j++
 				}
 				j++
 			}
-			j = min(j+1, len(cond))
+			j = min(j+len(quote), len(cond))
 			b.WriteString(cond[i:j])
 			i = j
 		case isIdentStart(c):

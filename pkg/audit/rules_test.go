@@ -67,3 +67,18 @@ func TestBadRules(t *testing.T) {
 		})
 	}
 }
+
+// TestExpandLeavesStringsAlone: macro names inside string literals of any
+// kind are text, not macros.
+func TestExpandLeavesStringsAlone(t *testing.T) {
+	rs := Builtin()
+	for _, in := range []string{`"pod"`, `'pod'`, `'''it's a pod'''`, `"""a "pod" here"""`, `r"\pod"`, `"a \" pod"`} {
+		got, err := rs.expand(in+` == "" || pod`, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(got, in+` == "" || (`) {
+			t.Errorf("%s expanded to %s", in, got)
+		}
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -19,8 +21,27 @@ type Webhook struct {
 	Client *http.Client
 }
 
+// ErrRefused wraps a 4xx answer other than 408 and 429: sending the same
+// alerts again would be refused again (a revoked URL, a message too large).
+var ErrRefused = errors.New("the webhook refused the alerts")
+
+// redactURL is u with only its scheme and host: a webhook's path is its
+// credential (Slack's /services/T.../B.../secret).
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return "the webhook"
+	}
+	return p.Scheme + "://" + p.Host + "/…"
+}
+
+// slackEscape escapes what Slack reads as markup: <!channel> in a user
+// agent would ping a whole channel.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 // Send posts alerts (nothing when there are none); a status that is not
-// 2xx is an error, so that the caller sends them again.
+// 2xx is an error, so that the caller sends them again, unless it wraps
+// ErrRefused. Errors never show the URL's path.
 func (w *Webhook) Send(ctx context.Context, alerts []Alert) error {
 	if len(alerts) == 0 {
 		return nil
@@ -31,7 +52,7 @@ func (w *Webhook) Send(ctx context.Context, alerts []Alert) error {
 	case "slack":
 		var b strings.Builder
 		for _, a := range alerts {
-			fmt.Fprintf(&b, "*%s* [%s] %s", a.Rule, a.Severity, a.Message)
+			fmt.Fprintf(&b, "*%s* [%s] %s", slackEscape.Replace(a.Rule), a.Severity, slackEscape.Replace(a.Message))
 			if len(a.MITRE) > 0 {
 				fmt.Fprintf(&b, " (MITRE %s)", strings.Join(a.MITRE, ", "))
 			}
@@ -57,11 +78,18 @@ func (w *Webhook) Send(ctx context.Context, alerts []Alert) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL, with its secret path, left out
+		}
+		return fmt.Errorf("posting to %s: %w", redactURL(w.URL), err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
+	switch {
+	case resp.StatusCode/100 == 2:
+		return nil
+	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
+		return fmt.Errorf("%w: %s answered %s", ErrRefused, redactURL(w.URL), resp.Status)
 	}
-	return nil
+	return fmt.Errorf("%s answered %s", redactURL(w.URL), resp.Status)
 }

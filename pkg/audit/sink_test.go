@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +37,23 @@ func TestWebhook(t *testing.T) {
 		t.Errorf("slack body %s", got[1])
 	}
 	status = http.StatusBadGateway
-	if err := (&Webhook{URL: srv.URL}).Send(context.Background(), alerts); err == nil {
-		t.Error("a 502 was taken for delivered")
+	if err := (&Webhook{URL: srv.URL}).Send(context.Background(), alerts); err == nil || errors.Is(err, ErrRefused) {
+		t.Errorf("a 502: %v, want an error to retry", err)
+	}
+	status = http.StatusNotFound
+	if err := (&Webhook{URL: srv.URL + "/services/T0/B0/SECRETTOKEN"}).Send(context.Background(), alerts); !errors.Is(err, ErrRefused) || strings.Contains(err.Error(), "SECRETTOKEN") {
+		t.Errorf("a 404: %v, want ErrRefused without the path", err)
+	}
+	if err := (&Webhook{URL: "http://127.0.0.1:1/services/T0/B0/SECRETTOKEN"}).Send(context.Background(), alerts); err == nil || strings.Contains(err.Error(), "SECRETTOKEN") {
+		t.Errorf("no server: %v, want an error without the path", err)
+	}
+	// Slack markup in what a client controls is escaped.
+	status = http.StatusOK
+	got = nil
+	if err := (&Webhook{URL: srv.URL, Format: "slack"}).Send(context.Background(), []Alert{{Rule: "R", Message: "agent <!channel> & co"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got[0], `agent \u0026lt;!channel\u0026gt; \u0026amp; co`) {
+		t.Errorf("slack body %s", got[0])
 	}
 }

@@ -150,6 +150,8 @@ type State struct {
 	// Keys seen (first_seen), and when each rule began learning.
 	Seen     map[string]map[string]time.Time `json:"seen,omitempty"`
 	Learning map[string]time.Time            `json:"learning,omitempty"`
+
+	observed int // since the last sweep
 }
 
 // complete gives a state read from JSON the maps it omitted when empty.
@@ -193,6 +195,59 @@ func evalString(p cel.Program, act *activation) (string, bool) {
 	return "", false
 }
 
+// Bounds on what the state holds: keys of windows that can no longer
+// alert are swept every sweepEvery observations, and a first-sighting rule
+// keeps at most maxSeen keys (beyond, the oldest tenth is forgotten and may
+// alert again): a log full of made-up users or addresses cannot grow it
+// without end.
+const (
+	sweepEvery = 4096
+	maxSeen    = 1 << 17
+)
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// sweep drops the keys whose newest time is more than their rule's window
+// before now.
+func (s *State) sweep(rules []*Rule, now time.Time) {
+	for _, r := range rules {
+		st := r.stateful
+		if st == nil {
+			continue
+		}
+		var window time.Duration
+		switch {
+		case st.threshold != nil:
+			window = st.threshold.Within.Duration
+		case st.sequence != nil:
+			window = st.sequence.Within.Duration
+		default:
+			continue
+		}
+		for key, times := range s.Times[r.Name] {
+			if len(times) == 0 || now.Sub(times[len(times)-1]) > window {
+				delete(s.Times[r.Name], key)
+			}
+		}
+		for key, vals := range s.Values[r.Name] {
+			newest := time.Time{}
+			for _, t := range vals {
+				if t.After(newest) {
+					newest = t
+				}
+			}
+			if now.Sub(newest) > window {
+				delete(s.Values[r.Name], key)
+			}
+		}
+	}
+}
+
 // observe updates r's state with an event its condition matched, and
 // reports whether it alerts.
 func (s *State) observe(r *Rule, act *activation, at time.Time) bool {
@@ -216,7 +271,7 @@ func (s *State) observe(r *Rule, act *activation, at time.Time) bool {
 				byKey[key] = vals
 			}
 			for v, t := range vals {
-				if at.Sub(t) > window {
+				if absDuration(at.Sub(t)) > window { // logs read newest first too
 					delete(vals, v)
 				}
 			}
@@ -231,7 +286,7 @@ func (s *State) observe(r *Rule, act *activation, at time.Time) bool {
 		times := byKey[key]
 		keep := times[:0]
 		for _, t := range times {
-			if at.Sub(t) <= window {
+			if absDuration(at.Sub(t)) <= window {
 				keep = append(keep, t)
 			}
 		}
@@ -247,6 +302,9 @@ func (s *State) observe(r *Rule, act *activation, at time.Time) bool {
 		if _, ok := seen[key]; ok {
 			return false
 		}
+		if len(seen) >= maxSeen {
+			forgetOldest(seen, maxSeen/10)
+		}
 		seen[key] = at
 		start, ok := s.Learning[r.Name]
 		if !ok {
@@ -257,8 +315,8 @@ func (s *State) observe(r *Rule, act *activation, at time.Time) bool {
 	case st.sequence != nil:
 		byKey := ensure(s.Times, r.Name)
 		steps := byKey[key]
-		if len(steps) > 0 && at.Sub(steps[0]) > st.sequence.Within.Duration {
-			steps = nil // too late: start again
+		if len(steps) > 0 && (at.Sub(steps[0]) > st.sequence.Within.Duration || at.Before(steps[len(steps)-1])) {
+			steps = nil // too late, or before the last step: start again
 		}
 		next := len(steps)
 		for i := next; i >= 0; i-- { // the next step, or the first again
@@ -286,6 +344,18 @@ func (s *State) observe(r *Rule, act *activation, at time.Time) bool {
 		return false
 	}
 	return false
+}
+
+// forgetOldest deletes the n keys seen earliest.
+func forgetOldest(seen map[string]time.Time, n int) {
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return seen[keys[i]].Before(seen[keys[j]]) })
+	for _, k := range keys[:min(n, len(keys))] {
+		delete(seen, k)
+	}
 }
 
 func ensure[V any](m map[string]map[string]V, rule string) map[string]V {
@@ -336,16 +406,24 @@ func (d *Detector) LoadState(db *bolt.DB) error {
 	for _, r := range d.rules {
 		known[r.Name] = true
 	}
-	for _, m := range []map[string]map[string][]time.Time{st.Times} {
-		for name := range m {
-			if !known[name] {
-				delete(m, name)
-			}
+	for name := range st.Times {
+		if !known[name] {
+			delete(st.Times, name)
+		}
+	}
+	for name := range st.Values {
+		if !known[name] {
+			delete(st.Values, name)
 		}
 	}
 	for name := range st.Seen {
 		if !known[name] {
 			delete(st.Seen, name)
+		}
+	}
+	for name := range st.Learning {
+		if !known[name] {
+			delete(st.Learning, name)
 		}
 	}
 	d.mu.Lock()

@@ -109,6 +109,7 @@ func TestStatefulRules(t *testing.T) {
 		{"one fewer", "Many Denied Requests", deniedRun(9, 6*time.Second), 0},
 		{"window a second too long", "Many Denied Requests", deniedRun(10, 61*time.Second/9), 0},
 		{"twenty give two", "Many Denied Requests", deniedRun(20, time.Second), 2},
+		{"an event three hours older does not count", "Many Denied Requests", append(deniedRun(9, time.Second), denied(-3*3600, time.Second)), 0},
 		{"fifteen distinct Secrets", "Many Secrets Read", secretReads(15), 1},
 		{"fourteen distinct Secrets", "Many Secrets Read", secretReads(14), 0},
 		{"create then exec", "Pod Created Then Exec'd Into", one(create(0), exec(4*time.Minute)), 1},
@@ -195,5 +196,20 @@ func TestIntel(t *testing.T) {
 	}
 	if _, err := ReadIntel(bad); err == nil || err.Error() != bad+`:2: "not-an-ip" is not an address or a CIDR` {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestStateStaysBounded: keys of windows that can no longer alert are
+// swept, so a stream of made-up keys does not grow the state.
+func TestStateStaysBounded(t *testing.T) {
+	d := builtinDetector(t)
+	var events []map[string]any
+	for i := range 3 * sweepEvery {
+		events = append(events, at(time.Duration(i)*time.Second, map[string]any{"verb": "create", "objectRef.name": fmt.Sprintf("pod-%d", i),
+			"responseStatus.code": 201, "auditID": fmt.Sprintf("c-%d", i)}))
+	}
+	count(t, d, "Pod Created Then Exec'd Into", events...)
+	if n := len(d.state.Times["Pod Created Then Exec'd Into"]); n > sweepEvery+300 {
+		t.Errorf("%d pods remembered after %d created over %v; want those of the last 5 minutes and one sweep's worth", n, len(events), time.Duration(len(events))*time.Second)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,9 +49,10 @@ rules:
 `
 
 var (
-	cluster *testcluster.Cluster
-	alerts  string // the receiver's output file
-	stderr  *strings.Builder
+	cluster  *testcluster.Cluster
+	alerts   string // the receiver's output file
+	stderr   *strings.Builder
+	receiver string // its address
 )
 
 func TestMain(m *testing.M) {
@@ -71,14 +74,14 @@ func run(m *testing.M) (int, error) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/rampart").CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	certFile, keyFile, err := serving(dir)
+	certFile, keyFile, clientCert, clientKey, err := serving(dir)
 	if err != nil {
 		return 0, err
 	}
 	// The receiver first: the API server's configuration names its address.
 	alerts = filepath.Join(dir, "alerts.jsonl")
 	recv := exec.Command(bin, "audit", "serve", "--listen", "127.0.0.1:0", "--tls-cert-file", certFile, "--tls-private-key-file", keyFile,
-		"--queue", filepath.Join(dir, "queue.db"), "--output-file", alerts)
+		"--client-ca-file", certFile, "--queue", filepath.Join(dir, "queue.db"), "--output-file", alerts)
 	pipe, err := recv.StderrPipe()
 	if err != nil {
 		return 0, err
@@ -102,10 +105,12 @@ func run(m *testing.M) (int, error) {
 	var at string
 	select {
 	case at = <-addr:
+		receiver = at
 	case <-time.After(30 * time.Second):
 		return 0, fmt.Errorf("the receiver did not start: %s", stderr)
 	}
-	webhook, err := exec.Command(bin, "audit", "webhook-config", "--server", "https://"+at+"/audit", "--ca-file", certFile).Output()
+	webhook, err := exec.Command(bin, "audit", "webhook-config", "--server", "https://"+at+"/audit", "--ca-file", certFile,
+		"--client-certificate", clientCert, "--client-key", clientKey).Output()
 	if err != nil {
 		return 0, fmt.Errorf("audit webhook-config: %v", err)
 	}
@@ -127,29 +132,59 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// serving makes a self-signed certificate for 127.0.0.1.
-func serving(dir string) (certFile, keyFile string, err error) {
+// serving makes a self-signed certificate for 127.0.0.1
+// that is also the CA of the API server's client certificate.
+func serving(dir string) (certFile, keyFile, clientCert, clientKey string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", "", err
+		return
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rampart-audit"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true, IsCA: true}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return "", "", err
+		return
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return
+	}
+	ckey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return
+	}
+	ctmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	cder, err := x509.CreateCertificate(rand.Reader, ctmpl, ca, &ckey.PublicKey, key)
+	if err != nil {
+		return
+	}
+	write := func(name, typ string, b []byte) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return "", "", err
+		return
 	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return "", "", err
+	ckeyDER, err := x509.MarshalECPrivateKey(ckey)
+	if err != nil {
+		return
 	}
-	return certFile, keyFile, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	if certFile, err = write("tls.crt", "CERTIFICATE", der); err != nil {
+		return
+	}
+	if keyFile, err = write("tls.key", "EC PRIVATE KEY", keyDER); err != nil {
+		return
+	}
+	if clientCert, err = write("client.crt", "CERTIFICATE", cder); err != nil {
+		return
+	}
+	clientKey, err = write("client.key", "EC PRIVATE KEY", ckeyDER)
+	return
 }
 
 // TestAlertsFromTheAPIServer: a privileged pod and a binding to
@@ -204,5 +239,16 @@ func TestAlertsFromTheAPIServer(t *testing.T) {
 			t.Fatalf("alerts %v, want %v; receiver said:\n%s", got, want, stderr)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestOnlyTheAPIServerPosts: a client without the API server's certificate
+// cannot post events.
+func TestOnlyTheAPIServerPosts(t *testing.T) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Post("https://"+receiver+"/audit", "application/json", strings.NewReader(`{"kind":"EventList","items":[]}`))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a client with no certificate was answered %s", resp.Status)
 	}
 }

@@ -38,7 +38,7 @@ func NewMetrics(q *Queue) *Metrics {
 		registry: prometheus.NewRegistry(),
 		batches:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_audit_batches_total", Help: "Batches received, by answer (queued, full, invalid)."}, []string{"answer"}),
 		events:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_audit_events_total", Help: "Audit events read by the detector."}),
-		alerts:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_audit_alerts_total", Help: "Alerts, by severity."}, []string{"severity"}),
+		alerts:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_audit_alerts_total", Help: "Alerts, by rule and severity (rules are the configuration's: a bounded set)."}, []string{"rule", "severity"}),
 		errors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_audit_input_errors_total", Help: "Events that could not be read."}),
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rampart_audit_queue_bytes", Help: "Bytes of batches received and not yet detected."},
 			func() float64 {
@@ -160,7 +160,7 @@ func Process(ctx context.Context, q *Queue, d *Detector, m *Metrics, sink func([
 			before := len(alerts)
 			alerts = d.Detect(e, alerts)
 			for _, a := range alerts[before:] {
-				m.alerts.WithLabelValues(a.Severity.String()).Inc()
+				m.alerts.WithLabelValues(a.Rule, a.Severity.String()).Inc()
 			}
 			last = e.Time()
 			return nil

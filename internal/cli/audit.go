@@ -24,6 +24,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"sigs.k8s.io/yaml"
 
+	"github.com/rampart-k8s/rampart/deploy"
 	"github.com/rampart-k8s/rampart/pkg/admission"
 	"github.com/rampart-k8s/rampart/pkg/audit"
 	"github.com/rampart-k8s/rampart/pkg/check"
@@ -34,7 +35,15 @@ func newAuditCmd(s *streams) *cobra.Command {
 		Use:   "audit",
 		Short: "Detect threats in API-server audit logs",
 	}
-	cmd.AddCommand(newAuditDetectCmd(s), newAuditRulesCmd(s), newAuditServeCmd(s), newAuditWebhookConfigCmd(s), newAuditReplicaCmd(s), newAuditAlertsCmd(s))
+	cmd.AddCommand(newAuditDetectCmd(s), newAuditRulesCmd(s), newAuditServeCmd(s), newAuditWebhookConfigCmd(s), newAuditReplicaCmd(s), newAuditAlertsCmd(s),
+		chartManifestsCmd(s, deploy.AuditChart, "rampart-audit", "Print the audit receiver's manifests (its Helm chart, rendered) for kubectl apply",
+			`Print the manifests of the audit receiver (rampart audit serve as a StatefulSet
+with its queue on a volume, a Service at a fixed cluster IP the API server
+can reach, a NetworkPolicy), as helm template prints the chart the binary
+carries (deploy/charts/rampart-audit). Set tls.existingSecret (its serving
+certificate) and clientCA.existingSecret (the CA of the API server's client
+certificate); docs/audit.md, "In the cluster".`,
+			`  rampart audit manifests -n rampart --set service.clusterIP=10.96.0.250,tls.existingSecret=audit-tls,clientCA.existingSecret=apiserver-client-ca | kubectl apply -f -`))
 	return cmd
 }
 

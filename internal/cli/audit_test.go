@@ -88,3 +88,18 @@ func TestAuditDetectWebhook(t *testing.T) {
 		t.Errorf("--follow on stdin: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestAuditManifests: the receiver's chart renders (its two required
+// Secrets asked for by name) and scans clean above low at restricted.
+func TestAuditManifests(t *testing.T) {
+	if r := rampart(t, "", "audit", "manifests"); r.code != ExitError || !strings.Contains(r.stderr, "tls.existingSecret is required") {
+		t.Errorf("without the serving certificate: exit %d %s", r.code, r.stderr)
+	}
+	r := rampart(t, "", "audit", "manifests", "-n", "guard", "--set", "tls.existingSecret=t,clientCA.existingSecret=c,service.clusterIP=10.96.0.250")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "kind: StatefulSet") || !strings.Contains(r.stdout, "clusterIP: 10.96.0.250") || !strings.Contains(r.stdout, "--client-ca-file=/client-ca/ca.crt") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if s := rampart(t, r.stdout, "scan", "-", "--fail-on", "medium", "--pss-level", "restricted"); s.code != ExitOK {
+		t.Errorf("the manifests scan with findings above low:\n%s", s.stdout)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -113,31 +114,39 @@ patched object is judged again, and a second admission patches nothing.`,
 }
 
 func newWebhookManifestsCmd(s *streams) *cobra.Command {
-	var h source.HelmOptions
-	cmd := &cobra.Command{
-		Use:   "manifests",
-		Short: "Print the webhook's manifests (its Helm chart, rendered) for kubectl apply",
-		Long: `Print the manifests of the admission webhook, as helm template prints the chart
+	return chartManifestsCmd(s, deploy.Chart, "rampart", "Print the webhook's manifests (its Helm chart, rendered) for kubectl apply",
+		`Print the manifests of the admission webhook, as helm template prints the chart
 the binary carries (deploy/charts/rampart), for clusters installed without
 Helm: kubectl apply -f the output. -n is the namespace to install into; the
 chart's values (docs/admission.md) are set with --set and -f.`,
-		Example: `  rampart webhook manifests -n rampart --set mutate.enabled=true | kubectl apply -f -`,
+		`  rampart webhook manifests -n rampart --set mutate.enabled=true | kubectl apply -f -`)
+}
+
+// chartManifestsCmd is a `manifests` command: a chart the binary carries,
+// rendered as helm template renders it.
+func chartManifestsCmd(s *streams, chart fs.FS, name, short, long, example string) *cobra.Command {
+	var h source.HelmOptions
+	cmd := &cobra.Command{
+		Use:     "manifests",
+		Short:   short,
+		Long:    long,
+		Example: example,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "rampart-chart-")
 			if err != nil {
 				return err
 			}
 			defer os.RemoveAll(dir)
-			if err := os.CopyFS(dir, deploy.Chart); err != nil {
+			if err := os.CopyFS(dir, chart); err != nil {
 				return err
 			}
 			if h.Namespace == "" {
 				h.Namespace = "rampart"
 			}
 			if h.ReleaseName == "" {
-				h.ReleaseName = "rampart"
+				h.ReleaseName = name
 			}
-			text, errs := source.RenderChartText(filepath.Join(dir, "charts", "rampart"), h)
+			text, errs := source.RenderChartText(filepath.Join(dir, "charts", name), h)
 			if len(errs) > 0 {
 				msgs := make([]string, 0, len(errs))
 				for _, e := range errs {
@@ -150,7 +159,7 @@ chart's values (docs/admission.md) are set with --set and -f.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&h.Namespace, "namespace", "n", "rampart", "the namespace the webhook is installed into")
+	f.StringVarP(&h.Namespace, "namespace", "n", "rampart", "the namespace to install into")
 	f.StringArrayVarP(&h.ValueFiles, "values", "f", nil, "a values file (repeatable; later files win)")
 	f.StringArrayVar(&h.Set, "set", nil, "set a chart value, key=value (repeatable)")
 	return cmd

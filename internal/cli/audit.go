@@ -415,15 +415,11 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 			if err := d.LoadState(q.DB()); err != nil {
 				return usageError("--queue: %v", err)
 			}
-			out := s.out
-			if outFile != "" {
-				f, err := os.OpenFile(outFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-				if err != nil {
-					return usageError("--output-file: %v", err)
-				}
-				defer f.Close()
-				out = f
+			out, closeOut, err := alertsOutput(s, outFile)
+			if err != nil {
+				return err
 			}
+			defer closeOut()
 			m := audit.NewMetrics(q)
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -624,15 +620,11 @@ func newAuditAlertsCmd(s *streams) *cobra.Command {
 				return usageError("--nats: %v", err)
 			}
 			defer nc.Close()
-			out := s.out
-			if outFile != "" {
-				f, err := os.OpenFile(outFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-				if err != nil {
-					return usageError("--output-file: %v", err)
-				}
-				defer f.Close()
-				out = f
+			out, closeOut, err := alertsOutput(s, outFile)
+			if err != nil {
+				return err
 			}
+			defer closeOut()
 			enc := json.NewEncoder(out)
 			var wh *audit.Webhook
 			if hook.url != "" {
@@ -718,4 +710,17 @@ func newAuditWebhookConfigCmd(s *streams) *cobra.Command {
 	f.StringVar(&clientCert, "client-certificate", "", "the API server's client certificate, when the receiver has --client-ca-file")
 	f.StringVar(&clientKey, "client-key", "", "its key")
 	return cmd
+}
+
+// alertsOutput is where alerts go: --output-file (appended), else standard
+// output.
+func alertsOutput(s *streams, file string) (io.Writer, func(), error) {
+	if file == "" {
+		return s.out, func() {}, nil
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, usageError("--output-file: %v", err)
+	}
+	return f, func() { f.Close() }, nil
 }

@@ -113,7 +113,7 @@ could not be read.`,
 			if follow && (len(args) != 1 || args[0] == "-") {
 				return usageError("--follow follows one file")
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			ctx, stop := signal.NotifyContext(s.context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			send, flush, err := hook.start(ctx, s)
 			if err != nil {
@@ -427,7 +427,7 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 			}
 			srv := &http.Server{Handler: (&audit.Receiver{Queue: q, Metrics: m}).Handler(), TLSConfig: tlsConfig,
 				ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			ctx, stop := signal.NotifyContext(s.context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			enc := json.NewEncoder(out)
 			sync, _ := out.(interface{ Sync() error })
@@ -516,7 +516,7 @@ backoff: nothing is dropped, memory stays bounded. /healthz and /metrics
 // serveToNATS is the receiver of a detection spread over processes: each
 // batch is answered once JetStream has it (429 when the stream is full).
 func serveToNATS(s *streams, url, listen string, maxBytes int64, tlsConfig *tls.Config) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(s.context(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	c, nc, err := audit.ConnectCluster(ctx, url, natsPartitions, maxBytes)
 	if err != nil {
@@ -574,7 +574,7 @@ has stopped.`,
 			if err := loadIntel(intelFiles); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			ctx, stop := signal.NotifyContext(s.context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			c, nc, err := audit.ConnectCluster(ctx, natsURL, natsPartitions, 1<<30)
 			if err != nil {
@@ -613,7 +613,7 @@ func newAuditAlertsCmd(s *streams) *cobra.Command {
 			if hook.format != "json" && hook.format != "slack" {
 				return usageError("--webhook-format: want json or slack, got %q", hook.format)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			ctx, stop := signal.NotifyContext(s.context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			c, nc, err := audit.ConnectCluster(ctx, natsURL, natsPartitions, 1<<30)
 			if err != nil {

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,7 @@ func toolVersion() string {
 }
 
 type streams struct {
+	ctx      context.Context // ends long-running commands (with SIGINT and SIGTERM); Background when nil
 	in       io.Reader
 	out, err io.Writer
 	// stopProfile ends a --cpuprofile, whatever the command returned.
@@ -73,7 +75,13 @@ func tuneGC() {
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := &streams{in: stdin, out: stdout, err: stderr}
+	return MainContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// MainContext is Main with a context that, when it ends, stops the
+// long-running commands (servers, replicas, --follow) as SIGTERM does.
+func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &streams{ctx: ctx, in: stdin, out: stdout, err: stderr}
 	root := newRoot(s)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -95,6 +103,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "rampart:", err)
 	return ExitError
+}
+
+// context is what long-running commands end with (besides signals).
+func (s *streams) context() context.Context {
+	if s.ctx == nil {
+		return context.Background()
+	}
+	return s.ctx
 }
 
 func newRoot(s *streams) *cobra.Command {

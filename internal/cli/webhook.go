@@ -196,7 +196,7 @@ func runWebhook(s *streams, o *webhookOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(s.context(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	if o.manageCerts {

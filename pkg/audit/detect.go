@@ -44,16 +44,14 @@ type Detector struct {
 	// byStageVerb are the rules whose prefilter allows a stage and verb,
 	// in the rules' order, computed when the pair is first seen (a cluster
 	// has a few dozen).
-	byStageVerb map[string][]*Rule
+	byStageVerb map[string]map[string][]*Rule
+	cached      int // pairs in byStageVerb
 }
 
 // NewDetector evaluates rules (compiled by a Ruleset).
 func NewDetector(rules []*Rule) *Detector {
-	return &Detector{rules: rules, seen: newDedupe(1 << 16), state: newState(), byStageVerb: map[string][]*Rule{}}
+	return &Detector{rules: rules, seen: newDedupe(1 << 16), state: newState(), byStageVerb: map[string]map[string][]*Rule{}}
 }
-
-// Rules are the detector's rules.
-func (d *Detector) Rules() []*Rule { return d.rules }
 
 type activation struct{ event jsonObject }
 
@@ -77,11 +75,7 @@ func (d *Detector) Detect(e Event, out []Alert) []Alert {
 			if d.seen.has(id, r) {
 				return // another stage of a request already counted
 			}
-			if d.state.observed++; d.state.observed >= sweepEvery {
-				d.state.sweep(d.rules, e.Time())
-				d.state.observed = 0
-			}
-			if !d.state.observe(r, act, e.Time()) {
+			if !d.state.observe(d.rules, r, act, e.Time()) {
 				d.seen.check(id, r)
 				return
 			}
@@ -97,20 +91,25 @@ func (d *Detector) Detect(e Event, out []Alert) []Alert {
 // matching calls f with each rule whose condition e satisfies, in order.
 func (d *Detector) matching(e Event, act *activation, f func(r *Rule)) {
 	fields := fieldsOf(e.v)
-	key := string(fields[0]) + "|" + string(fields[1])
-	candidates, ok := d.byStageVerb[key]
+	candidates, ok := d.byStageVerb[string(fields[fieldStage])][string(fields[fieldVerb])] // no string is made to look up
 	if !ok {
 		for _, r := range d.rules {
-			if r.prefilter.allows(0, fields[0]) && r.prefilter.allows(1, fields[1]) {
+			if r.prefilter.allows(fieldStage, fields[fieldStage]) && r.prefilter.allows(fieldVerb, fields[fieldVerb]) {
 				candidates = append(candidates, r)
 			}
 		}
-		if len(d.byStageVerb) < 4096 { // stages and verbs are few; a hostile log's are not
-			d.byStageVerb[key] = candidates
+		if d.cached < 4096 { // stages and verbs are few; a hostile log's are not
+			byVerb := d.byStageVerb[string(fields[fieldStage])]
+			if byVerb == nil {
+				byVerb = map[string][]*Rule{}
+				d.byStageVerb[string(fields[fieldStage])] = byVerb
+			}
+			byVerb[string(fields[fieldVerb])] = candidates
+			d.cached++
 		}
 	}
 	for _, r := range candidates {
-		if !r.prefilter.allows(2, fields[2]) || !r.prefilter.allows(3, fields[3]) {
+		if !r.prefilter.allows(fieldResource, fields[fieldResource]) || !r.prefilter.allows(fieldSubresource, fields[fieldSubresource]) {
 			continue
 		}
 		if v, _, err := r.program.Eval(act); err == nil && v == types.True {
@@ -166,11 +165,7 @@ func (d *Detector) Observe(r *Rule, e Event) (Alert, bool) {
 		return Alert{}, false
 	}
 	d.seen.check(id, r)
-	if d.state.observed++; d.state.observed >= sweepEvery {
-		d.state.sweep(d.rules, e.Time())
-		d.state.observed = 0
-	}
-	if !d.state.observe(r, &activation{event: jsonObject{e.v}}, e.Time()) {
+	if !d.state.observe(d.rules, r, &activation{event: jsonObject{e.v}}, e.Time()) {
 		return Alert{}, false
 	}
 	return newAlert(r, e), true

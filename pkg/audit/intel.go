@@ -60,9 +60,6 @@ func ReadIntel(files ...string) (*Intel, error) {
 	return in, nil
 }
 
-// Len is the number of addresses and networks.
-func (in *Intel) Len() int { return len(in.addrs) + len(in.prefixes) }
-
 func (in *Intel) has(s string) bool {
 	a, err := netip.ParseAddr(s)
 	if err != nil {

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"slices"
+
 	"github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/valyala/fastjson"
@@ -17,14 +19,13 @@ type prefilter [len(prefilterFields)]map[string]bool // nil: any value
 // The fields a prefilter can test, and how the conditions read them.
 var prefilterFields = [...][]string{{"stage"}, {"verb"}, {"objectRef", "resource"}, {"objectRef", "subresource"}}
 
-func fieldIndex(key string) int {
-	for i, path := range prefilterFields {
-		if key == path[0] || (len(path) == 2 && key == path[0]+"."+path[1]) {
-			return i
-		}
-	}
-	return -1
-}
+// The prefilter fields' indexes.
+const (
+	fieldStage = iota
+	fieldVerb
+	fieldResource
+	fieldSubresource
+)
 
 // eventFields are an event's values of the prefilter fields ("" when
 // missing, as orValue("") reads them), read once per event.
@@ -43,16 +44,6 @@ func (p *prefilter) allows(i int, v []byte) bool {
 	return p[i] == nil || p[i][string(v)]
 }
 
-// matches reports whether the event can satisfy the condition.
-func (p *prefilter) matches(f *eventFields) bool {
-	for i, allowed := range p {
-		if allowed != nil && !allowed[string(f[i])] {
-			return false
-		}
-	}
-	return true
-}
-
 // prefilterOf collects the constraints of the condition's top-level
 // conjunction: `F == "x"`, `F in ["x", "y"]`, and disjunctions of those on
 // one field, where F is event.stage, event.verb, or
@@ -67,11 +58,7 @@ func prefilterOf(e ast.Expr) prefilter {
 			}
 			return
 		}
-		if key, set, ok := constraint(e); ok {
-			i := fieldIndex(key)
-			if i < 0 {
-				return
-			}
+		if i, set, ok := constraint(e); ok {
 			if old := p[i]; old != nil {
 				both := map[string]bool{}
 				for v := range set {
@@ -88,17 +75,18 @@ func prefilterOf(e ast.Expr) prefilter {
 	return p
 }
 
-// constraint reads one conjunct as a set of allowed values of one field.
-func constraint(e ast.Expr) (string, map[string]bool, bool) {
+// constraint reads one conjunct as a set of allowed values of one field
+// (its index).
+func constraint(e ast.Expr) (int, map[string]bool, bool) {
 	if e.Kind() != ast.CallKind {
-		return "", nil, false
+		return 0, nil, false
 	}
 	c := e.AsCall()
 	args := c.Args()
 	switch c.FunctionName() {
 	case "_==_":
 		if len(args) != 2 {
-			return "", nil, false
+			return 0, nil, false
 		}
 		for _, pair := range [][2]ast.Expr{{args[0], args[1]}, {args[1], args[0]}} {
 			if key, ok := accessor(pair[0]); ok {
@@ -109,37 +97,37 @@ func constraint(e ast.Expr) (string, map[string]bool, bool) {
 		}
 	case "@in":
 		if len(args) != 2 || args[1].Kind() != ast.ListKind {
-			return "", nil, false
+			return 0, nil, false
 		}
 		key, ok := accessor(args[0])
 		if !ok {
-			return "", nil, false
+			return 0, nil, false
 		}
 		set := map[string]bool{}
 		for _, el := range args[1].AsList().Elements() {
 			s, ok := stringLiteral(el)
 			if !ok {
-				return "", nil, false
+				return 0, nil, false
 			}
 			set[s] = true
 		}
 		return key, set, true
 	case "_||_":
-		var key string
+		key := -1
 		set := map[string]bool{}
 		for _, a := range args {
 			k, s, ok := constraint(a)
-			if !ok || (key != "" && k != key) {
-				return "", nil, false
+			if !ok || (key >= 0 && k != key) {
+				return 0, nil, false
 			}
 			key = k
 			for v := range s {
 				set[v] = true
 			}
 		}
-		return key, set, key != ""
+		return key, set, key >= 0
 	}
-	return "", nil, false
+	return 0, nil, false
 }
 
 func stringLiteral(e ast.Expr) (string, bool) {
@@ -152,35 +140,39 @@ func stringLiteral(e ast.Expr) (string, bool) {
 
 // accessor recognizes event.stage, event.verb (a missing field is an
 // error, so no match: the same as reading "") and
-// event.?objectRef.?F.orValue("").
-func accessor(e ast.Expr) (string, bool) {
+// event.?F.orValue("") for them and for objectRef's resource and
+// subresource, and returns the field's index.
+func accessor(e ast.Expr) (int, bool) {
+	var path []string
 	switch e.Kind() {
 	case ast.SelectKind:
 		s := e.AsSelect()
-		if !s.IsTestOnly() && s.Operand().Kind() == ast.IdentKind && s.Operand().AsIdent() == "event" {
-			switch s.FieldName() {
-			case "stage", "verb":
-				return s.FieldName(), true
-			}
+		if s.IsTestOnly() || s.Operand().Kind() != ast.IdentKind || s.Operand().AsIdent() != "event" {
+			return 0, false
 		}
+		path = []string{s.FieldName()}
 	case ast.CallKind:
 		c := e.AsCall()
 		if c.FunctionName() != "orValue" || !c.IsMemberFunction() || len(c.Args()) != 1 {
-			return "", false
+			return 0, false
 		}
 		if def, ok := stringLiteral(c.Args()[0]); !ok || def != "" {
-			return "", false
+			return 0, false
 		}
-		path, ok := optionalPath(c.Target())
-		if !ok || len(path) != 2 || path[0] != "objectRef" || (path[1] != "resource" && path[1] != "subresource") {
-			if ok && len(path) == 1 && (path[0] == "stage" || path[0] == "verb") {
-				return path[0], true
-			}
-			return "", false
+		p, ok := optionalPath(c.Target())
+		if !ok {
+			return 0, false
 		}
-		return path[0] + "." + path[1], true
+		path = p
+	default:
+		return 0, false
 	}
-	return "", false
+	for i, f := range prefilterFields {
+		if slices.Equal(f, path) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // optionalPath reads event.?a.?b as [a b].

@@ -58,9 +58,6 @@ func OpenQueue(path string, maxBytes int64) (*Queue, error) {
 // DB is the queue's file, which also keeps the detector's state.
 func (q *Queue) DB() *bolt.DB { return q.db }
 
-// Checkpoint writes d's state into the queue's file.
-func (q *Queue) Checkpoint(d *Detector) error { return d.Checkpoint(q.db) }
-
 // Close closes the file.
 func (q *Queue) Close() error { return q.db.Close() }
 

@@ -249,8 +249,13 @@ func (s *State) sweep(rules []*Rule, now time.Time) {
 }
 
 // observe updates r's state with an event its condition matched, and
-// reports whether it alerts.
-func (s *State) observe(r *Rule, act *activation, at time.Time) bool {
+// reports whether it alerts; every sweepEvery calls it sweeps the state of
+// all the rules.
+func (s *State) observe(rules []*Rule, r *Rule, act *activation, at time.Time) bool {
+	if s.observed++; s.observed >= sweepEvery {
+		s.sweep(rules, at)
+		s.observed = 0
+	}
 	st := r.stateful
 	key, ok := evalString(st.by, act)
 	if !ok {
@@ -430,16 +435,4 @@ func (d *Detector) LoadState(db *bolt.DB) error {
 	d.state = st
 	d.mu.Unlock()
 	return nil
-}
-
-// StatefulRules are the names of the rules that keep state, sorted.
-func (d *Detector) StatefulRules() []string {
-	var out []string
-	for _, r := range d.rules {
-		if r.stateful != nil {
-			out = append(out, r.Name)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -7,17 +7,9 @@ package audit
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/rampart-k8s/rampart/internal/testcert"
 	"github.com/rampart-k8s/rampart/internal/testcluster"
 )
 
@@ -74,14 +67,14 @@ func run(m *testing.M) (int, error) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/rampart").CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	certFile, keyFile, clientCert, clientKey, err := serving(dir)
+	caFile, certFile, keyFile, clientCert, clientKey, err := serving(dir)
 	if err != nil {
 		return 0, err
 	}
 	// The receiver first: the API server's configuration names its address.
 	alerts = filepath.Join(dir, "alerts.jsonl")
 	recv := exec.Command(bin, "audit", "serve", "--listen", "127.0.0.1:0", "--tls-cert-file", certFile, "--tls-private-key-file", keyFile,
-		"--client-ca-file", certFile, "--queue", filepath.Join(dir, "queue.db"), "--output-file", alerts)
+		"--client-ca-file", caFile, "--queue", filepath.Join(dir, "queue.db"), "--output-file", alerts)
 	pipe, err := recv.StderrPipe()
 	if err != nil {
 		return 0, err
@@ -109,7 +102,7 @@ func run(m *testing.M) (int, error) {
 	case <-time.After(30 * time.Second):
 		return 0, fmt.Errorf("the receiver did not start: %s", stderr)
 	}
-	webhook, err := exec.Command(bin, "audit", "webhook-config", "--server", "https://"+at+"/audit", "--ca-file", certFile,
+	webhook, err := exec.Command(bin, "audit", "webhook-config", "--server", "https://"+at+"/audit", "--ca-file", caFile,
 		"--client-certificate", clientCert, "--client-key", clientKey).Output()
 	if err != nil {
 		return 0, fmt.Errorf("audit webhook-config: %v", err)
@@ -132,58 +125,30 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// serving makes a self-signed certificate for 127.0.0.1
-// that is also the CA of the API server's client certificate.
-func serving(dir string) (certFile, keyFile, clientCert, clientKey string, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// serving makes the receiver's certificate for 127.0.0.1 and the API
+// server's client certificate, with one CA (the file the receiver's
+// --client-ca-file and the webhook configuration's CA both read).
+func serving(dir string) (caFile, certFile, keyFile, clientCert, clientKey string, err error) {
+	ca, err := testcert.NewCA()
 	if err != nil {
 		return
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rampart-audit"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	srv, err := ca.Serving("127.0.0.1")
 	if err != nil {
 		return
 	}
-	ca, err := x509.ParseCertificate(der)
+	cl, err := ca.Client()
 	if err != nil {
 		return
 	}
-	ckey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	caFile = filepath.Join(dir, "ca.crt")
+	if err = os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
 		return
 	}
-	ctmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	cder, err := x509.CreateCertificate(rand.Reader, ctmpl, ca, &ckey.PublicKey, key)
-	if err != nil {
+	if certFile, keyFile, err = srv.Write(dir, "tls"); err != nil {
 		return
 	}
-	write := func(name, typ string, b []byte) (string, error) {
-		p := filepath.Join(dir, name)
-		return p, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return
-	}
-	ckeyDER, err := x509.MarshalECPrivateKey(ckey)
-	if err != nil {
-		return
-	}
-	if certFile, err = write("tls.crt", "CERTIFICATE", der); err != nil {
-		return
-	}
-	if keyFile, err = write("tls.key", "EC PRIVATE KEY", keyDER); err != nil {
-		return
-	}
-	if clientCert, err = write("client.crt", "CERTIFICATE", cder); err != nil {
-		return
-	}
-	clientKey, err = write("client.key", "EC PRIVATE KEY", ckeyDER)
+	clientCert, clientKey, err = cl.Write(dir, "client")
 	return
 }
 

@@ -1,9 +1,6 @@
 package engine
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/object"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
@@ -22,10 +19,6 @@ func suppressObject(o *object.Object, fs []check.Finding, rules *suppress.Rules)
 			anns = append(anns, suppress.ParseAnnotations(o.Pod.Meta.Annotations)...)
 		}
 	}
-	now := time.Now()
-	if rules != nil && !rules.Now.IsZero() {
-		now = rules.Now
-	}
 	if len(anns) == 0 && (rules == nil || (len(rules.Exceptions) == 0 && rules.Baseline == nil)) {
 		return fs, nil, 0
 	}
@@ -42,26 +35,15 @@ findings:
 			}
 		}
 		if rules != nil {
-			for _, e := range rules.Exceptions {
-				if !e.Matches(f, container) {
-					continue
-				}
-				if e.Expired(now) {
-					f.Message += fmt.Sprintf(" (the exception at %s expired on %s: %s)", e.Source, e.Expires.Format("2006-01-02"), e.Reason)
-					expired++
-					continue
-				}
-				just := e.Reason
-				if !e.Expires.IsZero() {
-					just += " (until " + e.Expires.Format("2006-01-02") + ")"
-				}
-				silenced = append(silenced, suppress.Suppressed{Finding: f, Kind: suppress.External, By: "exception " + e.Source, Justification: just})
-				continue findings
+			sup, note := rules.Match(f, container)
+			if note != "" {
+				expired++
 			}
-			if rules.Baseline.Has(f) {
-				silenced = append(silenced, suppress.Suppressed{Finding: f, Kind: suppress.External, By: "baseline " + rules.Baseline.Path, Justification: "known finding recorded in the baseline", Baseline: true})
+			if sup != nil {
+				silenced = append(silenced, *sup)
 				continue
 			}
+			f.Message += note
 		}
 		kept = append(kept, f)
 	}

@@ -155,3 +155,52 @@ type Rules struct {
 	// their own object; the configuration's exceptions still apply).
 	NoAnnotations bool
 }
+
+// Match silences a finding by a configured exception that has not expired
+// or by the baseline. An expired exception that matches silences nothing:
+// note says so, to be added to the finding's message.
+func (r *Rules) Match(f check.Finding, container string) (s *Suppressed, note string) {
+	if r == nil {
+		return nil, ""
+	}
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, e := range r.Exceptions {
+		if !e.Matches(f, container) {
+			continue
+		}
+		if e.Expired(now) {
+			note = fmt.Sprintf(" (the exception at %s expired on %s: %s)", e.Source, e.Expires.Format("2006-01-02"), e.Reason)
+			continue
+		}
+		just := e.Reason
+		if !e.Expires.IsZero() {
+			just += " (until " + e.Expires.Format("2006-01-02") + ")"
+		}
+		return &Suppressed{Finding: f, Kind: External, By: "exception " + e.Source, Justification: just}, note
+	}
+	if r.Baseline.Has(f) {
+		return &Suppressed{Finding: f, Kind: External, By: "baseline " + r.Baseline.Path, Justification: "known finding recorded in the baseline", Baseline: true}, note
+	}
+	return nil, note
+}
+
+// Filter splits findings that have no object annotations (benchmark
+// results, for one) into the ones reported and the ones silenced.
+func (r *Rules) Filter(fs []check.Finding) (kept []check.Finding, silenced []Suppressed, expired int) {
+	for _, f := range fs {
+		s, note := r.Match(f, "")
+		if note != "" {
+			expired++
+		}
+		if s != nil {
+			silenced = append(silenced, *s)
+			continue
+		}
+		f.Message += note
+		kept = append(kept, f)
+	}
+	return kept, silenced, expired
+}

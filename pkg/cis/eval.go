@@ -1,0 +1,485 @@
+package cis
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rampart-k8s/rampart/pkg/finding"
+)
+
+// Status is a control's outcome.
+type Status string
+
+// Statuses, from best to worst for a reader; Combine ranks them.
+const (
+	Pass          Status = "pass"
+	Fail          Status = "fail"
+	Warn          Status = "warn"
+	NotApplicable Status = "not-applicable"
+	NotEvaluated  Status = "not-evaluated"
+)
+
+// Result is one control's outcome with its evidence.
+type Result struct {
+	ID        string           `json:"id"`
+	Title     string           `json:"title"`
+	Section   string           `json:"section"`
+	Automated bool             `json:"automated"`
+	Severity  finding.Severity `json:"severity"`
+	Status    Status           `json:"status"`
+	// Reason says why a control is not applicable or not evaluated (with the
+	// permission missing), or what to check by hand.
+	Reason   string     `json:"reason,omitempty"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+	// NodeOnly: live mode cannot read this; a node's results can.
+	NodeOnly bool `json:"-"`
+	// Findings are what the result reports (fail and warn), with fixes.
+	Findings []finding.Finding `json:"-"`
+}
+
+// Evidence is one thing a control inspected: a flag, configuration key or
+// file, the value found and the value expected.
+type Evidence struct {
+	Node     string             `json:"node,omitempty"`
+	Source   string             `json:"source,omitempty"`
+	Location *finding.Location  `json:"location,omitempty"`
+	Object   *finding.ObjectRef `json:"object,omitempty"`
+	Field    string             `json:"field,omitempty"`
+	// Key is the flag ("--profiling"), configuration key, or "mode" and
+	// "owner" of a file.
+	Key      string `json:"key"`
+	Found    string `json:"found"`
+	Expected string `json:"expected"`
+	// Default: Found is the component's default, the key being absent.
+	Default bool `json:"default,omitempty"`
+	OK      bool `json:"ok"`
+	// valueField is the path of the value's own item (--flag value).
+	valueField string
+}
+
+// EvaluateNode answers sections 1 to 4 for one node.
+func (b *Benchmark) EvaluateNode(n *Node) []Result {
+	var out []Result
+	for _, c := range b.Controls {
+		if len(c.Policy) > 0 {
+			continue
+		}
+		r := b.newResult(c)
+		controlPlane := strings.HasPrefix(c.ID, "1.") || strings.HasPrefix(c.ID, "2.") || strings.HasPrefix(c.ID, "3.")
+		switch {
+		case controlPlane && !n.ControlPlane:
+			r.Status, r.Reason = NotApplicable, "not a control-plane node (no kube-apiserver, controller-manager, scheduler or etcd static pod manifest)"
+		case c.File != nil:
+			b.evalFile(c, n, &r)
+		case c.Test != nil:
+			b.evalTest(c, n, &r)
+		default:
+			r.Status, r.Reason = Warn, c.Manual
+		}
+		if !c.Automated && r.Status == Fail {
+			// A manual control's failed test is a warning: its value
+			// may be right for the cluster; a person decides.
+			r.Status = Warn
+		}
+		b.findings(c, &r)
+		out = append(out, r)
+	}
+	return out
+}
+
+func (b *Benchmark) newResult(c *Control) Result {
+	return Result{ID: c.ID, Title: c.Title, Section: c.Section(), Automated: c.Automated, Severity: c.Severity}
+}
+
+// evalFile inspects the files of a control's target.
+func (b *Benchmark) evalFile(c *Control, n *Node, r *Result) {
+	if n.live {
+		r.Status, r.NodeOnly = NotEvaluated, true
+		r.Reason = "file permissions and owners are read on the node (rampart cis --root, or the node job)"
+		return
+	}
+	files := n.files[c.File.Target]
+	if len(files) == 0 {
+		if c.File.Optional {
+			r.Status, r.Reason = NotApplicable, "no such file on this node: "+n.filesMissing[c.File.Target]
+			return
+		}
+		r.Status, r.Reason = Fail, "missing: "+n.filesMissing[c.File.Target]
+		r.Evidence = append(r.Evidence, Evidence{Node: n.Name, Source: n.filesMissing[c.File.Target], Key: fileKey(c.File), Found: "missing", Expected: fileExpected(c.File)})
+		return
+	}
+	r.Status = Pass
+	for _, f := range files {
+		ev := Evidence{Node: n.Name, Source: f.Path, Location: &finding.Location{File: n.real(f.Path)}, Key: fileKey(c.File), Expected: fileExpected(c.File)}
+		if c.File.Mode != "" {
+			ev.Found = fmt.Sprintf("%o", f.Mode)
+			ev.OK = f.Mode&^c.File.mode == 0
+		} else {
+			ev.Found = f.User + ":" + f.Group
+			ev.OK = ev.Found == c.File.Owner
+		}
+		if !ev.OK {
+			r.Status = Fail
+		}
+		r.Evidence = append(r.Evidence, ev)
+	}
+}
+
+func fileKey(f *FileTest) string {
+	if f.Mode != "" {
+		return "mode"
+	}
+	return "owner"
+}
+
+func fileExpected(f *FileTest) string {
+	if f.Mode != "" {
+		return f.Mode + " or more restrictive"
+	}
+	return f.Owner
+}
+
+// evalTest compares a component's flags.
+func (b *Benchmark) evalTest(c *Control, n *Node, r *Result) {
+	in := n.instances[c.Test.Component]
+	if in == nil || in.missing != "" {
+		r.Status = NotEvaluated
+		if in != nil {
+			r.Reason = in.missing
+			r.NodeOnly = n.live && in.missing == nodeOnlyKubelet
+		} else {
+			r.Reason = "no " + c.Test.Component + " found"
+		}
+		return
+	}
+	okCount := 0
+	needNode := false
+	for _, it := range c.Test.Items {
+		ev, ok, evaluable := b.evalItem(it, in)
+		if !evaluable {
+			needNode = true
+		}
+		ev.Node = n.Name
+		if ok {
+			okCount++
+		}
+		r.Evidence = append(r.Evidence, ev)
+	}
+	if needNode {
+		r.Status, r.NodeOnly = NotEvaluated, true
+		r.Reason = "this is on the node only (the kubelet's command line or a file the flag names): read it with rampart cis --root or the node job"
+		r.Evidence = nil
+		return
+	}
+	pass := okCount == len(c.Test.Items)
+	if c.Test.Any {
+		pass = okCount > 0
+	}
+	if pass {
+		r.Status = Pass
+	} else {
+		r.Status = Fail
+	}
+}
+
+// nodeOnlyKubelet is the reason live mode gives for a kubelet it cannot
+// read.
+const nodeOnlyKubelet = "the kubelet's configuration could not be read through the API"
+
+// resolved is a flag's value as the component sees it.
+type resolved struct {
+	value   string
+	set     bool // given explicitly (flag, environment or configuration key)
+	def     bool // value is the default
+	known   bool // value is known (set or default)
+	source  string
+	loc     *finding.Location
+	field   string
+	arg     *Arg
+	fromCfg bool
+	// valueField: the value is the next command item, at this path.
+	valueField string
+}
+
+// resolve reads an item's value: the flag (last wins; lists and maps
+// merged), else the environment variable, else the configuration key, else
+// the default.
+func (b *Benchmark) resolve(it *Item, in *instance) resolved {
+	var r resolved
+	if in.cl != nil {
+		if v, arg := in.cl.Lookup(it.Flag, in.comp); arg != nil {
+			if it.Key != "" {
+				m := parseMap(v)
+				if kv, ok := m[it.Key]; ok {
+					r.value, r.set, r.known = kv, true, true
+				}
+			} else {
+				r.value, r.set, r.known = v, true, true
+			}
+			if r.set {
+				r.arg = arg
+				r.source = in.source
+				r.field = in.itemPath2(arg.Item)
+				if !arg.Inline && in.itemPath != nil {
+					r.valueField = in.itemPath(arg.Item + 1)
+				}
+				r.loc = in.location(arg.Item)
+				return r
+			}
+		}
+	}
+	if it.Env != "" {
+		if v, ok := in.env[it.Env]; ok {
+			r.value, r.set, r.known, r.source = v, true, true, in.source
+			return r
+		}
+	}
+	if it.Config != "" && in.config != nil {
+		if v, line, ok := configValue(in.config, it.Config); ok {
+			r.value, r.set, r.known, r.fromCfg = v, true, true, true
+			r.source = in.configFile
+			if line > 0 && in.configReal != "" {
+				r.loc = &finding.Location{File: in.configReal, Line: line, Column: 1}
+			}
+			r.field = it.Config
+			return r
+		}
+	}
+	if it.Key != "" {
+		return r
+	}
+	if in.config != nil && it.Config != "" {
+		if d, ok := in.comp.ConfigDefaults[it.Config]; ok {
+			r.value, r.known, r.def = d, true, true
+			r.source = in.configFile
+			return r
+		}
+	}
+	if d, ok := in.comp.Defaults[it.Flag]; ok && (in.config == nil || it.Config == "") {
+		r.value, r.known, r.def = d, true, true
+		r.source = in.source
+	}
+	return r
+}
+
+func (in *instance) itemPath2(i int) string {
+	if in.itemPath == nil {
+		return ""
+	}
+	return in.itemPath(i)
+}
+
+func (in *instance) location(i int) *finding.Location {
+	if in.live || in.file == "" {
+		return nil
+	}
+	l := &finding.Location{File: in.real, Column: 1}
+	if l.File == "" {
+		l.File = in.file
+	}
+	if i >= 0 && i < len(in.lines) {
+		l.Line = in.lines[i]
+	}
+	return l
+}
+
+// evalItem compares one item; evaluable is false when the value lives
+// where this mode cannot read (live mode, a command-line-only flag).
+func (b *Benchmark) evalItem(it *Item, in *instance) (ev Evidence, ok, evaluable bool) {
+	if it.Special == "encryption-providers" {
+		return b.evalEncryption(it, in)
+	}
+	ev.Key = it.Flag
+	if it.Key != "" {
+		ev.Key = it.Flag + " " + it.Key
+	}
+	if in.cl == nil && it.Config == "" && it.Env == "" {
+		// Live kubelet: configz has no command line.
+		return ev, false, false
+	}
+	v := b.resolve(it, in)
+	if v.fromCfg {
+		ev.Key = it.Config
+	}
+	ev.Source, ev.Location, ev.Field, ev.Default, ev.valueField = v.source, v.loc, v.field, v.def, v.valueField
+	if in.object != nil && !v.fromCfg {
+		o := *in.object
+		ev.Object = &o
+	}
+	ev.Expected = expected(it)
+	switch {
+	case v.set:
+		ev.Found = v.value
+		if v.arg != nil && !v.arg.Inline && v.value == "" {
+			ev.Found = "(no value)"
+		}
+	case v.known:
+		ev.Found = v.value + " (default)"
+	default:
+		ev.Found = "not set"
+	}
+	switch it.Op {
+	case "set":
+		ok = v.set
+	case "unset":
+		ok = !v.set
+	default:
+		ok = v.known && compare(it, v.value)
+	}
+	ev.OK = ok
+	return ev, ok, true
+}
+
+func expected(it *Item) string {
+	switch it.Op {
+	case "set":
+		return "set"
+	case "unset":
+		return "not set"
+	case "eq":
+		return it.Value
+	case "noteq":
+		return "not " + it.Value
+	case "gte":
+		return ">= " + it.Value
+	case "has":
+		return "includes " + it.Value
+	case "nothave":
+		return "does not include " + it.Value
+	case "valid_elements":
+		return "only " + it.Value
+	case "regex":
+		return "matches " + it.Value
+	}
+	return it.Op + " " + it.Value
+}
+
+// compare applies an item's op to a value that is known.
+func compare(it *Item, found string) bool {
+	switch it.Op {
+	case "eq":
+		return equalValue(found, it.Value)
+	case "noteq":
+		return !equalValue(found, it.Value)
+	case "gte":
+		f, err1 := strconv.ParseFloat(strings.TrimSpace(found), 64)
+		w, err2 := strconv.ParseFloat(it.Value, 64)
+		return err1 == nil && err2 == nil && f >= w
+	case "has":
+		for _, e := range splitList(found) {
+			if e == it.Value {
+				return true
+			}
+		}
+		return false
+	case "nothave":
+		for _, e := range splitList(found) {
+			if e == it.Value {
+				return false
+			}
+		}
+		return true
+	case "valid_elements":
+		allowed := map[string]bool{}
+		for _, a := range splitList(it.Value) {
+			allowed[a] = true
+		}
+		els := splitList(found)
+		for _, e := range els {
+			if !allowed[e] {
+				return false
+			}
+		}
+		return len(els) > 0
+	case "regex":
+		return it.re != nil && it.re.MatchString(found)
+	}
+	return false
+}
+
+// equalValue compares as the component would read both: booleans without
+// case, numbers as numbers, durations as durations ("0" is "0s").
+func equalValue(a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if strings.EqualFold(a, b) && (strings.EqualFold(a, "true") || strings.EqualFold(a, "false")) {
+		return true
+	}
+	if a == b {
+		return true
+	}
+	fa, err1 := strconv.ParseFloat(a, 64)
+	fb, err2 := strconv.ParseFloat(b, 64)
+	if err1 == nil && err2 == nil {
+		return fa == fb
+	}
+	da, ok1 := duration(a)
+	db, ok2 := duration(b)
+	return ok1 && ok2 && da == db
+}
+
+func duration(s string) (time.Duration, bool) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(f), true
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
+}
+
+// Combine merges the results of several nodes (or of the API and the
+// nodes) control by control: the worst status wins (fail, warn, not
+// evaluated, pass, not applicable) and the evidence is kept from all.
+func Combine(b *Benchmark, sets ...[]Result) []Result {
+	byID := map[string]*Result{}
+	var order []string
+	for _, set := range sets {
+		for _, r := range set {
+			cur := byID[r.ID]
+			if cur == nil {
+				c := r
+				c.Evidence = append([]Evidence(nil), r.Evidence...)
+				c.Findings = append([]finding.Finding(nil), r.Findings...)
+				byID[r.ID] = &c
+				order = append(order, r.ID)
+				continue
+			}
+			cur.Evidence = append(cur.Evidence, r.Evidence...)
+			cur.Findings = append(cur.Findings, r.Findings...)
+			if rank(r.Status) > rank(cur.Status) {
+				cur.Status, cur.Reason = r.Status, r.Reason
+			}
+			cur.NodeOnly = cur.NodeOnly && r.NodeOnly
+		}
+	}
+	out := make([]Result, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byID[id])
+	}
+	SortResults(b, out)
+	return out
+}
+
+func rank(s Status) int {
+	switch s {
+	case Fail:
+		return 4
+	case Warn:
+		return 3
+	case NotEvaluated:
+		return 2
+	case Pass:
+		return 1
+	}
+	return 0
+}
+
+// SortResults orders results as the benchmark lists its controls.
+func SortResults(b *Benchmark, rs []Result) {
+	pos := map[string]int{}
+	for i, c := range b.Controls {
+		pos[c.ID] = i
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return pos[rs[i].ID] < pos[rs[j].ID] })
+}

@@ -63,8 +63,12 @@ type FileSpec struct {
 	Match     string `yaml:"match"`
 	// Each inspects every path that exists, not only the first.
 	Each bool `yaml:"each"`
-	// Dropins adds the systemd drop-ins of a unit (NAME.d/*.conf).
+	// Dropins: the paths are a systemd unit's, in systemd's order; the
+	// files are the unit and its drop-ins (NAME.d/*.conf).
 	Dropins bool `yaml:"dropins"`
+	// Component: the file belongs to a component; on a node where it does
+	// not run (no static pod manifest), its controls do not apply.
+	Component string `yaml:"component"`
 }
 
 // FileFlag is the flag (or configuration key, or environment variable)
@@ -115,6 +119,10 @@ type Control struct {
 	// Field limits a policy control to findings on a field ending so.
 	Field  string `yaml:"field"`
 	Manual string `yaml:"manual"`
+	// Breaking: the fix can cut clients off (bind addresses,
+	// authentication, admission plugins that need configuration); rampart
+	// fix makes it only with --breaking.
+	Breaking bool `yaml:"breaking"`
 
 	severitySet bool
 }
@@ -213,6 +221,9 @@ func Parse(data []byte) (*Benchmark, error) {
 	for name, f := range b.Files {
 		if len(f.Paths) == 0 {
 			errs = append(errs, fmt.Errorf("file %s: no paths", name))
+		}
+		if f.Component != "" && b.Components[f.Component] == nil {
+			errs = append(errs, fmt.Errorf("file %s: unknown component %q", name, f.Component))
 		}
 		if f.Flag != nil && b.Components[f.Flag.Component] == nil {
 			errs = append(errs, fmt.Errorf("file %s: unknown component %q", name, f.Flag.Component))

@@ -64,8 +64,8 @@ type Evidence struct {
 func (b *Benchmark) EvaluateNode(n *Node) []Result {
 	var out []Result
 	for _, c := range b.Controls {
-		if len(c.Policy) > 0 {
-			continue
+		if strings.HasPrefix(c.ID, "5.") {
+			continue // EvaluatePolicies
 		}
 		r := b.newResult(c)
 		controlPlane := strings.HasPrefix(c.ID, "1.") || strings.HasPrefix(c.ID, "2.") || strings.HasPrefix(c.ID, "3.")
@@ -100,6 +100,12 @@ func (b *Benchmark) evalFile(c *Control, n *Node, r *Result) {
 		r.Status, r.NodeOnly = NotEvaluated, true
 		r.Reason = "file permissions and owners are read on the node (rampart cis --root, or the node job)"
 		return
+	}
+	if spec := b.Files[c.File.Target]; spec != nil && spec.Component != "" {
+		if in := n.instances[spec.Component]; in != nil && in.absent {
+			r.Status, r.Reason = NotApplicable, in.comp.Binary+" does not run on this node ("+in.missing+")"
+			return
+		}
 	}
 	files := n.files[c.File.Target]
 	if len(files) == 0 {
@@ -145,6 +151,10 @@ func fileExpected(f *FileTest) string {
 // evalTest compares a component's flags.
 func (b *Benchmark) evalTest(c *Control, n *Node, r *Result) {
 	in := n.instances[c.Test.Component]
+	if in != nil && in.absent && !n.live {
+		r.Status, r.Reason = NotApplicable, in.comp.Binary+" does not run on this node ("+in.missing+")"
+		return
+	}
 	if in == nil || in.missing != "" {
 		r.Status = NotEvaluated
 		if in != nil {
@@ -167,6 +177,10 @@ func (b *Benchmark) evalTest(c *Control, n *Node, r *Result) {
 			okCount++
 		}
 		r.Evidence = append(r.Evidence, ev)
+	}
+	if needNode && in.configMissing != "" && !n.live {
+		r.Status, r.Reason, r.Evidence = NotEvaluated, in.configMissing, nil
+		return
 	}
 	if needNode {
 		r.Status, r.NodeOnly = NotEvaluated, true
@@ -222,6 +236,9 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 			if r.set {
 				r.arg = arg
 				r.source = in.source
+				if arg.Item < len(in.sources) {
+					r.source = in.sources[arg.Item]
+				}
 				r.field = in.itemPath2(arg.Item)
 				if !arg.Inline && in.itemPath != nil {
 					r.valueField = in.itemPath(arg.Item + 1)
@@ -238,11 +255,16 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 		}
 	}
 	if it.Config != "" && in.config != nil {
-		if v, line, ok := configValue(in.config, it.Config); ok {
+		layers := append([]configLayer{{root: in.config, shown: in.configFile, real: in.configReal}}, in.layers...)
+		for i := len(layers) - 1; i >= 0; i-- {
+			v, line, ok := configValue(layers[i].root, it.Config)
+			if !ok {
+				continue
+			}
 			r.value, r.set, r.known, r.fromCfg = v, true, true, true
-			r.source = in.configFile
-			if line > 0 && in.configReal != "" {
-				r.loc = &finding.Location{File: in.configReal, Line: line, Column: 1}
+			r.source = layers[i].shown
+			if line > 0 && layers[i].real != "" {
+				r.loc = &finding.Location{File: layers[i].real, Line: line, Column: 1}
 			}
 			r.field = it.Config
 			return r
@@ -273,6 +295,13 @@ func (in *instance) itemPath2(i int) string {
 }
 
 func (in *instance) location(i int) *finding.Location {
+	if in.locs != nil {
+		if i >= 0 && i < len(in.locs) {
+			l := in.locs[i]
+			return &l
+		}
+		return in.unsetLoc
+	}
 	if in.live || in.file == "" {
 		return nil
 	}
@@ -301,7 +330,10 @@ func (b *Benchmark) evalItem(it *Item, in *instance) (ev Evidence, ok, evaluable
 		return ev, false, false
 	}
 	v := b.resolve(it, in)
-	if v.fromCfg {
+	if !v.set && it.Config != "" && in.configMissing != "" {
+		return ev, false, false
+	}
+	if v.fromCfg || (v.arg == nil && it.Config != "" && in.config != nil) {
 		ev.Key = it.Config
 	}
 	ev.Source, ev.Location, ev.Field, ev.Default, ev.valueField = v.source, v.loc, v.field, v.def, v.valueField
@@ -309,12 +341,18 @@ func (b *Benchmark) evalItem(it *Item, in *instance) (ev Evidence, ok, evaluable
 		o := *in.object
 		ev.Object = &o
 	}
+	if ev.Field == "" && v.arg == nil && in.listPath != "" && ev.Key == it.Flag {
+		ev.Field = in.listPath
+	}
 	ev.Expected = expected(it)
 	switch {
 	case v.set:
 		ev.Found = v.value
-		if v.arg != nil && !v.arg.Inline && v.value == "" {
+		if v.value == "" {
 			ev.Found = "(no value)"
+		}
+		if v.arg != nil && v.arg.Stray != "" {
+			ev.Found += fmt.Sprintf(" (the item %q after it is not its value: a boolean flag takes %s=%s)", v.arg.Stray, v.arg.Name, v.arg.Stray)
 		}
 	case v.known:
 		ev.Found = v.value + " (default)"

@@ -114,7 +114,7 @@ func (b *Benchmark) remediation(c *Control, ev Evidence) string {
 // the kubelet's (or kube-proxy's) configuration file. Edits are on the
 // object's field paths; `rampart fix --benchmark` makes them.
 func (b *Benchmark) fixFor(c *Control, ev Evidence, r *Result) *finding.Fix {
-	if c.Test == nil || ev.Location == nil {
+	if c.Test == nil {
 		return nil
 	}
 	var it *Item
@@ -186,6 +186,9 @@ func (b *Benchmark) fixFor(c *Control, ev Evidence, r *Result) *finding.Fix {
 	if list == "" {
 		return nil
 	}
+	if ev.Object != nil && ev.Object.Kind != "Pod" {
+		return nil
+	}
 	return &finding.Fix{
 		Message: fmt.Sprintf("Add %s=%s", flag, want),
 		Edits:   []finding.Edit{{Op: finding.Append, Path: list, Value: yamlScalar(flag+"="+want, false)}},
@@ -221,6 +224,12 @@ func wantedValue(it *Item, ev Evidence) (string, bool) {
 			if e != it.Value {
 				keep = append(keep, e)
 			}
+		}
+		if len(keep) == 0 && it.Flag == "--authorization-mode" {
+			if it.Config != "" {
+				return "Webhook", true // the kubelet
+			}
+			return "Node,RBAC", true
 		}
 		return strings.Join(keep, ","), len(keep) > 0
 	case "unset":

@@ -16,6 +16,9 @@ type Arg struct {
 	// Item is the index of the flag's item in the command line; the value
 	// is at Item+1 when not Inline.
 	Item int
+	// Stray is a "true" or "false" after a boolean flag given alone: the
+	// flag library does not read it as the flag's value.
+	Stray string
 }
 
 // CommandLine is a component's flags, parsed as the component's flag
@@ -59,6 +62,9 @@ func ParseCommandLine(argv []string, comp *Component) *CommandLine {
 			isBool := comp != nil && comp.isBool(name)
 			if isBool {
 				arg.Value = "true"
+				if i+1 < len(argv) && (strings.EqualFold(argv[i+1], "true") || strings.EqualFold(argv[i+1], "false")) {
+					arg.Stray = argv[i+1]
+				}
 			} else if i+1 < len(argv) && !strings.HasPrefix(argv[i+1], "--") {
 				arg.Value, arg.Inline = argv[i+1], false
 				i++

@@ -73,13 +73,35 @@ type instance struct {
 	itemPath func(i int) string
 	listPath string
 	object   *finding.ObjectRef
-	// missing says why the component could not be read (not evaluated).
+	// missing says why the component could not be read (not evaluated);
+	// absent, that it does not run on this node (no manifest).
 	missing string
+	absent  bool
+	exists  bool
+	// configMissing says why the configuration file --config names could
+	// not be read: its keys are not evaluated (the kubelet would not
+	// start), rather than judged by defaults.
+	configMissing string
+	// layers are configuration drop-ins (the kubelet's --config-dir), read
+	// after config, the last one winning.
+	layers []configLayer
 	// live: read through the API (no file to edit).
 	live bool
+	// locs and sources, when set, are each command item's location and
+	// file (a kubelet flag comes from the line that set its variable);
+	// unsetLoc is where a flag that is absent would go.
+	locs     []finding.Location
+	sources  []string
+	unsetLoc *finding.Location
 	// readFile reads a node file the flags name; root is the node's.
 	readFile func(string) ([]byte, error)
 	root     string
+}
+
+// configLayer is one configuration file.
+type configLayer struct {
+	root        *yaml.Node
+	shown, real string
 }
 
 func (in *instance) realPath(p string) string {
@@ -101,6 +123,7 @@ type Node struct {
 	users        map[uint32]string
 	groups       map[uint32]string
 	opts         NodeOptions
+	unitCache    *[]fileInfo
 	// live: read through the API; files are not visible.
 	live bool
 	// Errors are files that could not be read or parsed.
@@ -117,8 +140,8 @@ func ReadNode(b *Benchmark, opts NodeOptions) *Node {
 	}
 	n := &Node{Name: opts.NodeName, Root: opts.Root, opts: opts, instances: map[string]*instance{},
 		files: map[string][]fileInfo{}, filesMissing: map[string]string{}}
-	n.users = readIDs(n.real("/etc/passwd"))
-	n.groups = readIDs(n.real("/etc/group"))
+	n.users = readIDs(n.inRoot("/etc/passwd"))
+	n.groups = readIDs(n.inRoot("/etc/group"))
 	for _, name := range []string{"apiserver", "controller-manager", "scheduler", "etcd", "proxy"} {
 		if c := b.Components[name]; c != nil {
 			n.instances[name] = n.readManifest(b, c)
@@ -139,7 +162,7 @@ func ReadNode(b *Benchmark, opts NodeOptions) *Node {
 	case "worker":
 	default:
 		for _, name := range []string{"apiserver", "controller-manager", "scheduler", "etcd"} {
-			if in := n.instances[name]; in != nil && in.missing == "" {
+			if in := n.instances[name]; in != nil && in.exists {
 				n.ControlPlane = true
 			}
 		}
@@ -154,11 +177,48 @@ func ReadNode(b *Benchmark, opts NodeOptions) *Node {
 	return n
 }
 
-// real is a node path under the root.
+// real is a node path under the root, as shown in locations.
 func (n *Node) real(p string) string { return filepath.Join(n.Root, filepath.FromSlash(p)) }
 
+// inRoot is the file a node path names, with symlinks resolved as the node
+// would resolve them: an absolute target is under the root, and ".." never
+// climbs above it (a link must not send the node job into its own
+// container's files).
+func (n *Node) inRoot(p string) string {
+	parts := strings.Split(path.Clean("/"+filepath.ToSlash(p)), "/")
+	resolved := "/"
+	hops := 0
+	for i := 0; i < len(parts); i++ {
+		part := parts[i]
+		if part == "" || part == "." {
+			continue
+		}
+		next := path.Join(resolved, part)
+		st, err := os.Lstat(n.real(next))
+		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return n.real(next) // a loop: stat fails on it
+		}
+		target, err := os.Readlink(n.real(next))
+		if err != nil {
+			resolved = next
+			continue
+		}
+		target = filepath.ToSlash(target)
+		if !strings.HasPrefix(target, "/") {
+			target = path.Join(resolved, target)
+		}
+		rest := append(strings.Split(path.Clean("/"+target), "/"), parts[i+1:]...)
+		parts, i, resolved = rest, -1, "/"
+	}
+	return n.real(resolved)
+}
+
 func (n *Node) readFile(p string) ([]byte, error) {
-	f, err := os.Open(n.real(p))
+	f, err := os.Open(n.inRoot(p))
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +279,7 @@ func (n *Node) readManifest(b *Benchmark, c *Component) *instance {
 			in.missing = fmt.Sprintf("%s could not be read: %v", p, err)
 			return in
 		}
+		in.exists = true
 		if err := fillFromManifest(in, c, p, n.real(p), data); err != nil {
 			n.Errors = append(n.Errors, err)
 			in.missing = err.Error()
@@ -226,6 +287,7 @@ func (n *Node) readManifest(b *Benchmark, c *Component) *instance {
 		return in
 	}
 	in.missing = fmt.Sprintf("no %s static pod manifest: none of %s exists", c.Binary, strings.Join(spec.Paths, ", "))
+	in.absent = true
 	return in
 }
 
@@ -312,20 +374,21 @@ func (n *Node) readKubelet(b *Benchmark, c *Component) *instance {
 	return in
 }
 
-// readKubeletUnit builds the kubelet's command line from its unit.
+// readKubeletUnit builds the kubelet's command line from its unit as
+// systemd does: the unit file of the first folder that has one (/etc before
+// /run before /usr/lib and /lib), then every drop-in NAME.d/*.conf of all
+// those folders in name order, a higher folder's drop-in hiding a lower
+// one's of the same name.
 func (n *Node) readKubeletUnit(b *Benchmark, in *instance) {
 	spec := b.Files["kubelet-service"]
 	if spec == nil {
 		in.missing = "no kubelet service file is known"
 		return
 	}
-	files, _ := n.resolve(spec)
+	files := n.unitFiles(spec)
 	u := &unitFile{}
 	var read []string
 	for _, f := range files {
-		if !f.Exists || f.IsDir {
-			continue
-		}
 		data, err := n.readFile(f.Path)
 		if err != nil {
 			n.Errors = append(n.Errors, err)
@@ -352,16 +415,78 @@ func (n *Node) readKubeletUnit(b *Benchmark, in *instance) {
 			}
 			continue
 		}
-		parseEnvFile(u.env, string(data))
+		parseEnvFile(u.env, u.origin, ef.path, string(data))
 	}
-	argv := expandExec(u.execStart, u.env)
+	argv, from := expandExec(u.execStart, u.env, u.origin, srcLine{u.execFile, u.execLine})
 	in.cl = ParseCommandLine(argv, in.comp)
 	in.source = u.execFile
 	in.file = u.execFile
-	in.lines = make([]int, len(argv))
-	for i := range in.lines {
-		in.lines[i] = u.execLine
+	in.locs = make([]finding.Location, len(from))
+	in.sources = make([]string, len(from))
+	for i, f := range from {
+		in.locs[i] = finding.Location{File: n.real(f.file), Line: f.line, Column: 1}
+		in.sources[i] = f.file
 	}
+	in.unsetLoc = &finding.Location{File: n.real(u.execFile), Line: u.execLine, Column: 1}
+}
+
+// unitFiles lists the kubelet's unit file and drop-ins in the order systemd
+// reads them (each file once, however the folders are linked).
+func (n *Node) unitFiles(spec *FileSpec) []fileInfo {
+	if n.unitCache != nil {
+		return *n.unitCache
+	}
+	var out []fileInfo
+	var seen []os.FileInfo
+	same := func(p string) bool {
+		st, err := os.Stat(n.inRoot(p))
+		if err != nil {
+			return true
+		}
+		for _, s := range seen {
+			if os.SameFile(s, st) {
+				return true
+			}
+		}
+		seen = append(seen, st)
+		return false
+	}
+	for _, p := range spec.Paths {
+		if fi := n.stat(p); fi.Exists && !fi.IsDir && !same(p) {
+			out = append(out, fi)
+			break
+		}
+	}
+	byName := map[string]fileInfo{}
+	var names []string
+	for _, p := range spec.Paths {
+		dir := p + ".d"
+		ents, err := os.ReadDir(n.inRoot(dir))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".conf") {
+				continue
+			}
+			if _, ok := byName[name]; ok {
+				continue
+			}
+			dp := path.Join(dir, name)
+			if same(dp) {
+				continue
+			}
+			byName[name] = n.stat(dp)
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = append(out, byName[name])
+	}
+	n.unitCache = &out
+	return out
 }
 
 // readConfigFlag reads the configuration file the component's --config
@@ -374,23 +499,52 @@ func (n *Node) readConfigFlag(in *instance) {
 	if p == "" {
 		return
 	}
-	data, err := n.readFile(p)
+	in.configFile, in.configReal = p, n.real(p)
+	root, err := n.readConfig(p)
 	if err != nil {
 		n.Errors = append(n.Errors, fmt.Errorf("%s (--config of %s): %v", p, in.comp.Binary, err))
-		in.configFile = p
+		in.configMissing = fmt.Sprintf("%s (--config of %s) could not be read: %v", p, in.comp.Binary, err)
 		return
+	}
+	in.config, in.configRoot = root, root.Line
+	dir, _ := in.cl.Lookup("--config-dir", in.comp)
+	if dir == "" {
+		return
+	}
+	ents, err := os.ReadDir(n.inRoot(dir))
+	if err != nil {
+		n.Errors = append(n.Errors, fmt.Errorf("%s (--config-dir of %s): %v", dir, in.comp.Binary, err))
+		return
+	}
+	for _, e := range ents { // sorted by name, as the kubelet merges them
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".conf") {
+			continue
+		}
+		dp := path.Join(dir, e.Name())
+		lr, err := n.readConfig(dp)
+		if err != nil {
+			n.Errors = append(n.Errors, fmt.Errorf("%s (--config-dir of %s): %v", dp, in.comp.Binary, err))
+			in.configMissing = fmt.Sprintf("%s (--config-dir of %s) could not be read: %v", dp, in.comp.Binary, err)
+			continue
+		}
+		in.layers = append(in.layers, configLayer{root: lr, shown: dp, real: n.real(dp)})
+	}
+}
+
+// readConfig reads a YAML configuration file's root mapping.
+func (n *Node) readConfig(p string) (*yaml.Node, error) {
+	data, err := n.readFile(p)
+	if err != nil {
+		return nil, err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		n.Errors = append(n.Errors, fmt.Errorf("%s: %v", p, err))
-		in.configFile = p
-		return
+		return nil, err
 	}
-	if len(doc.Content) > 0 && doc.Content[0].Kind == yaml.MappingNode {
-		in.config = doc.Content[0]
-		in.configRoot = doc.Content[0].Line
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("not a YAML mapping")
 	}
-	in.configFile, in.configReal = p, n.real(p)
+	return doc.Content[0], nil
 }
 
 // resolve finds the files of a spec: the one a flag names, or the first
@@ -414,15 +568,18 @@ func (n *Node) resolve(spec *FileSpec) (files []fileInfo, missing string) {
 			}
 		}
 	}
+	if spec.Dropins {
+		if files = n.unitFiles(spec); len(files) == 0 {
+			return nil, "none of " + strings.Join(paths, ", ") + " (nor a drop-in folder) exists"
+		}
+		return files, ""
+	}
 	for _, p := range paths {
 		fi := n.stat(p)
 		if !fi.Exists {
 			continue
 		}
-		if spec.Dropins && !fi.IsDir {
-			files = append(files, fi)
-			files = append(files, n.dropins(p)...)
-		} else if fi.IsDir && (spec.Recursive || spec.Kind == "dir") {
+		if fi.IsDir && (spec.Recursive || spec.Kind == "dir") {
 			if spec.Match == "" {
 				files = append(files, fi)
 			}
@@ -436,37 +593,16 @@ func (n *Node) resolve(spec *FileSpec) (files []fileInfo, missing string) {
 			break
 		}
 	}
-	if spec.Dropins && len(files) == 0 {
-		// A unit may come only from drop-ins (kubeadm's package).
-		for _, p := range paths {
-			files = append(files, n.dropins(p)...)
-		}
-	}
 	if len(files) == 0 {
 		return nil, "none of " + strings.Join(paths, ", ") + " exists"
 	}
 	return files, ""
 }
 
-func (n *Node) dropins(unit string) []fileInfo {
-	dir := unit + ".d"
-	ents, err := os.ReadDir(n.real(dir))
-	if err != nil {
-		return nil
-	}
-	var out []fileInfo
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".conf") {
-			out = append(out, n.stat(path.Join(dir, e.Name())))
-		}
-	}
-	return out
-}
-
 // walk lists the files under a node dir (bounded), sorted.
 func (n *Node) walk(dir string, spec *FileSpec) []fileInfo {
 	var out []fileInfo
-	root := n.real(dir)
+	root := n.inRoot(dir)
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == root {
 			return nil
@@ -495,7 +631,7 @@ func (n *Node) walk(dir string, spec *FileSpec) []fileInfo {
 // as stat(1) on the benchmark's paths would: it follows; so do we).
 func (n *Node) stat(p string) fileInfo {
 	fi := fileInfo{Path: p}
-	st, err := os.Stat(n.real(p))
+	st, err := os.Stat(n.inRoot(p))
 	if err != nil {
 		return fi
 	}

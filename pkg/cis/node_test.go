@@ -2,6 +2,7 @@ package cis_test
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -232,3 +233,121 @@ func TestOneMutationFailsOneControl(t *testing.T) {
 
 // EtcdUIDForTest owns a file with a user that is not root.
 const EtcdUIDForTest = cistest.EtcdUID
+
+// TestNodeLayouts holds node mode to what real nodes look like: systemd's
+// unit folders and drop-ins, kubelet configuration drop-ins, components that
+// run elsewhere, broken files, symlinks.
+func TestNodeLayouts(t *testing.T) {
+	b := load(t)
+	write := func(dir, p, text string) {
+		real := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(real, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move := func(dir, from, to string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, to)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(dir string)
+		want   map[string]cis.Status
+		// found: control → text the evidence must show
+		found map[string]string
+	}{
+		{"drop-in in /etc, unit in /lib", func(dir string) {
+			move(dir, "usr/lib/systemd/system/kubelet.service", "lib/systemd/system/kubelet.service")
+			move(dir, "usr/lib/systemd/system/kubelet.service.d", "etc/systemd/system/kubelet.service.d")
+		}, map[string]cis.Status{"4.2.1": cis.Pass, "4.2.2": cis.Pass, "4.1.1": cis.Pass}, nil},
+		{"an override drop-in in /etc wins", func(dir string) {
+			write(dir, "etc/systemd/system/kubelet.service.d/20-override.conf", "[Service]\nExecStart=\nExecStart=/usr/bin/kubelet --config=/var/lib/kubelet/config.yaml --read-only-port=10255\n")
+		}, map[string]cis.Status{"4.2.4": cis.Warn}, map[string]string{"4.2.4": "10255"}},
+		{"the /etc unit hides the /usr/lib one", func(dir string) {
+			write(dir, "etc/systemd/system/kubelet.service", "[Service]\nExecStart=/usr/bin/kubelet --read-only-port=10255\n")
+			if err := os.RemoveAll(filepath.Join(dir, "usr/lib/systemd/system/kubelet.service.d")); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]cis.Status{"4.2.4": cis.Warn}, nil},
+		{"usrmerge reads each file once", func(dir string) {
+			if err := os.Symlink("usr/lib", filepath.Join(dir, "lib")); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]cis.Status{"4.1.1": cis.Pass}, nil},
+		{"flags from an environment file point at it", func(dir string) {
+			write(dir, "var/lib/kubelet/kubeadm-flags.env", "# written by kubeadm\nKUBELET_KUBEADM_ARGS=\"--read-only-port=10255\"\n")
+		}, map[string]cis.Status{"4.2.4": cis.Warn}, map[string]string{"4.2.4": "kubeadm-flags.env:2"}},
+		{"a broken manifest keeps the node a control plane", func(dir string) {
+			write(dir, "etc/kubernetes/manifests/kube-apiserver.yaml", "spec: [unclosed\n")
+		}, map[string]cis.Status{"1.1.1": cis.Pass, "1.2.15": cis.NotEvaluated, "1.3.2": cis.Pass}, nil},
+		{"external etcd", func(dir string) {
+			if err := os.Remove(filepath.Join(dir, "etc/kubernetes/manifests/etcd.yaml")); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]cis.Status{"1.1.7": cis.NotApplicable, "1.1.11": cis.NotApplicable, "1.1.12": cis.NotApplicable, "2.1": cis.NotApplicable, "1.2.15": cis.Pass}, nil},
+		{"kubelet configuration missing", func(dir string) {
+			if err := os.Remove(filepath.Join(dir, "var/lib/kubelet/config.yaml")); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]cis.Status{"4.2.1": cis.NotEvaluated, "4.2.2": cis.NotEvaluated, "4.1.9": cis.NotApplicable}, nil},
+		{"kubelet configuration drop-ins", func(dir string) {
+			write(dir, "etc/default/kubelet", "KUBELET_EXTRA_ARGS=--config-dir=/etc/kubernetes/kubelet.conf.d\n")
+			write(dir, "etc/kubernetes/kubelet.conf.d/50-a.conf", "authentication:\n  anonymous:\n    enabled: true\n")
+			write(dir, "etc/kubernetes/kubelet.conf.d/90-b.conf", "rotateCertificates: false\n")
+		}, map[string]cis.Status{"4.2.1": cis.Fail, "4.2.10": cis.Fail, "4.2.2": cis.Pass}, map[string]string{"4.2.1": "50-a.conf:3", "4.2.10": "90-b.conf:1"}},
+		{"seccompDefault false is a warning", func(dir string) {
+			write(dir, "etc/default/kubelet", "KUBELET_EXTRA_ARGS=--seccomp-default=false\n")
+		}, map[string]cis.Status{"4.2.14": cis.Warn}, nil},
+		{"a boolean's stray value is named", func(dir string) {
+			write(dir, "etc/default/kubelet", "KUBELET_EXTRA_ARGS=\"--anonymous-auth false\"\n")
+		}, map[string]cis.Status{"4.2.1": cis.Fail}, map[string]string{"4.2.1": "a boolean flag takes --anonymous-auth=false"}},
+		{"symlinks stay under the root", func(dir string) {
+			if err := os.Remove(filepath.Join(dir, "etc/kubernetes/admin.conf")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/etc/kubernetes/super-admin.conf", filepath.Join(dir, "etc/kubernetes/admin.conf")); err != nil {
+				t.Fatal(err)
+			}
+			write(dir, "etc/kubernetes/scheduler.conf", "x")
+			if err := os.Chmod(filepath.Join(dir, "etc/kubernetes/super-admin.conf"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]cis.Status{"1.1.13": cis.Fail}, map[string]string{"1.1.13": "644"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			owner := cistest.Secure().Write(t, dir)
+			tt.change(dir)
+			node := cis.ReadNode(b, cis.NodeOptions{Root: dir, NodeName: "cp-1", Owner: owner})
+			got := map[string]cis.Result{}
+			for _, r := range b.EvaluateNode(node) {
+				got[r.ID] = r
+			}
+			for id, want := range tt.want {
+				if got[id].Status != want {
+					t.Errorf("%s: %s (%s), want %s; evidence %+v", id, got[id].Status, got[id].Reason, want, got[id].Evidence)
+				}
+			}
+			for id, text := range tt.found {
+				var all []string
+				for _, ev := range got[id].Evidence {
+					all = append(all, ev.Found, ev.Source)
+					if ev.Location != nil {
+						all = append(all, ev.Location.String())
+					}
+				}
+				if !strings.Contains(strings.Join(all, " "), text) {
+					t.Errorf("%s: evidence %v does not show %q", id, all, text)
+				}
+			}
+		})
+	}
+}

@@ -15,7 +15,15 @@ type unitFile struct {
 	execLine     int
 	env          map[string]string
 	envFiles     []envFile
+	// origin is where each environment variable was last set.
+	origin map[string]srcLine
 	sawExecStart bool
+}
+
+// srcLine is a file and line.
+type srcLine struct {
+	file string
+	line int
 }
 
 type envFile struct {
@@ -29,7 +37,7 @@ type envFile struct {
 // assignments, EnvironmentFile= (a leading - makes it optional).
 func parseUnit(u *unitFile, name, text string) error {
 	if u.env == nil {
-		u.env = map[string]string{}
+		u.env, u.origin = map[string]string{}, map[string]srcLine{}
 	}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
@@ -43,6 +51,12 @@ func parseUnit(u *unitFile, name, text string) error {
 			startLine = lineNo
 			t := strings.TrimSpace(line)
 			if t == "" || t[0] == '#' || t[0] == ';' {
+				continue
+			}
+		}
+		if cont.Len() > 0 {
+			// systemd skips comment lines inside a continuation.
+			if t := strings.TrimSpace(line); t != "" && (t[0] == '#' || t[0] == ';') {
 				continue
 			}
 		}
@@ -74,6 +88,7 @@ func parseUnit(u *unitFile, name, text string) error {
 			for _, w := range splitQuoted(value) {
 				if k, v, ok := strings.Cut(w, "="); ok {
 					u.env[k] = v
+					u.origin[k] = srcLine{name, startLine}
 				}
 			}
 		case "EnvironmentFile":
@@ -88,9 +103,10 @@ func parseUnit(u *unitFile, name, text string) error {
 	return sc.Err()
 }
 
-// parseEnvFile reads KEY=VALUE lines (quotes removed, # comments) into env.
-func parseEnvFile(env map[string]string, text string) {
-	for _, line := range strings.Split(text, "\n") {
+// parseEnvFile reads KEY=VALUE lines (quotes removed, # comments) into
+// env, recording each variable's line of name in origin (when not nil).
+func parseEnvFile(env map[string]string, origin map[string]srcLine, name, text string) {
+	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' || line[0] == ';' {
 			continue
@@ -105,23 +121,38 @@ func parseEnvFile(env map[string]string, text string) {
 			v = v[1 : len(v)-1]
 		}
 		env[strings.TrimSpace(k)] = v
+		if origin != nil {
+			origin[strings.TrimSpace(k)] = srcLine{name, i + 1}
+		}
 	}
 }
 
 // expandExec turns an ExecStart line into argv as systemd does: prefixes
 // (-@:+!) dropped, words split with quotes, $VAR split into words and ${VAR}
-// kept as one word.
-func expandExec(line string, env map[string]string) []string {
+// kept as one word. from gives each item's origin: the line that set its
+// variable (origin), or at (the ExecStart line).
+func expandExec(line string, env map[string]string, origin map[string]srcLine, at srcLine) (argv []string, from []srcLine) {
 	line = strings.TrimLeft(line, "-@:+!")
-	var argv []string
 	for _, w := range splitQuoted(line) {
 		if strings.HasPrefix(w, "$") && !strings.HasPrefix(w, "${") {
-			argv = append(argv, strings.Fields(env[w[1:]])...)
+			o, ok := origin[w[1:]]
+			if !ok {
+				o = at
+			}
+			for _, f := range strings.Fields(env[w[1:]]) {
+				argv, from = append(argv, f), append(from, o)
+			}
 			continue
 		}
-		argv = append(argv, expandBraces(w, env))
+		o := at
+		if strings.HasPrefix(w, "${") && strings.HasSuffix(w, "}") {
+			if vo, ok := origin[w[2:len(w)-1]]; ok {
+				o = vo
+			}
+		}
+		argv, from = append(argv, expandBraces(w, env)), append(from, o)
 	}
-	return argv
+	return argv, from
 }
 
 func expandBraces(w string, env map[string]string) string {

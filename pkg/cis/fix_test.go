@@ -22,8 +22,12 @@ func TestFixMakesControlsPass(t *testing.T) {
 	}{
 		{"1.2.15", "/etc/kubernetes/manifests/kube-apiserver.yaml", func(n *cistest.Node) { n.APIServer = replace(n.APIServer, "--profiling", "") }, false},
 		{"1.2.15", "/etc/kubernetes/manifests/kube-apiserver.yaml", func(n *cistest.Node) { n.APIServer = replace(n.APIServer, "--profiling", "--profiling=true") }, false},
-		{"1.2.17", "/etc/kubernetes/manifests/kube-apiserver.yaml", func(n *cistest.Node) { n.APIServer = replace(n.APIServer, "--audit-log-maxage", "--audit-log-maxage=7") }, false},
-		{"1.2.7", "/etc/kubernetes/manifests/kube-apiserver.yaml", func(n *cistest.Node) { n.APIServer = replace(n.APIServer, "--authorization-mode", "--authorization-mode=RBAC") }, false},
+		{"1.2.17", "/etc/kubernetes/manifests/kube-apiserver.yaml", func(n *cistest.Node) {
+			n.APIServer = replace(n.APIServer, "--audit-log-maxage", "--audit-log-maxage=7")
+		}, false},
+		{"1.2.7", "/etc/kubernetes/manifests/kube-apiserver.yaml", func(n *cistest.Node) {
+			n.APIServer = replace(n.APIServer, "--authorization-mode", "--authorization-mode=RBAC")
+		}, false},
 		{"1.2.6", "/etc/kubernetes/manifests/kube-apiserver.yaml", func(n *cistest.Node) {
 			n.APIServer = replace(n.APIServer, "--authorization-mode", "--authorization-mode=Node,RBAC,AlwaysAllow")
 		}, true},

@@ -10,13 +10,13 @@ import (
 // unit and its drop-ins: the ExecStart of [Service] and the environment it
 // expands.
 type unitFile struct {
-	execStart    string
-	execFile     string
-	execLine     int
-	env          map[string]string
-	envFiles     []envFile
+	execStart string
+	execFile  string
+	execLine  int
+	env       map[string]string
+	envFiles  []envFile
 	// origin is where each environment variable was last set.
-	origin map[string]srcLine
+	origin       map[string]srcLine
 	sawExecStart bool
 }
 

@@ -7,17 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/pod-security-admission/api"
 
+	"github.com/rampart-k8s/rampart/pkg/cis"
 	"github.com/rampart-k8s/rampart/pkg/file"
 	"github.com/rampart-k8s/rampart/pkg/fix"
+	"github.com/rampart-k8s/rampart/pkg/report"
 	"github.com/rampart-k8s/rampart/pkg/scan"
 	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
 type fixOptions struct {
+	benchmark   string
 	helm        source.HelmOptions
 	interactive bool
 	resources   string
@@ -45,6 +49,9 @@ listed. Without --write, the changes are printed as a unified diff.`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				args = []string{"."}
+			}
+			if o.benchmark != "" {
+				return fixBenchmark(s, o, args)
 			}
 			level, err := api.ParseLevel(o.level)
 			if err != nil || level == api.LevelPrivileged {
@@ -135,6 +142,7 @@ listed. Without --write, the changes are printed as a unified diff.`,
 	addHelmFlags(f, &o.helm)
 	f.StringVarP(&o.helm.Namespace, "namespace", "n", "", "where objects that name no namespace land (default: default), the Helm release namespace")
 	f.BoolVar(&o.noGenerate, "no-generate", false, "do not generate NetworkPolicies and ServiceAccounts")
+	f.StringVar(&o.benchmark, "benchmark", "", "fix node files for this CIS benchmark (cis-1.12) instead of the catalog: static pod manifests of the control plane, kubelet and kube-proxy configuration files")
 	return cmd
 }
 
@@ -202,4 +210,106 @@ func insideAny(target string, paths []string) bool {
 		}
 	}
 	return false
+}
+
+// fixBenchmark fixes node files for a CIS benchmark: each file given (a
+// folder: its .yaml, .yml, .conf and .manifest files) that is a
+// control-plane static pod manifest or a kubelet or kube-proxy
+// configuration. Files keep their mode and owner.
+func fixBenchmark(s *streams, o *fixOptions, args []string) error {
+	b, err := cis.Load(o.benchmark)
+	if err != nil {
+		return usageError("--benchmark: %v", err)
+	}
+	var files []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		ents, err := os.ReadDir(a)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		for _, e := range ents {
+			ext := filepath.Ext(e.Name())
+			if !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".conf" || ext == ".manifest") {
+				files = append(files, filepath.Join(a, e.Name()))
+			}
+		}
+	}
+	applied, skipped, changed, bad := 0, 0, 0, 0
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			fmt.Fprintf(s.err, "error: %v\n", err)
+			bad++
+			continue
+		}
+		res, err := b.FixText(name, string(data), o.breaking)
+		if err != nil {
+			fmt.Fprintf(s.err, "error: %s\n", report.Clean(err.Error()))
+			bad++
+			continue
+		}
+		if res.Kind == "" {
+			fmt.Fprintf(s.err, "skipped %s: not a control-plane static pod manifest nor a kubelet or kube-proxy configuration\n", name)
+			continue
+		}
+		for _, a := range res.Applied {
+			fmt.Fprintf(s.err, "fixed   %s (%s) cis-%s\n", name, res.Kind, a)
+		}
+		for _, k := range res.Skipped {
+			fmt.Fprintf(s.err, "not fixed %s cis-%s\n", name, k)
+		}
+		applied += len(res.Applied)
+		skipped += len(res.Skipped)
+		if res.Text == string(data) {
+			continue
+		}
+		changed++
+		if !o.write {
+			if err := writeUnifiedDiff(s.out, name, string(data), res.Text, true); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := writeKeepingOwner(name, []byte(res.Text)); err != nil {
+			fmt.Fprintf(s.err, "not written %s: %v\n", name, err)
+			bad++
+		}
+	}
+	verb := "would change"
+	if o.write {
+		verb = "changed"
+	}
+	fmt.Fprintf(s.err, "%d fixes %s %d files; %d not made\n", applied, verb, changed, skipped)
+	if bad > 0 {
+		return &exitError{code: ExitError}
+	}
+	return nil
+}
+
+// writeKeepingOwner replaces a file atomically with its mode and, where
+// permitted, its owner kept (a static pod manifest stays 600 root:root).
+func writeKeepingOwner(name string, data []byte) error {
+	target, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	if err := file.WriteAtomic(target, data, st.Mode().Perm()); err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		_ = os.Chown(target, int(sys.Uid), int(sys.Gid))
+	}
+	return os.Chmod(target, st.Mode().Perm())
 }

@@ -8,6 +8,7 @@ package testcluster
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,4 +114,59 @@ func (c *Cluster) Kubeconfig(dir, user string, groups ...string) (string, error)
 	}
 	path := filepath.Join(dir, user+".kubeconfig")
 	return path, os.WriteFile(path, data, 0o600)
+}
+
+// CommandLines are the command lines the control plane's kube-apiserver and
+// etcd run with, read from /proc as ps shows them (the binary first): the
+// recorded flags a test can hold a node's files to.
+func (c *Cluster) CommandLines() (apiserver, etcd []string, err error) {
+	u, err := url.Parse(c.Config.Host)
+	if err != nil {
+		return nil, nil, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, nil, err
+	}
+	var procs [][]string
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		procs = append(procs, strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"))
+	}
+	etcdURL := ""
+	for _, argv := range procs {
+		if filepath.Base(argv[0]) != "kube-apiserver" {
+			continue
+		}
+		for _, a := range argv {
+			if a == "--secure-port="+u.Port() || a == "--secure-port" {
+				apiserver = argv
+			}
+		}
+		if apiserver != nil {
+			for _, a := range argv {
+				if v, ok := strings.CutPrefix(a, "--etcd-servers="); ok {
+					etcdURL = v
+				}
+			}
+			break
+		}
+	}
+	if apiserver == nil || etcdURL == "" {
+		return nil, nil, fmt.Errorf("no kube-apiserver with --secure-port=%s in /proc", u.Port())
+	}
+	for _, argv := range procs {
+		if filepath.Base(argv[0]) != "etcd" {
+			continue
+		}
+		for _, a := range argv {
+			if strings.Contains(a, etcdURL) {
+				return apiserver, argv, nil
+			}
+		}
+	}
+	return nil, nil, fmt.Errorf("no etcd serving %s in /proc", etcdURL)
 }

@@ -70,6 +70,8 @@ func (b *Benchmark) EvaluateNode(n *Node) []Result {
 		r := b.newResult(c)
 		controlPlane := strings.HasPrefix(c.ID, "1.") || strings.HasPrefix(c.ID, "2.") || strings.HasPrefix(c.ID, "3.")
 		switch {
+		case controlPlane && !n.ControlPlane && n.live:
+			r.Status, r.Reason = NotApplicable, "not a control-plane node (no kube-apiserver, controller-manager, scheduler or etcd mirror pod in kube-system)"
 		case controlPlane && !n.ControlPlane:
 			r.Status, r.Reason = NotApplicable, "not a control-plane node (no kube-apiserver, controller-manager, scheduler or etcd static pod manifest)"
 		case c.File != nil:

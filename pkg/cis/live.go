@@ -172,6 +172,11 @@ func ReadLive(ctx context.Context, b *Benchmark, cfg *rest.Config, opts LiveOpti
 	}
 	l.ProxyAbsent = absent && perm == "" && !podsForbidden
 	for _, n := range byNode {
+		if podsForbidden {
+			// Whether it runs the control plane is unknown: its
+			// controls are not evaluated, not "not applicable".
+			n.ControlPlane, n.Role = true, "unknown"
+		}
 		if proxyIn != nil {
 			c := *proxyIn
 			c.node = n.Name

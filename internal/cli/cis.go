@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -17,12 +18,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/pod-security-admission/api"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/cis"
 	"github.com/rampart-k8s/rampart/pkg/config"
-	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/file"
 	"github.com/rampart-k8s/rampart/pkg/report"
 	"github.com/rampart-k8s/rampart/pkg/scan"
@@ -145,6 +146,20 @@ func runCIS(s *streams, o *cisOptions, paths []string) error {
 			return usageError("%v", err)
 		}
 		rules.Exceptions = plan.Config.SuppressionExceptions()
+		for _, e := range rules.Exceptions {
+			if !strings.HasPrefix(e.Check, "cis-") {
+				continue
+			}
+			found := false
+			for _, c := range b.Controls {
+				if ok, _ := path.Match(e.Check, cis.CheckID(c.ID)); ok {
+					found = true
+				}
+			}
+			if !found {
+				return usageError("%s: exception %q matches no control of %s", e.Source, e.Check, b.ID)
+			}
+		}
 	}
 	if o.baseline != "" {
 		if rules.Baseline, err = suppress.LoadBaseline(o.baseline); err != nil {
@@ -197,6 +212,10 @@ func evaluateCIS(ctx context.Context, s *streams, b *cis.Benchmark, o *cisOption
 		if err != nil {
 			return nil, usageError("%v", err)
 		}
+		reports := map[string]*cis.NodeReport{}
+		for i := range live.NodeReports {
+			reports[live.NodeReports[i].Node] = &live.NodeReports[i]
+		}
 		var sets [][]cis.Result
 		for _, n := range live.Nodes {
 			rep.Nodes = append(rep.Nodes, n.Name)
@@ -208,7 +227,7 @@ func evaluateCIS(ctx context.Context, s *streams, b *cis.Benchmark, o *cisOption
 					}
 				}
 			}
-			sets = append(sets, rs)
+			sets = append(sets, b.MergeNodeReport(rs, reports[n.Name], liveNodeReportsErr(live)))
 		}
 		results := cis.Combine(b, sets...)
 		if len(live.Nodes) == 0 {
@@ -218,12 +237,11 @@ func evaluateCIS(ctx context.Context, s *streams, b *cis.Benchmark, o *cisOption
 				}
 			}
 		}
-		results = b.MergeNodeReports(results, live.NodeReports, liveNodeReportsErr(live))
-		pres, unreadable, err := policyScan(ctx, s, nil, true, o.cl)
+		pin, err := policyScan(ctx, s, b, nil, true, o.cl)
 		if err != nil {
 			return nil, err
 		}
-		results = append(results, b.EvaluatePolicies(pres, unreadable)...)
+		results = append(results, b.EvaluatePolicies(pin)...)
 		rep.Results = results
 		rep.Forbidden = live.Forbidden
 		return rep, nil
@@ -240,18 +258,17 @@ func evaluateCIS(ctx context.Context, s *streams, b *cis.Benchmark, o *cisOption
 		rep.Errors = append(rep.Errors, e.Error())
 	}
 	results := b.EvaluateNode(n)
-	var pres *engine.Result
-	var unreadable []string
+	var pin *cis.PolicyInput
 	if len(paths) > 0 {
 		var err error
-		if pres, unreadable, err = policyScan(ctx, s, paths, false, o.cl); err != nil {
+		if pin, err = policyScan(ctx, s, b, paths, false, o.cl); err != nil {
 			return nil, err
 		}
-		for _, e := range pres.Errors {
+		for _, e := range pin.Result.Errors {
 			rep.Errors = append(rep.Errors, e.Error())
 		}
 	}
-	rep.Results = append(results, b.EvaluatePolicies(pres, unreadable)...)
+	rep.Results = append(results, b.EvaluatePolicies(pin)...)
 	return rep, nil
 }
 
@@ -281,16 +298,17 @@ func policyChecks(b *cis.Benchmark) []string {
 
 // policyScan runs the section-5 checks over manifests or the cluster; the
 // kinds it could not read (that section 5 needs) come back as permissions.
-func policyScan(ctx context.Context, s *streams, paths []string, cluster bool, cl source.ClusterOptions) (*engine.Result, []string, error) {
-	b, _ := cis.Load("")
+func policyScan(ctx context.Context, s *streams, b *cis.Benchmark, paths []string, cluster bool, cl source.ClusterOptions) (*cis.PolicyInput, error) {
 	cl.AllNamespaces = true
-	plan, err := scan.New(scan.Options{Paths: paths, Stdin: s.in, Cluster: cluster, ClusterOptions: cl, Disable: []string{"all"}, Enable: policyChecks(b), AllowEmpty: true, ConfigFile: os.DevNull})
+	plan, err := scan.New(scan.Options{Paths: paths, Stdin: s.in, Cluster: cluster, ClusterOptions: cl, Disable: []string{"all"}, Enable: policyChecks(b), AllowEmpty: true, ConfigFile: os.DevNull, KeepObjects: true,
+		// Section 5.2 asks to minimize what the restricted level forbids.
+		PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}})
 	if err != nil {
-		return nil, nil, usageError("%v", err)
+		return nil, usageError("%v", err)
 	}
 	res, err := plan.Run(ctx)
 	if err != nil {
-		return nil, nil, usageError("%v", err)
+		return nil, usageError("%v", err)
 	}
 	var unreadable []string
 	for _, ne := range res.NotEvaluated {
@@ -304,7 +322,10 @@ func policyScan(ctx context.Context, s *streams, paths []string, cluster bool, c
 		}
 		unreadable = append(unreadable, p)
 	}
-	return res, unreadable, nil
+	if cluster && len(res.Errors) > 0 {
+		unreadable = append(unreadable, "the cluster: "+res.Errors[0].Error())
+	}
+	return &cis.PolicyInput{Result: res, Unreadable: unreadable, Objects: plan.Objects}, nil
 }
 
 func writeCIS(s *streams, b *cis.Benchmark, o *cisOptions, rep *cis.Report, failOn *check.Severity) error {
@@ -370,10 +391,7 @@ func publishNode(ctx context.Context, b *cis.Benchmark, o *cisOptions, rep *cis.
 	if err != nil {
 		return err
 	}
-	name := "rampart-cis-" + strings.ToLower(lastNode.Name)
-	if len(name) > 253 {
-		name = name[:253]
-	}
+	name := cis.NodeResultsName(lastNode.Name)
 	cms := cs.CoreV1().ConfigMaps(o.live.NodeResultsNamespace)
 	cur, err := cms.Get(ctx, name, metav1.GetOptions{})
 	switch {
@@ -405,10 +423,15 @@ func newCISNodeJobCmd(s *streams) *cobra.Command {
 		Use:   "node-job",
 		Short: "Print the DaemonSet that runs node mode on every node and publishes the results",
 		Long: `Print a ServiceAccount, a Role that lets it write ConfigMaps in its
-namespace, and a DaemonSet (tolerating every taint) whose pod mounts the
-node's Kubernetes files read-only under /host, runs rampart cis --root /host
-every --interval, and publishes the node's results as a ConfigMap that
-rampart cis --cluster reads.`,
+namespace, and two DaemonSets (control-plane nodes, and the others;
+tolerating every taint) whose pods mount the node's Kubernetes files
+read-only under /host, run rampart cis --root /host every --interval, and
+publish the node's results as a ConfigMap that rampart cis --cluster reads.
+
+Every mounted path must exist on the node (a missing one keeps the pod from
+starting, as kubectl describe shows): nothing is ever created on a host.
+/var/lib/kubelet is not mounted (its pods' Secret volumes live there), only
+the kubelet's files named by --kubelet-file.`,
 		Example: `  rampart cis node-job --namespace rampart | kubectl apply -f -`,
 		RunE: func(*cobra.Command, []string) error {
 			if o.Image == "" {
@@ -421,6 +444,8 @@ rampart cis --cluster reads.`,
 	cmd.Flags().StringVar(&o.Image, "image", "", "rampart image (default: this version's)")
 	cmd.Flags().StringVar(&o.Benchmark, "benchmark", cis.DefaultBenchmark, "benchmark")
 	cmd.Flags().DurationVar(&o.Interval, "interval", 24*time.Hour, "time between runs on each node")
+	cmd.Flags().StringSliceVar(&o.KubeletFiles, "kubelet-file", nil, "the kubelet's files to mount (default: /var/lib/kubelet/config.yaml and kubeadm-flags.env; every node must have them)")
+	cmd.Flags().StringSliceVar(&o.ExtraPaths, "host-path", nil, "more host folders to mount read-only, e.g. /etc/sysconfig on RHEL (every node must have them)")
 	return cmd
 }
 

@@ -119,6 +119,11 @@ type Control struct {
 	// Field limits a policy control to findings on a field ending so.
 	Field  string `yaml:"field"`
 	Manual string `yaml:"manual"`
+	// WhoCan answers the control with the RBAC graph: the subjects other
+	// than Kubernetes' own that may make the request fail it.
+	WhoCan *WhoCan `yaml:"whoCan"`
+	// BindsGroup fails the control when a binding names the group.
+	BindsGroup string `yaml:"bindsGroup"`
 	// Breaking: the fix can cut clients off (bind addresses,
 	// authentication, admission plugins that need configuration); rampart
 	// fix makes it only with --breaking.
@@ -133,6 +138,14 @@ func (c *Control) Section() string {
 		return c.ID[:i]
 	}
 	return c.ID
+}
+
+// WhoCan is an RBAC request.
+type WhoCan struct {
+	Verb        string `yaml:"verb"`
+	APIGroup    string `yaml:"apiGroup"`
+	Resource    string `yaml:"resource"`
+	Subresource string `yaml:"subresource"`
 }
 
 // FileTest inspects a file's permissions or owner.
@@ -246,13 +259,14 @@ func Parse(data []byte) (*Benchmark, error) {
 			bad(c, "no section %s", c.Section())
 		}
 		kinds := 0
-		for _, set := range []bool{c.File != nil, c.Test != nil, len(c.Policy) > 0, c.Manual != "" && len(c.Policy) == 0} {
+		rbacQ := c.WhoCan != nil || c.BindsGroup != ""
+		for _, set := range []bool{c.File != nil, c.Test != nil, len(c.Policy) > 0, rbacQ, c.Manual != "" && len(c.Policy) == 0 && !rbacQ} {
 			if set {
 				kinds++
 			}
 		}
 		if kinds != 1 {
-			bad(c, "needs exactly one of file, test, policy, manual")
+			bad(c, "needs exactly one of file, test, policy, whoCan or bindsGroup, manual")
 		}
 		if f := c.File; f != nil {
 			if b.Files[f.Target] == nil {
@@ -309,6 +323,9 @@ func Parse(data []byte) (*Benchmark, error) {
 					}
 				}
 			}
+		}
+		if rbacQ && (c.Manual == "" || !strings.HasPrefix(c.ID, "5.")) {
+			bad(c, "an RBAC question is in section 5 and has manual guidance for its remediation")
 		}
 		if c.Manual == "" && c.Test == nil && c.File == nil && len(c.Policy) == 0 {
 			bad(c, "no way to evaluate")

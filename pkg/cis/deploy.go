@@ -21,32 +21,43 @@ type NodeJobOptions struct {
 	Benchmark string
 	// Interval between runs on each node.
 	Interval time.Duration
+	// KubeletFiles are the kubelet's files outside the mounted folders
+	// (default: kubeadm's configuration and flags file).
+	KubeletFiles []string
+	// ExtraPaths are more host folders to mount (/etc/sysconfig on RHEL).
+	ExtraPaths []string
 }
 
-// hostMounts are the node folders and files node mode reads, mounted
-// read-only under /host.
-var hostMounts = []struct {
+// hostMount is a host path the node job reads. Every one must exist (type
+// Directory or File): a mount that may be missing would have the container
+// runtime create it on the host, which a read-only job must never do.
+type hostMount struct {
 	path string
 	file bool
-}{
+}
+
+// nodeMounts are the folders and files node mode reads on every node:
+// kubeconfigs, PKI and static pod manifests, systemd's unit folders,
+// /etc/default (the kubelet's extra arguments), CNI configuration, and the
+// users and groups that name owners. Not /var/lib/kubelet: its pods'
+// Secret volumes live there.
+var nodeMounts = []hostMount{
 	{"/etc/kubernetes", false},
 	{"/etc/systemd/system", false},
-	{"/lib/systemd/system", false},
+	{"/run/systemd/system", false},
 	{"/usr/lib/systemd/system", false},
+	{"/lib/systemd/system", false},
 	{"/etc/default", false},
-	{"/etc/sysconfig", false},
-	{"/var/lib/kubelet", false},
-	{"/var/lib/etcd", false},
 	{"/etc/cni/net.d", false},
-	{"/var/lib/cni/networks", false},
 	{"/etc/passwd", true},
 	{"/etc/group", true},
 }
 
 // NodeJob is what runs node mode on every node: a ServiceAccount that may
-// write only its own ConfigMaps, and a DaemonSet (tolerating every taint,
-// so control-plane nodes are included) whose pod mounts the node's files
-// read-only and publishes the node's results every interval.
+// write only ConfigMaps in its namespace, and two DaemonSets whose pods
+// mount the node's files read-only and publish the node's results every
+// interval: one for control-plane nodes (which also mounts etcd's data
+// folder, to judge its mode and owner) and one for the others.
 func NodeJob(o NodeJobOptions) []runtime.Object {
 	if o.Namespace == "" {
 		o.Namespace = "rampart"
@@ -56,6 +67,9 @@ func NodeJob(o NodeJobOptions) []runtime.Object {
 	}
 	if o.Interval == 0 {
 		o.Interval = 24 * time.Hour
+	}
+	if len(o.KubeletFiles) == 0 {
+		o.KubeletFiles = []string{"/var/lib/kubelet/config.yaml", "/var/lib/kubelet/kubeadm-flags.env"}
 	}
 	name := "rampart-cis-node"
 	labels := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "rampart"}
@@ -68,43 +82,54 @@ func NodeJob(o NodeJobOptions) []runtime.Object {
 	rb := &rbacv1.RoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"}, ObjectMeta: meta(name),
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: o.Namespace}}}
+	mounts := append([]hostMount{}, nodeMounts...)
+	for _, f := range o.KubeletFiles {
+		mounts = append(mounts, hostMount{f, true})
+	}
+	for _, p := range o.ExtraPaths {
+		mounts = append(mounts, hostMount{p, false})
+	}
+	controlPlane := "node-role.kubernetes.io/control-plane"
+	cp := o.daemonSet(name+"-control-plane", name, labels, append(mounts, hostMount{"/var/lib/etcd", false}),
+		corev1.NodeSelectorRequirement{Key: controlPlane, Operator: corev1.NodeSelectorOpExists})
+	workers := o.daemonSet(name, name, labels, mounts,
+		corev1.NodeSelectorRequirement{Key: controlPlane, Operator: corev1.NodeSelectorOpDoesNotExist})
+	return []runtime.Object{sa, role, rb, cp, workers}
+}
+
+func (o NodeJobOptions) daemonSet(dsName, saName string, labels map[string]string, mounts []hostMount, where corev1.NodeSelectorRequirement) *appsv1.DaemonSet {
 	var vols []corev1.Volume
-	var mounts []corev1.VolumeMount
-	for i, m := range hostMounts {
+	var vms []corev1.VolumeMount
+	for i, m := range mounts {
 		t := corev1.HostPathDirectory
 		if m.file {
 			t = corev1.HostPathFile
 		}
 		vn := fmt.Sprintf("host-%d", i)
 		vols = append(vols, corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m.path, Type: ptr.To(t)}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: vn, MountPath: "/host" + m.path, ReadOnly: true})
-	}
-	// A missing folder must not keep the pod from starting: only the
-	// files every node has are required.
-	for i := range vols {
-		if vols[i].HostPath.Type != nil && *vols[i].HostPath.Type == corev1.HostPathDirectory && !strings.HasPrefix(vols[i].HostPath.Path, "/etc/kubernetes") {
-			vols[i].HostPath.Type = ptr.To(corev1.HostPathUnset)
-		}
+		vms = append(vms, corev1.VolumeMount{Name: vn, MountPath: "/host" + m.path, ReadOnly: true})
 	}
 	vols = append(vols, corev1.Volume{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
 		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](3600)}},
 		{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
 		{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
 	}}}})
-	mounts = append(mounts, corev1.VolumeMount{Name: "token", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true})
-	ds := &appsv1.DaemonSet{
+	vms = append(vms, corev1.VolumeMount{Name: "token", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true})
+	podLabels := map[string]string{"app.kubernetes.io/name": dsName, "app.kubernetes.io/part-of": "rampart"}
+	return &appsv1.DaemonSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
-		ObjectMeta: meta(name),
+		ObjectMeta: metav1.ObjectMeta{Name: dsName, Namespace: o.Namespace, Labels: labels},
 		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": name}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": dsName}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
-					ServiceAccountName:           name,
+					ServiceAccountName:           saName,
 					AutomountServiceAccountToken: ptr.To(false),
 					Tolerations:                  []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-					PriorityClassName:            "",
-					SecurityContext:              &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+					Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+						NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{where}}}}}},
+					SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
 						Name:  "cis",
 						Image: o.Image,
@@ -124,14 +149,13 @@ func NodeJob(o NodeJobOptions) []runtime.Object {
 							Requests: corev1.ResourceList{corev1.ResourceCPU: mustQty("10m"), corev1.ResourceMemory: mustQty("32Mi")},
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: mustQty("128Mi")},
 						},
-						VolumeMounts: mounts,
+						VolumeMounts: vms,
 					}},
 					Volumes: vols,
 				},
 			},
 		},
 	}
-	return []runtime.Object{sa, role, rb, ds}
 }
 
 // LiveRBAC is the least privilege live mode needs: list what section 5

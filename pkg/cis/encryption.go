@@ -22,6 +22,7 @@ func (b *Benchmark) evalEncryption(it *Item, in *instance) (ev Evidence, ok, eva
 		return ev, false, true
 	}
 	if in.readFile == nil {
+		ev.Found = "the encryption configuration " + p + ", a file on the node"
 		return ev, false, false
 	}
 	ev.Source = p

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/rampart-k8s/rampart/pkg/finding"
 )
 
@@ -58,6 +60,10 @@ type Evidence struct {
 	OK      bool `json:"ok"`
 	// valueField is the path of the value's own item (--flag value).
 	valueField string
+	// flagValue is the whole value of a map flag whose key Found is.
+	flagValue string
+	// noFix: the value is not the flag's to change (another file decides).
+	noFix bool
 }
 
 // EvaluateNode answers sections 1 to 4 for one node.
@@ -119,6 +125,13 @@ func (b *Benchmark) evalFile(c *Control, n *Node, r *Result) {
 		r.Evidence = append(r.Evidence, Evidence{Node: n.Name, Source: n.filesMissing[c.File.Target], Key: fileKey(c.File), Found: "missing", Expected: fileExpected(c.File)})
 		return
 	}
+	for _, f := range files {
+		if f.Err != nil {
+			r.Status, r.Reason = NotEvaluated, "unreadable: "+f.Err.Error()
+			r.Evidence = nil
+			return
+		}
+	}
 	r.Status = Pass
 	for _, f := range files {
 		ev := Evidence{Node: n.Name, Source: f.Path, Location: &finding.Location{File: n.real(f.Path)}, Key: fileKey(c.File), Expected: fileExpected(c.File)}
@@ -161,18 +174,22 @@ func (b *Benchmark) evalTest(c *Control, n *Node, r *Result) {
 		r.Status = NotEvaluated
 		if in != nil {
 			r.Reason = in.missing
-			r.NodeOnly = n.live && in.missing == nodeOnlyKubelet
+			r.NodeOnly = n.live && strings.HasPrefix(in.missing, nodeOnlyKubelet)
 		} else {
 			r.Reason = "no " + c.Test.Component + " found"
 		}
 		return
 	}
 	okCount := 0
-	needNode := false
+	var unreadable []string
 	for _, it := range c.Test.Items {
 		ev, ok, evaluable := b.evalItem(it, in)
 		if !evaluable {
-			needNode = true
+			why := ev.Found
+			if why == "" {
+				why = "the kubelet's command line"
+			}
+			unreadable = append(unreadable, why)
 		}
 		ev.Node = n.Name
 		if ok {
@@ -180,14 +197,18 @@ func (b *Benchmark) evalTest(c *Control, n *Node, r *Result) {
 		}
 		r.Evidence = append(r.Evidence, ev)
 	}
-	if needNode && in.configMissing != "" && !n.live {
+	switch {
+	case len(unreadable) == 0:
+	case in.configMissing != "":
 		r.Status, r.Reason, r.Evidence = NotEvaluated, in.configMissing, nil
 		return
-	}
-	if needNode {
-		r.Status, r.NodeOnly = NotEvaluated, true
-		r.Reason = "this is on the node only (the kubelet's command line or a file the flag names): read it with rampart cis --root or the node job"
-		r.Evidence = nil
+	case !n.live:
+		r.Status, r.Reason, r.Evidence = NotEvaluated, "unreadable: "+unreadable[0], nil
+		return
+	default:
+		// What only the node has: its results (the node job) answer.
+		r.Status, r.NodeOnly, r.Evidence = NotEvaluated, true, nil
+		r.Reason = "on the node only (" + unreadable[0] + "): rampart cis --root, or the node job, reads it"
 		return
 	}
 	pass := okCount == len(c.Test.Items)
@@ -199,6 +220,28 @@ func (b *Benchmark) evalTest(c *Control, n *Node, r *Result) {
 	} else {
 		r.Status = Fail
 	}
+}
+
+// authorizers reads an AuthorizationConfiguration file's authorizer types
+// ("Node,RBAC").
+func authorizers(in *instance, p string) (string, error) {
+	data, err := in.readFile(p)
+	if err != nil {
+		return "", fmt.Errorf("--authorization-config %s: %v", p, err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
+		return "", fmt.Errorf("--authorization-config %s: not YAML", p)
+	}
+	list := child(doc.Content[0], "authorizers")
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return "", fmt.Errorf("--authorization-config %s: no authorizers", p)
+	}
+	var types []string
+	for _, a := range list.Content {
+		types = append(types, scalar(child(a, "type")))
+	}
+	return strings.Join(types, ","), nil
 }
 
 // nodeOnlyKubelet is the reason live mode gives for a kubelet it cannot
@@ -218,6 +261,11 @@ type resolved struct {
 	fromCfg bool
 	// valueField: the value is the next command item, at this path.
 	valueField string
+	// flagValue is the whole value of a map flag (its last occurrence).
+	flagValue string
+	// elsewhere: the value is in a file this mode cannot read (why).
+	elsewhere string
+	noFix     bool
 }
 
 // resolve reads an item's value: the flag (last wins; lists and maps
@@ -227,6 +275,7 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 	var r resolved
 	if in.cl != nil {
 		if v, arg := in.cl.Lookup(it.Flag, in.comp); arg != nil {
+			r.flagValue = arg.Value
 			if it.Key != "" {
 				m := parseMap(v)
 				if kv, ok := m[it.Key]; ok {
@@ -234,6 +283,13 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 				}
 			} else {
 				r.value, r.set, r.known = v, true, true
+			}
+			if !r.set && it.Key != "" {
+				// The flag is given without this key: a fix edits it.
+				r.field = in.itemPath2(arg.Item)
+				if !arg.Inline && in.itemPath != nil {
+					r.valueField = in.itemPath(arg.Item + 1)
+				}
 			}
 			if r.set {
 				r.arg = arg
@@ -248,6 +304,26 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 				r.loc = in.location(arg.Item)
 				return r
 			}
+		}
+	}
+	if it.Flag == "--authorization-mode" && in.comp.Binary == "kube-apiserver" {
+		if p, arg := in.cl.Lookup("--authorization-config", in.comp); arg != nil && p != "" {
+			// The structured configuration replaces the flag: its
+			// authorizers' types are the modes.
+			r.source, r.noFix = p, true
+			r.field = in.itemPath2(arg.Item)
+			r.loc = in.location(arg.Item)
+			if in.readFile == nil {
+				r.elsewhere = "the authorizers are in " + p + ", a file on the node"
+				return r
+			}
+			modes, err := authorizers(in, p)
+			if err != nil {
+				r.elsewhere = err.Error()
+				return r
+			}
+			r.value, r.set, r.known = modes, true, true
+			return r
 		}
 	}
 	if it.Env != "" {
@@ -335,10 +411,14 @@ func (b *Benchmark) evalItem(it *Item, in *instance) (ev Evidence, ok, evaluable
 	if !v.set && it.Config != "" && in.configMissing != "" {
 		return ev, false, false
 	}
+	if v.elsewhere != "" {
+		ev.Found = v.elsewhere
+		return ev, false, false
+	}
 	if v.fromCfg || (v.arg == nil && it.Config != "" && in.config != nil) {
 		ev.Key = it.Config
 	}
-	ev.Source, ev.Location, ev.Field, ev.Default, ev.valueField = v.source, v.loc, v.field, v.def, v.valueField
+	ev.Source, ev.Location, ev.Field, ev.Default, ev.valueField, ev.flagValue, ev.noFix = v.source, v.loc, v.field, v.def, v.valueField, v.flagValue, v.noFix
 	if in.object != nil && !v.fromCfg {
 		o := *in.object
 		ev.Object = &o
@@ -444,8 +524,9 @@ func compare(it *Item, found string) bool {
 // case, numbers as numbers, durations as durations ("0" is "0s").
 func equalValue(a, b string) bool {
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
-	if strings.EqualFold(a, b) && (strings.EqualFold(a, "true") || strings.EqualFold(a, "false")) {
-		return true
+	if strings.EqualFold(b, "true") || strings.EqualFold(b, "false") {
+		ab, ok := parseBool(a)
+		return ok && ab == strings.EqualFold(b, "true")
 	}
 	if a == b {
 		return true
@@ -458,6 +539,21 @@ func equalValue(a, b string) bool {
 	da, ok1 := duration(a)
 	db, ok2 := duration(b)
 	return ok1 && ok2 && da == db
+}
+
+// parseBool reads a boolean as the flag library (1, t, TRUE, 0, f, ...)
+// and YAML 1.1 (yes, no, on, off) read them.
+func parseBool(s string) (bool, bool) {
+	if v, err := strconv.ParseBool(s); err == nil {
+		return v, true
+	}
+	switch strings.ToLower(s) {
+	case "yes", "on", "y":
+		return true, true
+	case "no", "off", "n":
+		return false, true
+	}
+	return false, false
 }
 
 func duration(s string) (time.Duration, bool) {

@@ -35,7 +35,21 @@ func (b *Benchmark) findings(c *Control, r *Result) {
 		r.Findings = append(r.Findings, f)
 		return
 	}
-	for _, ev := range r.Evidence {
+	evidence := r.Evidence
+	if c.Test != nil && c.Test.Any && len(evidence) == len(c.Test.Items) {
+		// Any one item would pass the control: one finding, on the item
+		// that asks for a value (not the "not set" alternative).
+		pick := -1
+		for i, it := range c.Test.Items {
+			if !evidence[i].OK && (pick < 0 || c.Test.Items[pick].Op == "unset" && it.Op != "unset") {
+				pick = i
+			}
+		}
+		if pick >= 0 {
+			evidence = evidence[pick : pick+1]
+		}
+	}
+	for _, ev := range evidence {
 		if ev.OK {
 			continue
 		}
@@ -56,7 +70,10 @@ func (b *Benchmark) findings(c *Control, r *Result) {
 		if where == "" {
 			where = ev.Node
 		}
-		f.Message = fmt.Sprintf("%s: %s is %s, want %s", where, ev.Key, ev.Found, ev.Expected)
+		f.Message = fmt.Sprintf("%s is %s, want %s", ev.Key, ev.Found, ev.Expected)
+		if f.Location == nil || f.Location.File == "" {
+			f.Message = where + ": " + f.Message
+		}
 		f.Remediation = b.remediation(c, ev)
 		if fx := b.fixFor(c, ev, r); fx != nil {
 			f.Fixes = []finding.Fix{*fx}
@@ -114,7 +131,7 @@ func (b *Benchmark) remediation(c *Control, ev Evidence) string {
 // the kubelet's (or kube-proxy's) configuration file. Edits are on the
 // object's field paths; `rampart fix --benchmark` makes them.
 func (b *Benchmark) fixFor(c *Control, ev Evidence, r *Result) *finding.Fix {
-	if c.Test == nil {
+	if c.Test == nil || ev.noFix {
 		return nil
 	}
 	var it *Item
@@ -145,12 +162,8 @@ func (b *Benchmark) fixFor(c *Control, ev Evidence, r *Result) *finding.Fix {
 	}
 	flag := it.Flag
 	if it.Key != "" {
-		// A map flag: rewrite the whole value with the key changed.
-		cur := strings.TrimSuffix(ev.Found, " (default)")
-		if cur == "not set" {
-			cur = ""
-		}
-		m := parseMap(cur)
+		// A map flag: rewrite its whole value with the key changed.
+		m := parseMap(ev.flagValue)
 		if it.Op == "unset" {
 			delete(m, it.Key)
 		} else {

@@ -44,8 +44,8 @@ func (b *Benchmark) FixText(name, text string, breaking bool) (*FixResult, error
 		res.Kind = kind
 		made := false
 		for _, c := range b.Controls {
-			if c.Test == nil || c.Test.Component != in.comp.Name {
-				continue
+			if c.Test == nil || c.Test.Component != in.comp.Name || !c.Automated {
+				continue // manual controls need a person's judgement
 			}
 			r := b.newResult(c)
 			n := &Node{Name: "file", instances: map[string]*instance{in.comp.Name: in}, ControlPlane: true}

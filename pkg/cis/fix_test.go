@@ -76,6 +76,12 @@ func TestFixMakesControlsPass(t *testing.T) {
 			if len(res.Applied) == 0 || !strings.HasPrefix(res.Applied[0], tt.id+":") {
 				t.Fatalf("applied %v, want a fix of %s (skipped %v)", res.Applied, tt.id, res.Skipped)
 			}
+			if tt.id == "1.3.6" && !strings.Contains(res.Text, "--feature-gates=A=true,RotateKubeletServerCertificate=true") {
+				t.Errorf("the other feature gates were not kept:\n%s", res.Text)
+			}
+			if !strings.HasSuffix(res.Text, "\n") {
+				t.Errorf("the last newline was lost")
+			}
 			if !strings.HasPrefix(res.Text, "# kept: a comment\n") {
 				t.Errorf("comment lost:\n%s", res.Text)
 			}

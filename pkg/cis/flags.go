@@ -56,9 +56,10 @@ func ParseCommandLine(argv []string, comp *Component) *CommandLine {
 		}
 		arg := Arg{Item: i, Inline: true}
 		if n, v, ok := strings.Cut(name, "="); ok {
-			arg.Name, arg.Value = n, v
+			arg.Name, arg.Value = normalize(n), v
 		} else {
-			arg.Name = name
+			arg.Name = normalize(name)
+			name = arg.Name
 			isBool := comp != nil && comp.isBool(name)
 			if isBool {
 				arg.Value = "true"
@@ -74,6 +75,10 @@ func ParseCommandLine(argv []string, comp *Component) *CommandLine {
 	}
 	return cl
 }
+
+// normalize spells a flag name as Kubernetes components do before looking
+// it up: underscores are dashes (--token_auth_file is --token-auth-file).
+func normalize(name string) string { return "--" + strings.ReplaceAll(name[2:], "_", "-") }
 
 func isNumber(s string) bool {
 	for _, r := range s {

@@ -33,6 +33,7 @@ func TestParseCommandLine(t *testing.T) {
 		{"etcd single dash", etcd, "etcd -client-cert-auth -data-dir /var/lib/etcd", "--data-dir", "/var/lib/etcd", true},
 		{"etcd single dash bool", etcd, "etcd -client-cert-auth", "--client-cert-auth", "true", true},
 		{"single dash is not a flag elsewhere", apiserver, "kube-apiserver -profiling", "--profiling", "", false},
+		{"underscores are dashes", apiserver, "kube-apiserver --token_auth_file=/x", "--token-auth-file", "/x", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,7 +52,11 @@ func TestCompare(t *testing.T) {
 		want             bool
 	}{
 		{"eq", "false", "False", true},
-		{"eq", "false", "0", false},
+		{"eq", "false", "0", true},
+		{"eq", "false", "no", true},
+		{"eq", "true", "T", true},
+		{"noteq", "false", "0", false},
+		{"eq", "true", "yes please", false},
 		{"eq", "0", "0s", true},
 		{"eq", "127.0.0.1", "127.0.0.1", true},
 		{"noteq", "0", "4h0m0s", true},
@@ -167,7 +172,7 @@ func FuzzNodeFiles(f *testing.F) {
 		write("/var/lib/kubelet/config.yaml", config)
 		n := ReadNode(b, NodeOptions{Root: dir, NodeName: "n"})
 		rs := b.EvaluateNode(n)
-		if len(rs)+len(b.EvaluatePolicies(nil, nil)) != len(b.Controls) {
+		if len(rs)+len(b.EvaluatePolicies(nil)) != len(b.Controls) {
 			t.Fatalf("%d results for %d controls", len(rs), len(b.Controls))
 		}
 	})

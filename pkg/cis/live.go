@@ -50,6 +50,15 @@ const NodeResultsLabel = "rampart.dev/cis-node"
 // NodeResultsKey is the ConfigMap key holding a node's results.
 const NodeResultsKey = "results.json"
 
+// NodeResultsName is the ConfigMap holding a node's results.
+func NodeResultsName(node string) string {
+	name := "rampart-cis-" + strings.ToLower(node)
+	if len(name) > 253 {
+		name = name[:253]
+	}
+	return name
+}
+
 // NodeReport is what the node job publishes for one node.
 type NodeReport struct {
 	Benchmark string    `json:"benchmark"`
@@ -228,6 +237,11 @@ func ReadLive(ctx context.Context, b *Benchmark, cfg *rest.Config, opts LiveOpti
 			if err := json.Unmarshal([]byte(cm.Data[NodeResultsKey]), &rep); err != nil || rep.Benchmark != b.ID {
 				continue
 			}
+			// A report counts for the node its ConfigMap is named after,
+			// and only for a node of the cluster.
+			if cm.Name != NodeResultsName(rep.Node) || byNode[rep.Node] == nil {
+				continue
+			}
 			l.NodeReports = append(l.NodeReports, rep)
 		}
 		sort.Slice(l.NodeReports, func(i, j int) bool { return l.NodeReports[i].Node < l.NodeReports[j].Node })
@@ -318,7 +332,9 @@ func kubeletClient(cfg *rest.Config, opts LiveOptions) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Transport: rt, Timeout: opts.Timeout}, nil
+	// Never follow a redirect: the credentials would go wherever a node's
+	// kubelet (or whoever holds its address) points.
+	return &http.Client{Transport: rt, Timeout: opts.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, nil
 }
 
 // readConfigz reads a kubelet's effective configuration from its configz
@@ -344,7 +360,7 @@ func readConfigz(ctx context.Context, client *http.Client, nd *corev1.Node, opts
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := client.Do(req)
+	resp, err := client.Do(req) // redirects are not followed (kubeletClient)
 	if err != nil {
 		return nil, 0, fmt.Errorf("GET %s: %v", url, err)
 	}
@@ -413,17 +429,23 @@ func readProxy(ctx context.Context, cs kubernetes.Interface, c *Component) (in *
 			}
 			cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
 			if err != nil {
+				in.configMissing = "configmap kube-system/" + v.ConfigMap.Name + " (kube-proxy's --config): " + err.Error()
 				if apierrors.IsForbidden(err) {
+					in.configMissing = "forbidden: needs get configmaps/" + v.ConfigMap.Name + " in kube-system"
 					return in, false, "get configmaps/" + v.ConfigMap.Name + " in kube-system"
 				}
-				continue
+				return in, false, ""
 			}
-			text := cm.Data[path.Base(conf)]
+			text, ok := cm.Data[path.Base(conf)]
 			var doc yaml.Node
-			if yaml.Unmarshal([]byte(text), &doc) == nil && len(doc.Content) > 0 {
-				in.config, in.configFile = doc.Content[0], "configmap kube-system/"+cm.Name
+			if !ok || yaml.Unmarshal([]byte(text), &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+				in.configMissing = "configmap kube-system/" + cm.Name + " has no readable " + path.Base(conf)
+				return in, false, ""
 			}
+			in.config, in.configFile = doc.Content[0], "configmap kube-system/"+cm.Name
+			return in, false, ""
 		}
+		in.configMissing = "kube-proxy's --config " + conf + " comes from no ConfigMap of its DaemonSet"
 		return in, false, ""
 	}
 	return nil, true, ""

@@ -48,6 +48,8 @@ type fileInfo struct {
 	UID, GID uint32
 	User     string
 	Group    string
+	// Err is why a file that may exist could not be read (not "missing").
+	Err error
 }
 
 // instance is one running (or configured) component: its command line,
@@ -305,6 +307,9 @@ func fillFromManifest(in *instance, c *Component, shown, real string, data []byt
 	containers := child(child(root, "spec"), "containers")
 	if containers == nil || containers.Kind != yaml.SequenceNode {
 		return fmt.Errorf("%s:%d: no spec.containers", shown, root.Line)
+	}
+	if len(containers.Content) == 0 {
+		return fmt.Errorf("%s:%d: no containers", shown, containers.Line)
 	}
 	idx := -1
 	for i, ct := range containers.Content {
@@ -576,6 +581,10 @@ func (n *Node) resolve(spec *FileSpec) (files []fileInfo, missing string) {
 	}
 	for _, p := range paths {
 		fi := n.stat(p)
+		if fi.Err != nil {
+			files = append(files, fi)
+			continue
+		}
 		if !fi.Exists {
 			continue
 		}
@@ -604,7 +613,12 @@ func (n *Node) walk(dir string, spec *FileSpec) []fileInfo {
 	var out []fileInfo
 	root := n.inRoot(dir)
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
+		if err != nil {
+			rel, _ := filepath.Rel(root, p)
+			out = append(out, fileInfo{Path: path.Join(dir, filepath.ToSlash(rel)), Err: err})
+			return nil
+		}
+		if p == root {
 			return nil
 		}
 		if len(out) >= 10000 {
@@ -633,6 +647,9 @@ func (n *Node) stat(p string) fileInfo {
 	fi := fileInfo{Path: p}
 	st, err := os.Stat(n.inRoot(p))
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			fi.Err = err
+		}
 		return fi
 	}
 	fi.Exists, fi.IsDir = true, st.IsDir()

@@ -44,7 +44,7 @@ func evalTree(t *testing.T, b *cis.Benchmark, n *cistest.Node) map[string]cis.Re
 		t.Errorf("read error: %v", e)
 	}
 	out := map[string]cis.Result{}
-	for _, r := range append(b.EvaluateNode(node), b.EvaluatePolicies(nil, nil)...) {
+	for _, r := range append(b.EvaluateNode(node), b.EvaluatePolicies(nil)...) {
 		out[r.ID] = r
 	}
 	return out
@@ -231,6 +231,22 @@ func TestOneMutationFailsOneControl(t *testing.T) {
 	}
 }
 
+// edit replaces text in a file of the tree.
+func edit(t *testing.T, dir, p, from, to string) {
+	t.Helper()
+	real := filepath.Join(dir, p)
+	data, err := os.ReadFile(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), from) {
+		t.Fatalf("%s has no %q", p, from)
+	}
+	if err := os.WriteFile(real, []byte(strings.Replace(string(data), from, to, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // EtcdUIDForTest owns a file with a user that is not root.
 const EtcdUIDForTest = cistest.EtcdUID
 
@@ -308,6 +324,23 @@ func TestNodeLayouts(t *testing.T) {
 		{"a boolean's stray value is named", func(dir string) {
 			write(dir, "etc/default/kubelet", "KUBELET_EXTRA_ARGS=\"--anonymous-auth false\"\n")
 		}, map[string]cis.Status{"4.2.1": cis.Fail}, map[string]string{"4.2.1": "a boolean flag takes --anonymous-auth=false"}},
+		{"structured authorization configuration", func(dir string) {
+			edit(t, dir, "etc/kubernetes/manifests/kube-apiserver.yaml", "--authorization-mode=Node,RBAC", "--authorization-config=/etc/kubernetes/authz.yaml")
+			write(dir, "etc/kubernetes/authz.yaml", "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: Node\n  name: node\n- type: RBAC\n  name: rbac\n")
+		}, map[string]cis.Status{"1.2.6": cis.Pass, "1.2.7": cis.Pass, "1.2.8": cis.Pass}, map[string]string{"1.2.7": "Node,RBAC"}},
+		{"structured authorization without Node", func(dir string) {
+			edit(t, dir, "etc/kubernetes/manifests/kube-apiserver.yaml", "--authorization-mode=Node,RBAC", "--authorization-config=/etc/kubernetes/authz.yaml")
+			write(dir, "etc/kubernetes/authz.yaml", "authorizers:\n- type: RBAC\n  name: rbac\n")
+		}, map[string]cis.Status{"1.2.6": cis.Pass, "1.2.7": cis.Fail, "1.2.8": cis.Pass}, nil},
+		{"an unreadable file is not missing", func(dir string) {
+			p := filepath.Join(dir, "var/lib/kubelet/config.yaml")
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("config.yaml", p); err != nil { // a loop
+				t.Fatal(err)
+			}
+		}, map[string]cis.Status{"4.1.9": cis.NotEvaluated, "4.1.10": cis.NotEvaluated, "4.2.1": cis.NotEvaluated}, nil},
 		{"symlinks stay under the root", func(dir string) {
 			if err := os.Remove(filepath.Join(dir, "etc/kubernetes/admin.conf")); err != nil {
 				t.Fatal(err)

@@ -9,7 +9,10 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/finding"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+	"github.com/rampart-k8s/rampart/pkg/rbac"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Report is one run of a benchmark: a result for every control.
@@ -40,11 +43,38 @@ type Summary struct {
 	Failed        bool `json:"failed"`
 }
 
-// EvaluatePolicies answers section 5 from a scan of the cluster or of
-// manifests (res nil: no such input). A control fails with the findings of
-// the checks that evidence it, passes when they judged objects and found
-// nothing, and is not evaluated when the scan could not read what they need.
-func (b *Benchmark) EvaluatePolicies(res *engine.Result, unreadable []string) []Result {
+// PolicyInput is what section 5 reads: a scan of the cluster or of
+// manifests with the controls' checks, what it could not read, and the
+// objects (for the RBAC graph).
+type PolicyInput struct {
+	Result     *engine.Result
+	Unreadable []string
+	Objects    []*manifest.Object
+}
+
+// EvaluatePolicies answers section 5 (in nil: no such input). A control
+// fails with the findings of the checks that evidence it (or the subjects
+// the RBAC graph finds), passes when they judged objects and found nothing,
+// and is not evaluated when the scan could not read what they need.
+func (b *Benchmark) EvaluatePolicies(in *PolicyInput) []Result {
+	var res *engine.Result
+	var unreadable []string
+	var graph *rbac.Graph
+	locate := map[finding.ObjectRef]*finding.Location{}
+	if in != nil {
+		res, unreadable = in.Result, in.Unreadable
+		var typed []runtime.Object
+		for _, o := range in.Objects {
+			if o.Typed != nil {
+				typed = append(typed, o.Typed)
+			}
+			if o.File != "" {
+				l := o.Locate("metadata.name")
+				locate[finding.ObjectRef{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}] = &l
+			}
+		}
+		graph = rbac.New(typed)
+	}
 	var out []Result
 	for _, c := range b.Controls {
 		if !strings.HasPrefix(c.ID, "5.") {
@@ -52,7 +82,9 @@ func (b *Benchmark) EvaluatePolicies(res *engine.Result, unreadable []string) []
 		}
 		r := b.newResult(c)
 		switch {
-		case len(c.Policy) == 0:
+		case (c.WhoCan != nil || c.BindsGroup != "") && graph != nil:
+			b.evalRBAC(c, &r, graph, locate, unreadable)
+		case len(c.Policy) == 0 && c.WhoCan == nil && c.BindsGroup == "":
 			r.Status, r.Reason = Warn, c.Manual
 			b.findings(c, &r)
 		case res == nil:
@@ -88,6 +120,8 @@ func (b *Benchmark) EvaluatePolicies(res *engine.Result, unreadable []string) []
 				r.Status = Fail
 			case len(unreadable) > 0:
 				r.Status, r.Reason = NotEvaluated, "the scan could not read: "+strings.Join(unreadable, "; ")
+			case judged == 0:
+				r.Status, r.Reason = NotEvaluated, "no object in the input is judged by "+strings.Join(c.Policy, ", ")
 			default:
 				r.Status = Pass
 				r.Reason = fmt.Sprintf("%d objects judged by %s: no finding", judged, strings.Join(c.Policy, ", "))
@@ -98,40 +132,69 @@ func (b *Benchmark) EvaluatePolicies(res *engine.Result, unreadable []string) []
 	return out
 }
 
-// MergeNodeReports gives live results the node job's answers for what
-// live mode cannot read (files, the kubelet's command line).
-func (b *Benchmark) MergeNodeReports(live []Result, reports []NodeReport, why string) []Result {
-	if len(reports) == 0 {
-		for i := range live {
-			if live[i].NodeOnly {
-				reason := "no node results: run `rampart cis node-job` (its pods publish each node's results)"
-				if why != "" {
-					reason = "node results unreadable: " + why
-				}
-				live[i].Reason = reason
-			}
-		}
-		return live
+// evalRBAC answers an RBAC question of section 5 with the graph.
+func (b *Benchmark) evalRBAC(c *Control, r *Result, g *rbac.Graph, locate map[finding.ObjectRef]*finding.Location, unreadable []string) {
+	add := func(ref finding.ObjectRef, subject, found string) {
+		key := finding.ObjectRef{Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
+		ev := Evidence{Object: &ref, Location: locate[key], Field: "subjects", Key: subject, Found: found, Expected: "only Kubernetes' own identities"}
+		r.Evidence = append(r.Evidence, ev)
+		r.Findings = append(r.Findings, finding.Finding{CheckID: CheckID(c.ID), Category: CategoryCIS, Severity: c.Severity, Title: c.Title,
+			Object: ref, Field: "subjects", Location: ev.Location, Message: found, Remediation: c.Manual})
 	}
-	var sets [][]Result
-	for _, rep := range reports {
-		var rs []Result
+	if c.BindsGroup != "" {
+		for _, ref := range g.BindingsNaming("group:" + c.BindsGroup) {
+			add(ref, "group:"+c.BindsGroup, fmt.Sprintf("%s binds the group %s, whose members bypass RBAC", ref, c.BindsGroup))
+		}
+	} else {
+		q := c.WhoCan
+		grants := g.WhoCan(rbac.Request{Verb: q.Verb, APIGroup: q.APIGroup, Resource: q.Resource, Subresource: q.Subresource})
+		rbac.SortBySubject(grants)
+		what := q.Verb + " " + q.Resource
+		if q.Subresource != "" {
+			what += "/" + q.Subresource
+		}
+		for _, gr := range grants {
+			name := rbac.RiskySubject(gr.Subject, gr.Binding.Namespace)
+			if name == "" {
+				continue
+			}
+			add(gr.Binding, name, fmt.Sprintf("%s may %s through %s (role %s)", name, what, gr.Binding, gr.Role.Name))
+		}
+	}
+	switch {
+	case len(r.Findings) > 0:
+		r.Status = Fail
+	case len(unreadable) > 0:
+		r.Status, r.Reason = NotEvaluated, "the scan could not read: "+strings.Join(unreadable, "; ")
+	case c.BindsGroup != "":
+		// Client certificates naming the group are not in the API.
+		r.Status, r.Reason = Warn, "no binding names "+c.BindsGroup+"; "+c.Manual
+		b.findings(c, r)
+	default:
+		r.Status, r.Reason = Pass, "only Kubernetes' own identities may "+c.WhoCan.Verb+" "+c.WhoCan.Resource
+	}
+}
+
+// MergeNodeReport gives one live node's results the node job's answers
+// for what live mode cannot read there (files, the kubelet's command line).
+// Without a report (rep nil), those stay not evaluated, with why.
+func (b *Benchmark) MergeNodeReport(live []Result, rep *NodeReport, why string) []Result {
+	byID := map[string]Result{}
+	if rep != nil {
 		for _, r := range rep.Results {
 			c := b.Control(r.ID)
 			if c == nil {
 				continue
 			}
+			r.Findings = nil
 			if r.Status == Fail || r.Status == Warn {
 				b.findings(c, &r)
 			}
-			rs = append(rs, r)
+			if r.Reason == "" {
+				r.Reason = fmt.Sprintf("read on node %s by the node job at %s", rep.Node, rep.Time.Format(time.RFC3339))
+			}
+			byID[r.ID] = r
 		}
-		sets = append(sets, rs)
-	}
-	fromNodes := Combine(b, sets...)
-	byID := map[string]Result{}
-	for _, r := range fromNodes {
-		byID[r.ID] = r
 	}
 	for i := range live {
 		if !live[i].NodeOnly {
@@ -139,6 +202,15 @@ func (b *Benchmark) MergeNodeReports(live []Result, reports []NodeReport, why st
 		}
 		if r, ok := byID[live[i].ID]; ok {
 			live[i] = r
+			continue
+		}
+		switch {
+		case why != "":
+			live[i].Reason = "node results unreadable: " + why
+		case rep == nil:
+			live[i].Reason = "no node results: run `rampart cis node-job` (its pods publish each node's results)"
+		default:
+			live[i].Reason = "the node's results do not have this control"
 		}
 	}
 	return live

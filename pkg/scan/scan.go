@@ -57,6 +57,9 @@ type Options struct {
 	Fixes bool
 	// AllowEmpty accepts input that holds no Kubernetes object.
 	AllowEmpty bool
+	// KeepObjects keeps the objects read in Plan.Objects (for analyses
+	// beside the checks: the CIS benchmark's RBAC questions).
+	KeepObjects bool
 }
 
 // Plan is a scan ready to run: the configuration read, the checks chosen,
@@ -69,6 +72,8 @@ type Plan struct {
 	ConfigPath string
 	Checks     []check.Check
 	Engine     engine.Options
+	// Objects are the objects Run read, with KeepObjects.
+	Objects []*manifest.Object
 }
 
 // New reads the configuration and the baseline and selects the checks. Its
@@ -149,6 +154,9 @@ func (p *Plan) Run(ctx context.Context) (*engine.Result, error) {
 		}
 		slog.Debug("cluster read", "server", read.Server, "namespace", ns, "objects", len(read.Objects), "not evaluated", len(read.NotEvaluated))
 		res = engine.ScanObjects(read.Objects, read.Errors, p.Checks, p.Engine)
+		if p.KeepObjects {
+			p.Objects = read.Objects
+		}
 		for _, n := range read.NotEvaluated {
 			res.NotEvaluated = append(res.NotEvaluated, engine.NotEvaluated(n))
 		}
@@ -163,6 +171,9 @@ func (p *Plan) Run(ctx context.Context) (*engine.Result, error) {
 			notices = append(notices, ctxNotices...)
 		}
 		res = engine.ScanObjects(objs, loaded.Errors, p.Checks, eopts)
+		if p.KeepObjects {
+			p.Objects = objs
+		}
 		res.Notices = notices
 		res.Summary.Files = loaded.Files
 		if p.Fixes {

@@ -670,6 +670,9 @@ func idName(m map[uint32]string, id uint32) string {
 	if s, ok := m[id]; ok {
 		return s
 	}
+	if id == 0 {
+		return "root" // id 0 is root whatever /etc/passwd says
+	}
 	return strconv.FormatUint(uint64(id), 10)
 }
 

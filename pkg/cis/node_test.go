@@ -384,3 +384,21 @@ func TestNodeLayouts(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkNode is node mode's whole work on a control-plane node: read
+// the files, evaluate sections 1 to 4.
+func BenchmarkNode(b *testing.B) {
+	bench, err := cis.Load("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	owner := cistest.Secure().Write(b, dir)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := cis.ReadNode(bench, cis.NodeOptions{Root: dir, NodeName: "cp-1", Owner: owner})
+		if len(bench.EvaluateNode(n)) != 97 {
+			b.Fatal("results")
+		}
+	}
+}

@@ -121,13 +121,9 @@ func runCIS(s *streams, o *cisOptions, paths []string) error {
 	if !contains(report.CISFormats, o.output) {
 		return usageError("--output: want one of %s", strings.Join(report.CISFormats, ", "))
 	}
-	var failOn *check.Severity
-	if o.failOn != "none" {
-		sev, err := check.ParseSeverity(o.failOn)
-		if err != nil {
-			return usageError("--fail-on: %v", err)
-		}
-		failOn = &sev
+	failOn, err := failOnSeverity(o.failOn)
+	if err != nil {
+		return err
 	}
 	if o.cluster && (len(paths) > 0 || o.publish) {
 		return usageError("--cluster reads the cluster: give no PATH and no --publish")

@@ -97,13 +97,9 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	var failOn *check.Severity
-	if o.failOn != "none" {
-		sev, err := check.ParseSeverity(o.failOn)
-		if err != nil {
-			return usageError("--fail-on: %v", err)
-		}
-		failOn = &sev
+	failOn, err := failOnSeverity(o.failOn)
+	if err != nil {
+		return err
 	}
 	minSev, err := check.ParseSeverity(o.minSeverity)
 	if err != nil {

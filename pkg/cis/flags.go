@@ -1,7 +1,6 @@
 package cis
 
 import (
-	"sort"
 	"strings"
 )
 
@@ -112,16 +111,7 @@ func (cl *CommandLine) Lookup(name string, comp *Component) (value string, arg *
 		}
 	}
 	if arg != nil && comp != nil && comp.isMap(name) {
-		m := parseMap(strings.Join(parts, ","))
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for i, k := range keys {
-			keys[i] = k + "=" + m[k]
-		}
-		return strings.Join(keys, ","), arg
+		return joinMap(parseMap(strings.Join(parts, ","))), arg
 	}
 	if arg != nil && comp != nil && comp.isList(name) {
 		return strings.Join(parts, ","), arg

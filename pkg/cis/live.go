@@ -280,17 +280,11 @@ func instanceFromPod(p *corev1.Pod, c *Component) *instance {
 			paths = append(paths, fmt.Sprintf("spec.containers[%d].args[%d]", i, j))
 		}
 		in.listPath = fmt.Sprintf("spec.containers[%d].command", i)
-		in.itemPath = func(k int) string {
-			if k >= 0 && k < len(paths) {
-				return paths[k]
-			}
-			return in.listPath
-		}
-		in.cl = ParseCommandLine(items, c)
-		in.env = map[string]string{}
+		env := map[string]string{}
 		for _, e := range ct.Env {
-			in.env[e.Name] = e.Value
+			env[e.Name] = e.Value
 		}
+		in.setCommand(c, items, paths, env)
 		return in
 	}
 	return nil

@@ -346,6 +346,19 @@ func fillFromManifest(in *instance, c *Component, shown, real string, data []byt
 	if in.listPath == "" {
 		in.listPath = fmt.Sprintf("spec.containers[%d].command", idx)
 	}
+	env := map[string]string{}
+	if list := child(ct, "env"); list != nil {
+		for _, e := range list.Content {
+			env[scalar(child(e, "name"))] = scalar(child(e, "value"))
+		}
+	}
+	in.setCommand(c, items, paths, env)
+	return nil
+}
+
+// setCommand gives an instance its command line (items, with the field
+// path of each) and environment.
+func (in *instance) setCommand(c *Component, items, paths []string, env map[string]string) {
 	in.itemPath = func(i int) string {
 		if i >= 0 && i < len(paths) {
 			return paths[i]
@@ -353,13 +366,7 @@ func fillFromManifest(in *instance, c *Component, shown, real string, data []byt
 		return in.listPath
 	}
 	in.cl = ParseCommandLine(items, c)
-	in.env = map[string]string{}
-	if env := child(ct, "env"); env != nil {
-		for _, e := range env.Content {
-			in.env[scalar(child(e, "name"))] = scalar(child(e, "value"))
-		}
-	}
-	return nil
+	in.env = env
 }
 
 // readKubelet reads the kubelet's command line (its systemd unit and

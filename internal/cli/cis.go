@@ -74,7 +74,7 @@ suppressions, baselines, SARIF and JUnit work as in scan; rampart fix
 configuration files.
 
 Exit codes: 0 no failure at or above --fail-on; 1 failures at or above it;
-2 usage errors, unreadable input, or controls not evaluated.`,
+2 usage errors, unreadable input, or (live mode) controls not evaluated.`,
 		Example: `  sudo rampart cis                       # this node
   rampart cis --root /host --node-name $NODE
   rampart cis --cluster -o sarif --output-file cis.sarif

@@ -326,7 +326,13 @@ func policyScan(ctx context.Context, s *streams, b *cis.Benchmark, paths []strin
 
 func writeCIS(s *streams, b *cis.Benchmark, o *cisOptions, rep *cis.Report, failOn *check.Severity) error {
 	if o.writeBaseline != "" {
-		if err := suppress.WriteBaseline(o.writeBaseline, rep.Findings()); err != nil {
+		known := rep.Findings()
+		for _, sf := range rep.Suppressed {
+			if sf.Baseline {
+				known = append(known, sf.Finding) // still known: kept in the new baseline
+			}
+		}
+		if err := suppress.WriteBaseline(o.writeBaseline, known); err != nil {
 			return usageError("--write-baseline: %v", err)
 		}
 	}
@@ -441,6 +447,7 @@ the kubelet's files named by --kubelet-file.`,
 	cmd.Flags().StringVar(&o.Benchmark, "benchmark", cis.DefaultBenchmark, "benchmark")
 	cmd.Flags().DurationVar(&o.Interval, "interval", 24*time.Hour, "time between runs on each node")
 	cmd.Flags().StringSliceVar(&o.KubeletFiles, "kubelet-file", nil, "the kubelet's files to mount (default: /var/lib/kubelet/config.yaml and kubeadm-flags.env; every node must have them)")
+	cmd.Flags().StringVar(&o.EtcdDataDir, "etcd-data-dir", "/var/lib/etcd", "etcd's data folder on control-plane nodes (\"\" with an external etcd)")
 	cmd.Flags().StringSliceVar(&o.ExtraPaths, "host-path", nil, "more host folders to mount read-only, e.g. /etc/sysconfig on RHEL (every node must have them)")
 	return cmd
 }

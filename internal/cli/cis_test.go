@@ -309,3 +309,58 @@ func replace(argv []string, prefix, to string) []string {
 	}
 	return out
 }
+
+func TestCISSectionFiveEdges(t *testing.T) {
+	root := cisTree(t, nil)
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No binding in the input: the RBAC questions are not answered.
+	write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: shop\n")
+	_, st := cisStatus(t, rampart(t, "", "cis", "--root", root, "-o", "json", "--fail-on", "none", dir).stdout)
+	for _, id := range []string{"5.1.7", "5.1.9", "5.1.11"} {
+		if st[id] != "not-evaluated" {
+			t.Errorf("%s without bindings: %s", id, st[id])
+		}
+	}
+	// Kubernetes' own cluster-admin binding names system:masters: not a
+	// finding of 5.1.7; another binding naming it is.
+	write("crb.yaml", `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: cluster-admin
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:masters"}
+`)
+	_, st = cisStatus(t, rampart(t, "", "cis", "--root", root, "-o", "json", "--fail-on", "none", dir).stdout)
+	if st["5.1.7"] != "warn" || st["5.1.9"] != "pass" {
+		t.Errorf("with the default binding: 5.1.7 %s, 5.1.9 %s", st["5.1.7"], st["5.1.9"])
+	}
+	write("crb2.yaml", `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: ops-masters
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:masters"}
+`)
+	_, st = cisStatus(t, rampart(t, "", "cis", "--root", root, "-o", "json", "--fail-on", "none", dir).stdout)
+	if st["5.1.7"] != "fail" {
+		t.Errorf("with another binding of system:masters: 5.1.7 %s", st["5.1.7"])
+	}
+	// A baseline written with a baseline keeps what the first one held.
+	bdir := t.TempDir()
+	b1, b2 := filepath.Join(bdir, "b1.json"), filepath.Join(bdir, "b2.json")
+	rampart(t, "", "cis", "--root", root, "--write-baseline", b1, "--fail-on", "none", dir)
+	rampart(t, "", "cis", "--root", root, "--baseline", b1, "--write-baseline", b2, "--fail-on", "none", dir)
+	d1, err1 := os.ReadFile(b1)
+	d2, err2 := os.ReadFile(b2)
+	if err1 != nil || err2 != nil || len(d1) < 20 || string(d1) != string(d2) {
+		t.Errorf("rewritten baseline differs:\n%s\n---\n%s", d1, d2)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/pod-security-admission/api"
@@ -215,7 +214,8 @@ func insideAny(target string, paths []string) bool {
 // fixBenchmark fixes node files for a CIS benchmark: each file given (a
 // folder: its .yaml, .yml, .conf and .manifest files) that is a
 // control-plane static pod manifest or a kubelet or kube-proxy
-// configuration. Files keep their mode and owner.
+// configuration. Files keep their mode and owner (file.WriteAtomic), and a
+// link is written through only to a target inside the paths given.
 func fixBenchmark(s *streams, o *fixOptions, args []string) error {
 	b, err := cis.Load(o.benchmark)
 	if err != nil {
@@ -278,7 +278,7 @@ func fixBenchmark(s *streams, o *fixOptions, args []string) error {
 			}
 			continue
 		}
-		if err := writeKeepingOwner(name, []byte(res.Text)); err != nil {
+		if err := writeFixed(name, []byte(res.Text), args); err != nil {
 			fmt.Fprintf(s.err, "not written %s: %v\n", name, err)
 			bad++
 		}
@@ -292,24 +292,4 @@ func fixBenchmark(s *streams, o *fixOptions, args []string) error {
 		return &exitError{code: ExitError}
 	}
 	return nil
-}
-
-// writeKeepingOwner replaces a file atomically with its mode and, where
-// permitted, its owner kept (a static pod manifest stays 600 root:root).
-func writeKeepingOwner(name string, data []byte) error {
-	target, err := filepath.EvalSymlinks(name)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(target)
-	if err != nil {
-		return err
-	}
-	if err := file.WriteAtomic(target, data, st.Mode().Perm()); err != nil {
-		return err
-	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		_ = os.Chown(target, int(sys.Uid), int(sys.Gid))
-	}
-	return os.Chmod(target, st.Mode().Perm())
 }

@@ -26,6 +26,9 @@ type NodeJobOptions struct {
 	KubeletFiles []string
 	// ExtraPaths are more host folders to mount (/etc/sysconfig on RHEL).
 	ExtraPaths []string
+	// EtcdDataDir is mounted on control-plane nodes ("": none, for an
+	// external etcd); NodeJob's default is /var/lib/etcd.
+	EtcdDataDir string
 }
 
 // hostMount is a host path the node job reads. Every one must exist (type
@@ -90,7 +93,11 @@ func NodeJob(o NodeJobOptions) []runtime.Object {
 		mounts = append(mounts, hostMount{p, false})
 	}
 	controlPlane := "node-role.kubernetes.io/control-plane"
-	cp := o.daemonSet(name+"-control-plane", name, labels, append(mounts, hostMount{"/var/lib/etcd", false}),
+	cpMounts := append([]hostMount{}, mounts...)
+	if o.EtcdDataDir != "" {
+		cpMounts = append(cpMounts, hostMount{o.EtcdDataDir, false})
+	}
+	cp := o.daemonSet(name+"-control-plane", name, labels, cpMounts,
 		corev1.NodeSelectorRequirement{Key: controlPlane, Operator: corev1.NodeSelectorOpExists})
 	workers := o.daemonSet(name, name, labels, mounts,
 		corev1.NodeSelectorRequirement{Key: controlPlane, Operator: corev1.NodeSelectorOpDoesNotExist})

@@ -38,6 +38,10 @@ type Result struct {
 	Evidence []Evidence `json:"evidence,omitempty"`
 	// NodeOnly: live mode cannot read this; a node's results can.
 	NodeOnly bool `json:"-"`
+	// Rest is the worst status of what gave no finding (a node not
+	// evaluated beside one that failed): what the result becomes when its
+	// findings are suppressed.
+	Rest Status `json:"-"`
 	// Findings are what the result reports (fail and warn), with fixes.
 	Findings []finding.Finding `json:"-"`
 }
@@ -587,6 +591,7 @@ func Combine(b *Benchmark, sets ...[]Result) []Result {
 			}
 			cur.Evidence = append(cur.Evidence, r.Evidence...)
 			cur.Findings = append(cur.Findings, r.Findings...)
+			cur.Rest = worse(worse(cur.Rest, restOf(*cur)), restOf(r))
 			if rank(r.Status) > rank(cur.Status) {
 				cur.Status, cur.Reason = r.Status, r.Reason
 			}
@@ -599,6 +604,21 @@ func Combine(b *Benchmark, sets ...[]Result) []Result {
 	}
 	SortResults(b, out)
 	return out
+}
+
+// restOf is a part's status besides its findings.
+func restOf(r Result) Status {
+	if r.Status == Fail || r.Status == Warn {
+		return r.Rest
+	}
+	return r.Status
+}
+
+func worse(a, b Status) Status {
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
 }
 
 func rank(s Status) int {

@@ -75,7 +75,7 @@ func (b *Benchmark) findings(c *Control, r *Result) {
 			f.Message = where + ": " + f.Message
 		}
 		f.Remediation = b.remediation(c, ev)
-		if fx := b.fixFor(c, ev, r); fx != nil {
+		if fx := b.fixFor(c, ev, r); fx != nil && c.Automated {
 			f.Fixes = []finding.Fix{*fx}
 		}
 		r.Findings = append(r.Findings, f)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-k8s/rampart/pkg/cis"
 	"github.com/rampart-k8s/rampart/pkg/cis/cistest"
+	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
 // TestFixMakesControlsPass breaks flags and kubelet keys, fixes the files
@@ -96,6 +97,67 @@ func TestFixMakesControlsPass(t *testing.T) {
 			for _, r := range b.EvaluateNode(node) {
 				if r.ID == tt.id && r.Status != cis.Pass {
 					t.Errorf("after the fix %s is %s: %+v\n%s", r.ID, r.Status, r.Evidence, res.Text)
+				}
+			}
+		})
+	}
+}
+
+// TestFixAddsArgsNotCommand: a static pod without command or args gets its
+// flags as args (a command would replace the image's entrypoint).
+func TestFixAddsArgsNotCommand(t *testing.T) {
+	b := load(t)
+	text := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-scheduler\n  namespace: kube-system\nspec:\n  containers:\n  - name: kube-scheduler\n    image: registry.k8s.io/kube-scheduler:v1.37.2\n"
+	res, err := b.FixText("kube-scheduler.yaml", text, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Text, "args:") || strings.Contains(res.Text, "command:") || !strings.Contains(res.Text, "--profiling=false") {
+		t.Errorf("fixed:\n%s", res.Text)
+	}
+}
+
+// TestSuppressionKeepsWhatWasNotEvaluated: a control failing on one node
+// and not evaluated on another does not pass when the failure is silenced.
+func TestSuppressionKeepsWhatWasNotEvaluated(t *testing.T) {
+	b := load(t)
+	dir := t.TempDir()
+	n := cistest.Secure()
+	n.Scheduler = replace(n.Scheduler, "--profiling", "--profiling=true")
+	n.KubeletConfig["podPidsLimit"] = "-1"
+	owner := n.Write(t, dir)
+	node := cis.ReadNode(b, cis.NodeOptions{Root: dir, NodeName: "cp-1", Owner: owner})
+	failing := b.EvaluateNode(node)
+	other := make([]cis.Result, len(failing))
+	for i, r := range failing {
+		other[i] = cis.Result{ID: r.ID, Title: r.Title, Section: r.Section, Status: cis.NotEvaluated, Reason: "node cp-2 unreadable"}
+	}
+	for _, tt := range []struct {
+		name string
+		sets [][]cis.Result
+		want cis.Status
+	}{
+		{"one node", [][]cis.Result{failing}, cis.Pass},
+		{"with a node not evaluated", [][]cis.Result{failing, other}, cis.NotEvaluated},
+		{"the other order", [][]cis.Result{other, failing}, cis.NotEvaluated},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := &cis.Report{Results: cis.Combine(b, tt.sets...)}
+			rules := &suppress.Rules{Exceptions: []suppress.Exception{{Check: "cis-1.4.1", Reason: "scraped by the platform team"}}}
+			rep.Finish(b, nil, rules, nil)
+			for _, r := range rep.Results {
+				if r.ID == "1.4.1" && r.Status != tt.want {
+					t.Errorf("1.4.1: %s (%s), want %s", r.Status, r.Reason, tt.want)
+				}
+				if r.ID == "4.2.13" {
+					if r.Status != cis.Warn || len(r.Findings) == 0 {
+						t.Errorf("4.2.13: %s with %d findings, want a warning", r.Status, len(r.Findings))
+					}
+					for _, f := range r.Findings {
+						if len(f.Fixes) > 0 {
+							t.Errorf("a manual control offers a fix: %+v", f.Fixes)
+						}
+					}
 				}
 			}
 		})

@@ -127,6 +127,9 @@ func ReadLive(ctx context.Context, b *Benchmark, cfg *rest.Config, opts LiveOpti
 	if pods != nil {
 		for i := range pods.Items {
 			p := &pods.Items[i]
+			if _, mirror := p.Annotations["kubernetes.io/config.mirror"]; !mirror {
+				continue // a static pod's mirror, not any pod that runs the binary
+			}
 			for _, name := range []string{"apiserver", "controller-manager", "scheduler", "etcd"} {
 				c := b.Components[name]
 				if c == nil {
@@ -373,8 +376,8 @@ func readConfigz(ctx context.Context, client *http.Client, nd *corev1.Node, opts
 		return nil, resp.StatusCode, fmt.Errorf("GET %s: not a configz answer", url)
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(wrapped.KubeletConfig, &doc); err != nil || len(doc.Content) == 0 {
-		return nil, resp.StatusCode, fmt.Errorf("GET %s: %v", url, err)
+	if err := yaml.Unmarshal(wrapped.KubeletConfig, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: the kubeletconfig is not a configuration", url)
 	}
 	return doc.Content[0], resp.StatusCode, nil
 }

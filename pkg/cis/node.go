@@ -202,7 +202,7 @@ func (n *Node) inRoot(p string) string {
 			continue
 		}
 		if hops++; hops > 40 {
-			return n.real(next) // a loop: stat fails on it
+			return "\x00too many levels of symbolic links" // every open and stat fails on it
 		}
 		target, err := os.Readlink(n.real(next))
 		if err != nil {
@@ -276,12 +276,12 @@ func (n *Node) readManifest(b *Benchmark, c *Component) *instance {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
+		in.exists = true // read or not, it is there: a control-plane node
 		if err != nil {
 			n.Errors = append(n.Errors, err)
 			in.missing = fmt.Sprintf("%s could not be read: %v", p, err)
 			return in
 		}
-		in.exists = true
 		if err := fillFromManifest(in, c, p, n.real(p), data); err != nil {
 			n.Errors = append(n.Errors, err)
 			in.missing = err.Error()
@@ -344,7 +344,9 @@ func fillFromManifest(in *instance, c *Component, shown, real string, data []byt
 		}
 	}
 	if in.listPath == "" {
-		in.listPath = fmt.Sprintf("spec.containers[%d].command", idx)
+		// Neither command nor args: flags go to args (a command would
+		// replace the image's entrypoint).
+		in.listPath = fmt.Sprintf("spec.containers[%d].args", idx)
 	}
 	env := map[string]string{}
 	if list := child(ct, "env"); list != nil {

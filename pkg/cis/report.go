@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/rbac"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -61,19 +62,32 @@ func (b *Benchmark) EvaluatePolicies(in *PolicyInput) []Result {
 	var unreadable []string
 	var graph *rbac.Graph
 	locate := map[finding.ObjectRef]*finding.Location{}
+	defaults := map[finding.ObjectRef]bool{}
 	if in != nil {
 		res, unreadable = in.Result, in.Unreadable
 		var typed []runtime.Object
+		bindings := 0
 		for _, o := range in.Objects {
 			if o.Typed != nil {
 				typed = append(typed, o.Typed)
+			}
+			switch x := o.Typed.(type) {
+			case *rbacv1.ClusterRoleBinding:
+				bindings++
+				if x.Labels["kubernetes.io/bootstrapping"] == "rbac-defaults" {
+					defaults[finding.ObjectRef{Kind: o.Kind, Name: o.Name}] = true
+				}
+			case *rbacv1.RoleBinding:
+				bindings++
 			}
 			if o.File != "" {
 				l := o.Locate("metadata.name")
 				locate[finding.ObjectRef{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}] = &l
 			}
 		}
-		graph = rbac.New(typed)
+		if bindings > 0 {
+			graph = rbac.New(typed)
+		}
 	}
 	var out []Result
 	for _, c := range b.Controls {
@@ -83,7 +97,9 @@ func (b *Benchmark) EvaluatePolicies(in *PolicyInput) []Result {
 		r := b.newResult(c)
 		switch {
 		case (c.WhoCan != nil || c.BindsGroup != "") && graph != nil:
-			b.evalRBAC(c, &r, graph, locate, unreadable)
+			b.evalRBAC(c, &r, graph, locate, defaults, unreadable)
+		case (c.WhoCan != nil || c.BindsGroup != "") && res != nil:
+			r.Status, r.Reason = NotEvaluated, "no RoleBinding or ClusterRoleBinding in the input"
 		case len(c.Policy) == 0 && c.WhoCan == nil && c.BindsGroup == "":
 			r.Status, r.Reason = Warn, c.Manual
 			b.findings(c, &r)
@@ -118,6 +134,9 @@ func (b *Benchmark) EvaluatePolicies(in *PolicyInput) []Result {
 			switch {
 			case len(r.Findings) > 0:
 				r.Status = Fail
+				if len(unreadable) > 0 {
+					r.Rest = NotEvaluated
+				}
 			case len(unreadable) > 0:
 				r.Status, r.Reason = NotEvaluated, "the scan could not read: "+strings.Join(unreadable, "; ")
 			case judged == 0:
@@ -133,7 +152,7 @@ func (b *Benchmark) EvaluatePolicies(in *PolicyInput) []Result {
 }
 
 // evalRBAC answers an RBAC question of section 5 with the graph.
-func (b *Benchmark) evalRBAC(c *Control, r *Result, g *rbac.Graph, locate map[finding.ObjectRef]*finding.Location, unreadable []string) {
+func (b *Benchmark) evalRBAC(c *Control, r *Result, g *rbac.Graph, locate map[finding.ObjectRef]*finding.Location, defaults map[finding.ObjectRef]bool, unreadable []string) {
 	add := func(ref finding.ObjectRef, subject, found string) {
 		key := finding.ObjectRef{Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
 		ev := Evidence{Object: &ref, Location: locate[key], Field: "subjects", Key: subject, Found: found, Expected: "only Kubernetes' own identities"}
@@ -143,6 +162,9 @@ func (b *Benchmark) evalRBAC(c *Control, r *Result, g *rbac.Graph, locate map[fi
 	}
 	if c.BindsGroup != "" {
 		for _, ref := range g.BindingsNaming("group:" + c.BindsGroup) {
+			if defaults[finding.ObjectRef{Kind: ref.Kind, Name: ref.Name}] {
+				continue // Kubernetes' own cluster-admin binding
+			}
 			add(ref, "group:"+c.BindsGroup, fmt.Sprintf("%s binds the group %s, whose members bypass RBAC", ref, c.BindsGroup))
 		}
 	} else {
@@ -164,6 +186,9 @@ func (b *Benchmark) evalRBAC(c *Control, r *Result, g *rbac.Graph, locate map[fi
 	switch {
 	case len(r.Findings) > 0:
 		r.Status = Fail
+		if len(unreadable) > 0 {
+			r.Rest = NotEvaluated
+		}
 	case len(unreadable) > 0:
 		r.Status, r.Reason = NotEvaluated, "the scan could not read: "+strings.Join(unreadable, "; ")
 	case c.BindsGroup != "":
@@ -226,9 +251,14 @@ func (r *Report) Finish(b *Benchmark, profile *Profile, rules *suppress.Rules, f
 		kept, silenced, _ := rules.Filter(res.Findings)
 		res.Findings = kept
 		r.Suppressed = append(r.Suppressed, silenced...)
-		if len(silenced) > 0 && len(kept) == 0 && (res.Status == Fail || res.Status == Warn) {
-			res.Status = Pass
-			res.Reason = "every finding suppressed: " + silenced[0].Justification
+		if len(silenced) > 0 && len(kept) == 0 && res.Status == Fail {
+			// What the suppressions silence passes; what was not
+			// evaluated beside it still is not.
+			if res.Rest == NotEvaluated {
+				res.Status, res.Reason = NotEvaluated, "every finding suppressed ("+silenced[0].Justification+"); the rest was not evaluated"
+			} else {
+				res.Status, res.Reason = Pass, "every finding suppressed: "+silenced[0].Justification
+			}
 		}
 		switch res.Status {
 		case Pass:

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // writeData writes data to f; tests replace it to inject failures.
@@ -27,11 +28,17 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	owner := func(*os.File) {}
 	if st, err := os.Stat(target); err == nil {
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%s is not a regular file", path)
 		}
 		perm = st.Mode().Perm()
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			// The replacement keeps the owner where the writer may set
+			// it (root fixing a root-owned static pod manifest).
+			owner = func(f *os.File) { _ = f.Chown(int(sys.Uid), int(sys.Gid)) }
+		}
 	}
 	dir := filepath.Dir(target)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".rampart-*")
@@ -48,6 +55,7 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := writeData(tmp, data); err != nil {
 		return err
 	}
+	owner(tmp)
 	if err := tmp.Chmod(perm); err != nil {
 		return err
 	}

@@ -253,6 +253,13 @@ func TestNodeAndLiveAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A second scheduler run as an ordinary pod (as the Kubernetes docs
+	// show) is not the control plane's: live mode reads mirror pods only.
+	second := mirrorPod("kube-scheduler", []string{"kube-scheduler", "--profiling=true", "--bind-address=0.0.0.0"})
+	second.Name, second.Annotations, second.Spec.NodeName = "my-scheduler", nil, "worker-1"
+	if _, err := cs.CoreV1().Pods("kube-system").Create(ctx, second, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	cfgYAML, err := os.ReadFile(filepath.Join(dir, "var/lib/kubelet/config.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,221 @@
+package image
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Limits bound what one image may cost.
+const (
+	// maxCapture is the largest file read for an inventory (a Go binary,
+	// a JAR, a package database).
+	maxCapture = 256 << 20
+	// maxEntries bounds the entries of all layers.
+	maxEntries = 5_000_000
+)
+
+// Layer is one layer of an image.
+type Layer struct {
+	Index  int    `json:"index"`
+	Digest string `json:"digest"`
+	// CreatedBy is the history's command for the layer, when recorded.
+	CreatedBy string `json:"createdBy,omitempty"`
+	Size      int64  `json:"size"`
+}
+
+// File is a file of the flattened filesystem.
+type File struct {
+	Path  string
+	Layer int
+	Mode  int64
+	Size  int64
+	// Link is a symbolic link's target.
+	Link string
+	// Data is kept for the files an inventory reads as text.
+	Data []byte
+	// Packages are what the file lists or is (a Go binary, a JAR).
+	Packages []Package
+}
+
+// FS is an image's filesystem after its layers are applied in order.
+type FS struct {
+	Layers []Layer
+	Files  map[string]*File
+	// Config is the image's configuration (user, environment, history).
+	Config *v1.ConfigFile
+	// Size is the sum of the surviving regular files' sizes.
+	Size int64
+}
+
+// Flatten applies the image's layers in order: a layer's files replace the
+// ones below; `.wh.NAME` deletes NAME (and what is under it) from the layers
+// below, `.wh..wh..opq` empties its folder of what the layers below put
+// there. The files an inventory needs are read as they go by (one at a
+// time, bounded); the rest keep only their metadata.
+func Flatten(img v1.Image) (*FS, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image configuration: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("reading the layers: %w", err)
+	}
+	fsys := &FS{Files: map[string]*File{}, Config: cfg}
+	history := nonEmptyHistory(cfg)
+	entries := 0
+	for i, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+		size, _ := l.Size()
+		info := Layer{Index: i, Digest: d.String(), Size: size}
+		if i < len(history) {
+			info.CreatedBy = history[i]
+		}
+		fsys.Layers = append(fsys.Layers, info)
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, d, err)
+		}
+		n, err := fsys.apply(i, rc)
+		_ = rc.Close()
+		entries += n
+		if err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, d, err)
+		}
+		if entries > maxEntries {
+			return nil, fmt.Errorf("more than %d files in the layers", maxEntries)
+		}
+	}
+	for _, f := range fsys.Files {
+		if f.Regular() {
+			fsys.Size += f.Size
+		}
+	}
+	return fsys, nil
+}
+
+// dirBit marks a folder in File.Mode.
+const dirBit = 1 << 31
+
+// Regular reports whether the file is a regular file.
+func (f *File) Regular() bool { return f.Mode&dirBit == 0 && f.Link == "" }
+
+// nonEmptyHistory lists the history commands of the layers, in order.
+func nonEmptyHistory(cfg *v1.ConfigFile) []string {
+	var out []string
+	for _, h := range cfg.History {
+		if !h.EmptyLayer {
+			out = append(out, h.CreatedBy)
+		}
+	}
+	return out
+}
+
+// apply adds one layer: whiteouts first (they delete from the layers
+// below only), then its entries.
+func (fsys *FS) apply(layer int, r io.Reader) (int, error) {
+	tr := tar.NewReader(r)
+	var added []*File
+	var deletes, opaques []string
+	n := 0
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		p := clean(h.Name)
+		dir, base := path.Split(p)
+		if base == ".wh..wh..opq" {
+			opaques = append(opaques, path.Clean(dir))
+			continue
+		}
+		if strings.HasPrefix(base, ".wh.") {
+			deletes = append(deletes, path.Join(dir, strings.TrimPrefix(base, ".wh.")))
+			continue
+		}
+		f := &File{Path: p, Layer: layer, Size: h.Size}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			f.Mode = h.Mode | dirBit
+		case tar.TypeSymlink:
+			f.Link = h.Linkname
+		case tar.TypeLink:
+			// A hard link: the same content as its target, seen in this
+			// or a lower layer.
+			if t := fsys.Files[clean(h.Linkname)]; t != nil {
+				cp := *t
+				cp.Path, cp.Layer = p, layer
+				cp.Packages = relocate(t.Packages, p, layer)
+				added = append(added, &cp)
+			}
+			continue
+		case tar.TypeReg:
+			f.Mode = h.Mode
+			if err := capture(f, tr); err != nil {
+				return n, fmt.Errorf("%s: %w", p, err)
+			}
+		default:
+			continue
+		}
+		added = append(added, f)
+	}
+	for _, d := range opaques {
+		fsys.removeUnder(d, false)
+	}
+	for _, d := range deletes {
+		fsys.removeUnder(d, true)
+	}
+	for _, f := range added {
+		fsys.Files[f.Path] = f
+	}
+	return n, nil
+}
+
+// removeUnder deletes what lies under dir (and dir itself with self).
+func (fsys *FS) removeUnder(dir string, self bool) {
+	if self {
+		delete(fsys.Files, dir)
+	}
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	for p := range fsys.Files {
+		if strings.HasPrefix(p, prefix) {
+			delete(fsys.Files, p)
+		}
+	}
+}
+
+// clean makes a tar name an absolute, cleaned path.
+func clean(name string) string { return path.Clean("/" + name) }
+
+func relocate(ps []Package, p string, layer int) []Package {
+	out := make([]Package, len(ps))
+	for i, x := range ps {
+		x.Path, x.Layer = p, layer
+		out[i] = x
+	}
+	return out
+}
+
+// Paths lists the files, sorted.
+func (fsys *FS) Paths() []string {
+	out := make([]string, 0, len(fsys.Files))
+	for p := range fsys.Files {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}

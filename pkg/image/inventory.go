@@ -1,0 +1,464 @@
+package image
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"debug/buildinfo"
+	"encoding/json"
+	"io"
+	"net/textproto"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/package-url/packageurl-go"
+)
+
+// Package is one package an image holds.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Ecosystem is the OSV ecosystem: "Debian:12", "Alpine:v3.20",
+	// "Ubuntu:24.04", "Go", "npm", "PyPI", "Maven".
+	Ecosystem string `json:"ecosystem"`
+	PURL      string `json:"purl"`
+	// Type is how it was found: deb, apk, go-module, go-stdlib, npm,
+	// pypi, maven.
+	Type string `json:"type"`
+	// Source is the source package (dpkg's Source, apk's origin), which
+	// distro advisories name; SourceVersion its version when it differs.
+	Source        string `json:"source,omitempty"`
+	SourceVersion string `json:"sourceVersion,omitempty"`
+	// Path is the file that lists it (or is it: a binary, a JAR).
+	Path string `json:"path"`
+	// Layer is the index of the layer that wrote that file.
+	Layer int `json:"layer"`
+}
+
+// wanted says whether a file's content is read, and how.
+func wanted(p string, mode int64, size int64) (text bool, binary bool) {
+	base := path.Base(p)
+	switch {
+	case p == "/var/lib/dpkg/status", strings.HasPrefix(p, "/var/lib/dpkg/status.d/"),
+		p == "/lib/apk/db/installed", p == "/etc/os-release", p == "/usr/lib/os-release":
+		return true, false
+	case base == "package.json" && strings.Contains(p, "/node_modules/"):
+		return true, false
+	case base == "package-lock.json":
+		return true, false
+	case (base == "METADATA" && strings.HasSuffix(path.Dir(p), ".dist-info")) || (base == "PKG-INFO" && strings.HasSuffix(path.Dir(p), ".egg-info")):
+		return true, false
+	case strings.HasSuffix(base, ".jar") || strings.HasSuffix(base, ".war") || strings.HasSuffix(base, ".ear"):
+		return false, true
+	case mode&0o111 != 0 && size >= 1024:
+		return false, true
+	}
+	return false, false
+}
+
+// capture reads what the inventory needs of a regular file from its layer.
+func capture(f *File, r io.Reader) error {
+	text, bin := wanted(f.Path, f.Mode, f.Size)
+	if !text && !bin {
+		return nil
+	}
+	if f.Size > maxCapture {
+		return nil // too large to read: left out of the inventory
+	}
+	if bin && !strings.HasSuffix(f.Path, "ar") {
+		// An executable: only an ELF (or Mach-O) file may be a Go binary.
+		var magic [4]byte
+		if _, err := io.ReadFull(r, magic[:]); err != nil {
+			return nil
+		}
+		if string(magic[:]) != "\x7fELF" {
+			return nil
+		}
+		rest, err := io.ReadAll(io.LimitReader(r, f.Size))
+		if err != nil {
+			return err
+		}
+		f.Packages = goBinary(append(magic[:], rest...), f.Path)
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r, f.Size))
+	if err != nil {
+		return err
+	}
+	if bin {
+		f.Packages = jar(data, f.Path)
+		return nil
+	}
+	base := path.Base(f.Path)
+	switch {
+	case base == "package.json":
+		f.Packages = npmPackage(data, f.Path)
+	case base == "package-lock.json":
+		f.Packages = npmLock(data, f.Path)
+	case base == "METADATA" || base == "PKG-INFO":
+		f.Packages = pythonPackage(data, f.Path)
+	default:
+		f.Data = data // OS databases: read once the distribution is known
+	}
+	return nil
+}
+
+// Distro is the image's operating system, from os-release.
+type Distro struct {
+	ID       string `json:"id"`
+	Version  string `json:"version"`
+	Codename string `json:"codename,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// OS reads /etc/os-release (or /usr/lib/os-release).
+func (fsys *FS) OS() Distro {
+	var d Distro
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		f := fsys.Files[p]
+		if f == nil || f.Data == nil {
+			continue
+		}
+		for _, line := range strings.Split(string(f.Data), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if !ok {
+				continue
+			}
+			v = strings.Trim(v, `"'`)
+			switch k {
+			case "ID":
+				d.ID = v
+			case "VERSION_ID":
+				d.Version = v
+			case "VERSION_CODENAME":
+				d.Codename = v
+			case "PRETTY_NAME":
+				d.Name = v
+			}
+		}
+		break
+	}
+	return d
+}
+
+// ecosystem is the OSV ecosystem of the distribution's packages.
+func (d Distro) ecosystem() string {
+	switch d.ID {
+	case "debian":
+		major, _, _ := strings.Cut(d.Version, ".")
+		if major == "" {
+			return "Debian"
+		}
+		return "Debian:" + major
+	case "ubuntu":
+		return "Ubuntu:" + d.Version
+	case "alpine":
+		parts := strings.Split(d.Version, ".")
+		if len(parts) >= 2 {
+			return "Alpine:v" + parts[0] + "." + parts[1]
+		}
+		return "Alpine"
+	case "wolfi":
+		return "Wolfi"
+	case "chainguard":
+		return "Chainguard"
+	}
+	return ""
+}
+
+// Packages lists the image's packages, sorted (type, name, version, path).
+func (fsys *FS) Packages() []Package {
+	d := fsys.OS()
+	eco := d.ecosystem()
+	var out []Package
+	for _, p := range fsys.Paths() {
+		f := fsys.Files[p]
+		out = append(out, f.Packages...)
+		switch {
+		case f.Data == nil:
+		case p == "/var/lib/dpkg/status" || strings.HasPrefix(p, "/var/lib/dpkg/status.d/"):
+			out = append(out, dpkg(f.Data, p, f.Layer, eco, d)...)
+		case p == "/lib/apk/db/installed":
+			out = append(out, apk(f.Data, p, f.Layer, eco, d)...)
+		}
+	}
+	for i := range out {
+		if out[i].Layer == 0 && out[i].Path != "" {
+			out[i].Layer = fsys.Files[out[i].Path].Layer
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		return a.Path < b.Path
+	})
+	return out
+}
+
+// stanzas splits an RFC 822-style database (dpkg status, apk installed)
+// into its paragraphs.
+func stanzas(data []byte) []textproto.MIMEHeader {
+	var out []textproto.MIMEHeader
+	for _, para := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n\n") {
+		if strings.TrimSpace(para) == "" {
+			continue
+		}
+		r := textproto.NewReader(bufio.NewReader(strings.NewReader(strings.TrimLeft(para, "\n") + "\n\n")))
+		h, err := r.ReadMIMEHeader()
+		if err != nil && len(h) == 0 {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// dpkg reads a dpkg status file: installed packages only.
+func dpkg(data []byte, p string, layer int, eco string, d Distro) []Package {
+	var out []Package
+	for _, h := range stanzas(data) {
+		name, version := h.Get("Package"), h.Get("Version")
+		if name == "" || version == "" {
+			continue
+		}
+		if st := h.Get("Status"); st != "" && !strings.HasSuffix(st, " installed") {
+			continue
+		}
+		src, srcVersion := name, ""
+		if s := h.Get("Source"); s != "" {
+			src = s
+			if n, v, ok := strings.Cut(s, " "); ok {
+				src, srcVersion = n, strings.Trim(v, "()")
+			}
+		}
+		q := packageurl.Qualifiers{}
+		if a := h.Get("Architecture"); a != "" {
+			q = append(q, packageurl.Qualifier{Key: "arch", Value: a})
+		}
+		if d.ID != "" {
+			q = append(q, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.Version})
+		}
+		ns := d.ID
+		if ns == "" {
+			ns = "debian"
+		}
+		out = append(out, Package{Name: name, Version: version, Ecosystem: eco, Type: "deb", Source: src, SourceVersion: srcVersion, Path: p, Layer: layer,
+			PURL: packageurl.NewPackageURL("deb", ns, name, version, q, "").ToString()})
+	}
+	return out
+}
+
+// apk reads Alpine's installed database (P: name, V: version, o: origin).
+func apk(data []byte, p string, layer int, eco string, d Distro) []Package {
+	var out []Package
+	for _, para := range strings.Split(string(data), "\n\n") {
+		var name, version, origin, arch string
+		for _, line := range strings.Split(para, "\n") {
+			if len(line) < 2 || line[1] != ':' {
+				continue
+			}
+			v := line[2:]
+			switch line[0] {
+			case 'P':
+				name = v
+			case 'V':
+				version = v
+			case 'o':
+				origin = v
+			case 'A':
+				arch = v
+			}
+		}
+		if name == "" || version == "" {
+			continue
+		}
+		if origin == "" {
+			origin = name
+		}
+		q := packageurl.Qualifiers{}
+		if arch != "" {
+			q = append(q, packageurl.Qualifier{Key: "arch", Value: arch})
+		}
+		if d.Version != "" {
+			q = append(q, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.Version})
+		}
+		ns := d.ID
+		if ns == "" {
+			ns = "alpine"
+		}
+		out = append(out, Package{Name: name, Version: version, Ecosystem: eco, Type: "apk", Source: origin, Path: p, Layer: layer,
+			PURL: packageurl.NewPackageURL("apk", ns, name, version, q, "").ToString()})
+	}
+	return out
+}
+
+// goBinary reads a Go binary's build information: its main module, its
+// dependencies and the Go version it was built with (the standard library).
+func goBinary(data []byte, p string) []Package {
+	bi, err := buildinfo.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil
+	}
+	var out []Package
+	add := func(name, version, typ string) {
+		if version == "" || version == "(devel)" {
+			return
+		}
+		ns, n := "", name
+		if i := strings.LastIndexByte(name, '/'); i > 0 {
+			ns, n = name[:i], name[i+1:]
+		}
+		out = append(out, Package{Name: name, Version: version, Ecosystem: "Go", Type: typ, Path: p,
+			PURL: packageurl.NewPackageURL("golang", ns, n, version, nil, "").ToString()})
+	}
+	add("stdlib", strings.TrimPrefix(bi.GoVersion, "go"), "go-stdlib")
+	add(bi.Main.Path, bi.Main.Version, "go-module")
+	for _, dep := range bi.Deps {
+		m := dep
+		if dep.Replace != nil {
+			m = dep.Replace
+		}
+		add(m.Path, m.Version, "go-module")
+	}
+	return out
+}
+
+// npmPackage reads node_modules/NAME/package.json.
+func npmPackage(data []byte, p string) []Package {
+	var pj struct {
+		Name, Version string
+	}
+	if json.Unmarshal(data, &pj) != nil || pj.Name == "" || pj.Version == "" {
+		return nil
+	}
+	return []Package{npm(pj.Name, pj.Version, p)}
+}
+
+func npm(name, version, p string) Package {
+	ns, n := "", name
+	if strings.HasPrefix(name, "@") {
+		if a, b, ok := strings.Cut(name, "/"); ok {
+			ns, n = a, b
+		}
+	}
+	return Package{Name: name, Version: version, Ecosystem: "npm", Type: "npm", Path: p,
+		PURL: packageurl.NewPackageURL("npm", ns, n, version, nil, "").ToString()}
+}
+
+// npmLock reads a package-lock.json (lockfile versions 2 and 3: the
+// "packages" map; version 1: "dependencies").
+func npmLock(data []byte, p string) []Package {
+	var lock struct {
+		Packages map[string]struct {
+			Name, Version string
+			Link          bool
+		}
+		Dependencies map[string]struct{ Version string }
+	}
+	if json.Unmarshal(data, &lock) != nil {
+		return nil
+	}
+	var out []Package
+	for key, e := range lock.Packages {
+		if key == "" || e.Link || e.Version == "" {
+			continue
+		}
+		name := e.Name
+		if i := strings.LastIndex(key, "node_modules/"); i >= 0 && name == "" {
+			name = key[i+len("node_modules/"):]
+		}
+		if name != "" {
+			out = append(out, npm(name, e.Version, p))
+		}
+	}
+	if len(lock.Packages) == 0 {
+		for name, e := range lock.Dependencies {
+			if e.Version != "" {
+				out = append(out, npm(name, e.Version, p))
+			}
+		}
+	}
+	return out
+}
+
+// pythonPackage reads a distribution's METADATA or PKG-INFO.
+func pythonPackage(data []byte, p string) []Package {
+	h := stanzas(data)
+	if len(h) == 0 {
+		return nil
+	}
+	name, version := h[0].Get("Name"), h[0].Get("Version")
+	if name == "" || version == "" {
+		return nil
+	}
+	return []Package{{Name: name, Version: version, Ecosystem: "PyPI", Type: "pypi", Path: p,
+		PURL: packageurl.NewPackageURL("pypi", "", strings.ToLower(name), version, nil, "").ToString()}}
+}
+
+// jar reads the Maven coordinates a JAR carries (META-INF/maven/**/
+// pom.properties), nested JARs one level down included.
+func jar(data []byte, p string) []Package {
+	return jarDepth(data, p, 0)
+}
+
+func jarDepth(data []byte, p string, depth int) []Package {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil
+	}
+	var out []Package
+	for _, zf := range zr.File {
+		switch {
+		case strings.HasPrefix(zf.Name, "META-INF/maven/") && strings.HasSuffix(zf.Name, "/pom.properties") && zf.UncompressedSize64 < 1<<20:
+			rc, err := zf.Open()
+			if err != nil {
+				continue
+			}
+			props, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+			_ = rc.Close()
+			var group, artifact, version string
+			for _, line := range strings.Split(string(props), "\n") {
+				k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+				if !ok {
+					continue
+				}
+				switch k {
+				case "groupId":
+					group = v
+				case "artifactId":
+					artifact = v
+				case "version":
+					version = v
+				}
+			}
+			if group != "" && artifact != "" && version != "" {
+				out = append(out, Package{Name: group + ":" + artifact, Version: version, Ecosystem: "Maven", Type: "maven", Path: p,
+					PURL: packageurl.NewPackageURL("maven", group, artifact, version, nil, "").ToString()})
+			}
+		case depth == 0 && strings.HasSuffix(zf.Name, ".jar") && zf.UncompressedSize64 < 64<<20:
+			rc, err := zf.Open()
+			if err != nil {
+				continue
+			}
+			inner, _ := io.ReadAll(io.LimitReader(rc, 64<<20))
+			_ = rc.Close()
+			out = append(out, jarDepth(inner, p+"!/"+zf.Name, 1)...)
+		}
+	}
+	for i := range out {
+		if depth == 0 {
+			out[i].Path = p
+		}
+	}
+	return out
+}
+

@@ -461,4 +461,3 @@ func jarDepth(data []byte, p string, depth int) []Package {
 	}
 	return out
 }
-

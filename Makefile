@@ -21,7 +21,7 @@ test: verify control-plane ## run every test (what CI runs): vet, gofmt, unit, f
 control-plane: ## build kube-apiserver and etcd for the cluster tests (once; cached outside the repo)
 	@hack/control-plane.sh >/dev/null
 
-fuzz: ## fuzz the manifest loader for FUZZTIME executions (default 100000x, ~20s), then the Helm position mapping (5000x), the NetworkPolicy engine (20000x), the redactor's line reader (100000x) the admission handler (20000x), the audit event reader (20000x), the audit receiver (5000x), and the CIS node reader's command lines and units (20000x) and files (2000x)
+fuzz: ## fuzz the manifest loader for FUZZTIME executions (default 100000x, ~20s), then the Helm position mapping (5000x), the NetworkPolicy engine (20000x), the redactor's line reader (100000x) the admission handler (20000x), the audit event reader (20000x), the audit receiver (5000x), the CIS node reader's command lines and units (20000x) and files (2000x), the image package readers and OSV records (10000x each)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzHelmPositions$$' -fuzztime 5000x -fuzzminimizetime 5s ./pkg/source
 	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime 20000x -fuzzminimizetime 5s ./pkg/netpol
@@ -31,6 +31,8 @@ fuzz: ## fuzz the manifest loader for FUZZTIME executions (default 100000x, ~20s
 	$(GO) test -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime 5000x -fuzzminimizetime 5s ./pkg/audit
 	$(GO) test -run '^$$' -fuzz '^FuzzParseUnit$$' -fuzztime 20000x -fuzzminimizetime 5s ./pkg/cis
 	$(GO) test -run '^$$' -fuzz '^FuzzNodeFiles$$' -fuzztime 2000x -fuzzminimizetime 5s ./pkg/cis
+	$(GO) test -run '^$$' -fuzz '^FuzzParsers$$' -fuzztime 10000x -fuzzminimizetime 5s ./pkg/image
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadRecord$$' -fuzztime 10000x -fuzzminimizetime 5s ./pkg/vuln
 
 bench: ## go test benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/engine

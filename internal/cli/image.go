@@ -151,10 +151,26 @@ func runImageScan(s *streams, o *imageOptions) error {
 
 // imageResult is the report as the scan's reporters take it.
 func imageResult(rep *image.Report, failOn *check.Severity) *engine.Result {
-	c := check.Check{ID: image.CheckVulnerability, Title: "Image package with a known vulnerability", Severity: finding.High, Category: finding.CategoryImages,
-		Description: "A package in the image has a published vulnerability.", Remediation: "Upgrade the package to a fixed version."}
-	res := &engine.Result{Findings: rep.Findings, Checks: []check.Check{c},
-		Objects: []engine.Evaluated{{Object: finding.ObjectRef{Kind: "Image", Name: rep.Image}, Checks: []string{c.ID}}}}
+	var checks []check.Check
+	var ids []string
+	for _, c := range []struct {
+		id, title string
+		sev       finding.Severity
+	}{
+		{image.CheckEndOfLife, "Image on an end-of-life distribution", finding.High},
+		{image.CheckPackageManager, "Image has a package manager", finding.Low},
+		{image.CheckRunsAsRoot, "Image runs as root", finding.Medium},
+		{image.CheckSecret, "Credential in the image", finding.High},
+		{image.CheckShell, "Image has a shell", finding.Low},
+		{image.CheckVulnerability, "Image package with a known vulnerability", finding.High},
+	} {
+		checks = append(checks, check.Check{ID: c.id, Title: c.title, Severity: c.sev, Category: finding.CategoryImages, Description: c.title + ".", Remediation: "See the finding's remediation."})
+		ids = append(ids, c.id)
+	}
+	fs := append([]finding.Finding(nil), rep.Findings...)
+	engine.SortFindings(fs)
+	res := &engine.Result{Findings: fs, Checks: checks,
+		Objects: []engine.Evaluated{{Object: finding.ObjectRef{Kind: "Image", Name: rep.Image}, Checks: ids}}}
 	res.Summarize(failOn)
 	return res
 }
@@ -174,6 +190,18 @@ func writeImageText(w io.Writer, rep *image.Report, o *imageOptions) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+	}
+	var hygiene []string
+	for _, f := range rep.Findings {
+		if f.CheckID != image.CheckVulnerability {
+			hygiene = append(hygiene, fmt.Sprintf("%-8s %s: %s", f.Severity, f.CheckID, f.Message))
+		}
+	}
+	if len(hygiene) > 0 {
+		fmt.Fprintln(w)
+		for _, h := range hygiene {
+			fmt.Fprintln(w, h)
 		}
 	}
 	if o.db == "" {

@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -114,5 +116,47 @@ func TestAlpine(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// TestHygiene: root, a shell, a package manager, an end-of-life release, a
+// credential in the environment and in the history (never shown).
+func TestHygiene(t *testing.T) {
+	const token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
+	img, err := mutate.AppendLayers(empty.Image, imagetest.Layer(t,
+		imagetest.Entry{Path: "/etc/os-release", Data: "PRETTY_NAME=\"Debian GNU/Linux 10 (buster)\"\nID=debian\nVERSION_ID=\"10\"\n"},
+		imagetest.Entry{Path: "/bin/bash", Data: "x", Mode: 0o755},
+		imagetest.Entry{Path: "/usr/bin/apt-get", Data: "x", Mode: 0o755},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.ConfigFile()
+	cfg = cfg.DeepCopy()
+	cfg.Config.Env = []string{"PATH=/usr/bin", "GITHUB_TOKEN=" + token}
+	cfg.History = []v1.History{{CreatedBy: "RUN curl -H 'Authorization: token " + token + "' https://example.invalid/x"}}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tag, _ := name.NewTag("shop/old:1")
+	path := filepath.Join(dir, "old.tar")
+	if err := tarball.WriteToFile(path, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := image.Scan(context.Background(), image.Source{DockerArchive: path}, image.ScanOptions{Now: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, f.CheckID+" "+f.Field)
+		if strings.Contains(f.Message, token) || strings.Contains(f.Message, "ghp_") {
+			t.Errorf("the credential is shown: %s", f.Message)
+		}
+	}
+	want := []string{"image-runs-as-root config.User", "image-secret config.Env[1]", "image-secret history[0].created_by", "image-shell files[/bin/bash]", "image-package-manager files[/usr/bin/apt-get]", "image-end-of-life os"}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings %v, want %v", got, want)
 	}
 }

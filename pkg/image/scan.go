@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/rampart-k8s/rampart/pkg/finding"
 	"github.com/rampart-k8s/rampart/pkg/vuln"
@@ -19,6 +20,8 @@ type ScanOptions struct {
 	DB *vuln.DB
 	// IgnoreUnfixed leaves out advisories with no fixed version.
 	IgnoreUnfixed bool
+	// Now is the day end-of-life dates are judged against.
+	Now time.Time
 }
 
 // Report is what an image holds and what affects it.
@@ -31,7 +34,8 @@ type Report struct {
 	Packages []Package `json:"packages"`
 	// Vulnerabilities pair a package with an advisory that affects it.
 	Vulnerabilities []Vulnerability   `json:"vulnerabilities"`
-	Findings        []finding.Finding `json:"-"`
+	// Findings are the vulnerabilities and hygiene problems as findings.
+	Findings []finding.Finding `json:"findings"`
 }
 
 // Vulnerability is a package affected by an advisory.
@@ -58,6 +62,11 @@ func Scan(ctx context.Context, src Source, opts ScanOptions) (*Report, error) {
 	if opts.DB != nil {
 		rep.match(opts)
 	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rep.Hygiene(fsys, now)
 	return rep, nil
 }
 

@@ -33,7 +33,7 @@ type Report struct {
 	Size     int64     `json:"size"`
 	Packages []Package `json:"packages"`
 	// Vulnerabilities pair a package with an advisory that affects it.
-	Vulnerabilities []Vulnerability   `json:"vulnerabilities"`
+	Vulnerabilities []Vulnerability `json:"vulnerabilities"`
 	// Findings are the vulnerabilities and hygiene problems as findings.
 	Findings []finding.Finding `json:"findings"`
 }

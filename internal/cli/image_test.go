@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/rampart-k8s/rampart/pkg/image"
 	"github.com/rampart-k8s/rampart/pkg/image/imagetest"
 )
 
@@ -86,5 +90,88 @@ func TestImageScanOffline(t *testing.T) {
 	}
 	if r := rampart(t, "", "image", "scan"); r.code != 2 {
 		t.Errorf("no image: exit %d", r.code)
+	}
+}
+
+// TestScanImagesOffline: `scan --images` reads each image the manifests
+// run once, from an OCI layout of images by reference (no network: every
+// HTTP request of the process is denied), and puts its findings at the line
+// of each container's image; the pod's runAsUser decides the user.
+func TestScanImagesOffline(t *testing.T) {
+	deny := &noNetwork{}
+	saved := http.DefaultTransport
+	http.DefaultTransport = deny
+	defer func() { http.DefaultTransport = saved }()
+
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	lp, err := layout.Write(cache, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ref = "registry.example.com/shop/api:1.0"
+	if err := lp.AppendImage(imagetest.Debian(t), layout.WithAnnotations(map[string]string{image.RefAnnotation: ref})); err != nil {
+		t.Fatal(err)
+	}
+	manifests := filepath.Join(dir, "k8s")
+	if err := os.MkdirAll(manifests, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deploy := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: ` + ref + `
+      - name: sidecar
+        image: ` + ref + `
+        securityContext:
+          runAsUser: 1000
+`
+	if err := os.WriteFile(filepath.Join(manifests, "api.yaml"), []byte(deploy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join("..", "..", "pkg", "vuln", "testdata", "osv")
+	args := []string{"scan", "--images", "--db", db, "--image-cache", cache, "--disable", "all", "-o", "json", manifests}
+	r := rampart(t, "", args...)
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	out := decode(t, r.stdout)
+	count := map[string]int{}
+	for _, f := range out.Findings {
+		count[f.CheckID]++
+		if f.Location.Line != 15 && f.Location.Line != 17 {
+			t.Errorf("%s at line %d, want the image lines (15, 17)", f.CheckID, f.Location.Line)
+		}
+	}
+	if count["image-vulnerability"] != 8 || count["image-runs-as-root"] != 1 || count["image-shell"] != 2 {
+		t.Errorf("findings by check %v; want 4 advisories × 2 containers, root for the first only, a shell for both", count)
+	}
+	if again := rampart(t, "", args...); again.stdout != r.stdout {
+		t.Error("a second run gave other bytes")
+	}
+	if deny.tries > 0 {
+		t.Errorf("%d network requests", deny.tries)
+	}
+	// An image that is not in the cache, with the network denied: an input
+	// error at its line, the rest still scanned.
+	other := strings.Replace(deploy, "image: "+ref+"\n      - name: sidecar", "image: registry.example.com/shop/missing:2\n      - name: sidecar", 1)
+	if err := os.WriteFile(filepath.Join(manifests, "api.yaml"), []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = rampart(t, "", args...)
+	out = decode(t, r.stdout)
+	if r.code != 2 || len(out.Errors) != 1 || out.Errors[0].Line != 15 || !strings.Contains(out.Errors[0].Message, "missing:2") || len(out.Findings) == 0 {
+		t.Errorf("missing image: exit %d, errors %+v, %d findings", r.code, out.Errors, len(out.Findings))
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/scan"
 	"github.com/rampart-k8s/rampart/pkg/source"
 	"github.com/rampart-k8s/rampart/pkg/suppress"
+	"github.com/rampart-k8s/rampart/pkg/vuln"
 )
 
 type scanOptions struct {
@@ -42,6 +43,11 @@ type scanOptions struct {
 	minSeverity    string
 	quiet          bool
 	contextPaths   []string
+	images         bool
+	imageDB        string
+	imageCache     string
+	imageJobs      int
+	ignoreUnfixed  bool
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -88,6 +94,11 @@ and reported).`,
 	f.StringVarP(&o.cl.Namespace, "namespace", "n", "", "with --cluster: the namespace to scan (default: the context's); in manifests: where objects that name none land (default: default), the Helm release namespace")
 	f.BoolVarP(&o.cl.AllNamespaces, "all-namespaces", "A", false, "with --cluster: scan every namespace and the cluster-scoped objects")
 	f.BoolVar(&o.allowPartial, "allow-partial", false, "with --cluster: exit by the findings even when some kinds could not be read (default: exit 2)")
+	f.BoolVar(&o.images, "images", false, "also scan the images the objects run (each once): packages, advisories (--db), hygiene; findings at the image's line")
+	f.StringVar(&o.imageDB, "db", "", "with --images: folder of OSV advisories (JSON files or OSV's zip exports)")
+	f.StringVar(&o.imageCache, "image-cache", "", "with --images: an OCI layout holding images by reference, read before any registry (offline scans)")
+	f.IntVar(&o.imageJobs, "image-jobs", 4, "with --images: images read at once")
+	f.BoolVar(&o.ignoreUnfixed, "ignore-unfixed", false, "with --images: leave out advisories with no fixed version")
 	addHelmFlags(f, &o.helm)
 	return cmd
 }
@@ -127,6 +138,22 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	})
 	if err != nil {
 		return usageError("%v", err)
+	}
+	if !o.images && (o.imageDB != "" || o.imageCache != "") {
+		return usageError("--db and --image-cache go with --images")
+	}
+	if o.images {
+		plan.Images = scan.ImageOptions{Enabled: true, Cache: o.imageCache, Jobs: o.imageJobs, IgnoreUnfixed: o.ignoreUnfixed}
+		if o.imageDB != "" {
+			db, err := vuln.Load(o.imageDB)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			for _, e := range db.Errors {
+				fmt.Fprintln(s.err, "warning: --db:", report.Clean(e.Error()))
+			}
+			plan.Images.DB = db
+		}
 	}
 	tuneGC()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

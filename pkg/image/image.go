@@ -34,6 +34,10 @@ type Source struct {
 	Platform string
 	// Insecure allows plain HTTP registries (tests, local registries).
 	Insecure bool
+	// Cache is an OCI layout holding images under their references
+	// (annotation org.opencontainers.image.ref.name): a Ref found there is
+	// read from it, without the network.
+	Cache string
 }
 
 func (s Source) String() string {
@@ -62,6 +66,13 @@ func Open(ctx context.Context, src Source) (v1.Image, error) {
 			return nil, fmt.Errorf("%s: %w", src.DockerArchive, err)
 		}
 		return img, nil
+	case src.Ref != "" && src.Cache != "":
+		if img, err := fromCache(src.Cache, src.Ref, plat); err == nil {
+			return img, nil
+		} else if !errors.Is(err, errNotCached) {
+			return nil, err
+		}
+		return Open(ctx, Source{Ref: src.Ref, Platform: src.Platform, Insecure: src.Insecure})
 	case src.Ref != "":
 		var opts []name.Option
 		if src.Insecure {
@@ -141,4 +152,41 @@ func pick(idx v1.ImageIndex, plat v1.Platform, depth int) (v1.Image, error) {
 		}
 	}
 	return nil, fmt.Errorf("no image for %s (it has %s)", plat.String(), strings.Join(plats, ", "))
+}
+
+var errNotCached = errors.New("not in the image cache")
+
+// RefAnnotation names an image of an OCI layout.
+const RefAnnotation = "org.opencontainers.image.ref.name"
+
+// fromCache reads an image from an OCI layout by its reference: the
+// annotation holds the reference as written, or in its full form
+// (index.docker.io/library/nginx:1.27).
+func fromCache(dir, ref string, plat v1.Platform) (v1.Image, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("image cache %s: %w", dir, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("image cache %s: %w", dir, err)
+	}
+	names := map[string]bool{ref: true}
+	if r, err := name.ParseReference(ref); err == nil {
+		names[r.Name()] = true
+	}
+	for _, d := range m.Manifests {
+		if !names[d.Annotations[RefAnnotation]] {
+			continue
+		}
+		if d.MediaType.IsIndex() {
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			return pick(child, plat, 1)
+		}
+		return idx.Image(d.Digest)
+	}
+	return nil, errNotCached
 }

@@ -60,6 +60,8 @@ type Options struct {
 	// KeepObjects keeps the objects read in Plan.Objects (for analyses
 	// beside the checks: the CIS benchmark's RBAC questions).
 	KeepObjects bool
+	// Images scans the images the judged objects run.
+	Images ImageOptions
 }
 
 // Plan is a scan ready to run: the configuration read, the checks chosen,
@@ -157,6 +159,9 @@ func (p *Plan) Run(ctx context.Context) (*engine.Result, error) {
 		if p.KeepObjects {
 			p.Objects = read.Objects
 		}
+		if p.Images.Enabled {
+			p.scanImages(ctx, read.Objects, res)
+		}
 		for _, n := range read.NotEvaluated {
 			res.NotEvaluated = append(res.NotEvaluated, engine.NotEvaluated(n))
 		}
@@ -173,6 +178,9 @@ func (p *Plan) Run(ctx context.Context) (*engine.Result, error) {
 		res = engine.ScanObjects(objs, loaded.Errors, p.Checks, eopts)
 		if p.KeepObjects {
 			p.Objects = objs
+		}
+		if p.Images.Enabled {
+			p.scanImages(ctx, objs, res)
 		}
 		res.Notices = notices
 		res.Summary.Files = loaded.Files

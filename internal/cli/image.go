@@ -37,6 +37,7 @@ type imageOptions struct {
 	failOn        string
 	ignoreUnfixed bool
 	packages      bool
+	vex           []string
 }
 
 func newImageScanCmd(s *streams) *cobra.Command {
@@ -80,6 +81,7 @@ errors or an image or database that cannot be read.`,
 	f.StringVar(&o.failOn, "fail-on", "high", "lowest severity of a vulnerability that makes the exit code 1, or none")
 	f.BoolVar(&o.ignoreUnfixed, "ignore-unfixed", false, "leave out advisories with no fixed version")
 	f.BoolVar(&o.packages, "packages", false, "text: list every package, not only the vulnerable ones")
+	f.StringSliceVar(&o.vex, "vex", nil, "OpenVEX documents: advisories they say do not affect a package (not_affected, fixed) are suppressed with their justification")
 	return cmd
 }
 
@@ -103,6 +105,13 @@ func runImageScan(s *streams, o *imageOptions) error {
 		return err
 	}
 	opts := image.ScanOptions{IgnoreUnfixed: o.ignoreUnfixed}
+	if len(o.vex) > 0 {
+		v, err := vuln.LoadVEX(o.vex...)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		opts.VEX = v
+	}
 	if o.db != "" {
 		db, err := vuln.Load(o.db)
 		if err != nil {

@@ -88,6 +88,17 @@ func TestImageScanOffline(t *testing.T) {
 	if r := rampart(t, "", "image", "scan", "--docker-archive", archive, "--packages"); r.code != 0 || !strings.Contains(r.stdout, "log4j-core") || !strings.Contains(r.stdout, "packages only") {
 		t.Errorf("packages only: exit %d\n%s", r.code, r.stdout)
 	}
+	// A VEX statement: the advisory is suppressed with its justification.
+	vex := filepath.Join(t.TempDir(), "vex.json")
+	doc := `{"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{"vulnerability": {"name": "CVE-2099-0001"},
+  "products": [{"@id": "pkg:deb/debian/libssl3@3.0.11-1~deb12u2"}], "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}`
+	if err := os.WriteFile(vex, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = rampart(t, "", "image", "scan", "--docker-archive", archive, "--db", db, "--vex", vex, "-o", "json", "--fail-on", "none")
+	if strings.Contains(strings.Split(r.stdout, `"suppressed"`)[0], "DSA-9001-1") || !strings.Contains(r.stdout, "vulnerable_code_not_in_execute_path") {
+		t.Errorf("with the VEX statement:\n%s", r.stdout)
+	}
 	if r := rampart(t, "", "image", "scan"); r.code != 2 {
 		t.Errorf("no image: exit %d", r.code)
 	}

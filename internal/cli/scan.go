@@ -48,6 +48,7 @@ type scanOptions struct {
 	imageCache     string
 	imageJobs      int
 	ignoreUnfixed  bool
+	vex            []string
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -99,6 +100,7 @@ and reported).`,
 	f.StringVar(&o.imageCache, "image-cache", "", "with --images: an OCI layout holding images by reference, read before any registry (offline scans)")
 	f.IntVar(&o.imageJobs, "image-jobs", 4, "with --images: images read at once")
 	f.BoolVar(&o.ignoreUnfixed, "ignore-unfixed", false, "with --images: leave out advisories with no fixed version")
+	f.StringSliceVar(&o.vex, "vex", nil, "with --images: OpenVEX documents whose not_affected and fixed statements suppress advisories, with their justification")
 	addHelmFlags(f, &o.helm)
 	return cmd
 }
@@ -144,6 +146,13 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 	}
 	if o.images {
 		plan.Images = scan.ImageOptions{Enabled: true, Cache: o.imageCache, Jobs: o.imageJobs, IgnoreUnfixed: o.ignoreUnfixed}
+		if len(o.vex) > 0 {
+			v, err := vuln.LoadVEX(o.vex...)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			plan.Images.VEX = v
+		}
 		if o.imageDB != "" {
 			db, err := vuln.Load(o.imageDB)
 			if err != nil {

@@ -22,6 +22,8 @@ type ScanOptions struct {
 	IgnoreUnfixed bool
 	// Now is the day end-of-life dates are judged against.
 	Now time.Time
+	// VEX statements silence advisories that do not affect the image.
+	VEX *vuln.VEX
 }
 
 // Report is what an image holds and what affects it.
@@ -36,6 +38,14 @@ type Report struct {
 	Vulnerabilities []Vulnerability `json:"vulnerabilities"`
 	// Findings are the vulnerabilities and hygiene problems as findings.
 	Findings []finding.Finding `json:"findings"`
+	// Silenced are the advisories a VEX statement says do not apply.
+	Silenced []Silenced `json:"suppressed,omitempty"`
+}
+
+// Silenced is a finding a VEX statement silences, with the statement.
+type Silenced struct {
+	Finding finding.Finding `json:"finding"`
+	Reason  string          `json:"justification"`
 }
 
 // Vulnerability is a package affected by an advisory.
@@ -88,6 +98,10 @@ func (r *Report) match(opts ScanOptions) {
 		}
 		for _, m := range opts.DB.Match(vuln.Query{Ecosystem: p.Ecosystem, Name: name, Version: version}) {
 			if opts.IgnoreUnfixed && m.Fixed == "" {
+				continue
+			}
+			if reason, ok := opts.VEX.Silences(append([]string{m.ID}, m.Aliases...), p.PURL, r.Image, r.Digest); ok {
+				r.Silenced = append(r.Silenced, Silenced{Finding: r.finding(Vulnerability{Package: p, Match: m}), Reason: reason})
 				continue
 			}
 			r.Vulnerabilities = append(r.Vulnerabilities, Vulnerability{Package: p, Match: m})

@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/image"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/object"
+	"github.com/rampart-k8s/rampart/pkg/suppress"
 	"github.com/rampart-k8s/rampart/pkg/vuln"
 )
 
@@ -27,6 +28,8 @@ type ImageOptions struct {
 	// Jobs bounds the images read at once (default 4).
 	Jobs          int
 	IgnoreUnfixed bool
+	// VEX statements silence advisories that do not apply.
+	VEX *vuln.VEX
 }
 
 // imageChecks describe the image findings for reporters (SARIF rules).
@@ -85,7 +88,7 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 			defer wg.Done()
 			defer func() { <-sem }()
 			reports[i], errs[i] = image.Scan(ctx, image.Source{Ref: ref, Cache: p.Images.Cache, Platform: p.Images.Platform},
-				image.ScanOptions{DB: p.Images.DB, IgnoreUnfixed: p.Images.IgnoreUnfixed})
+				image.ScanOptions{DB: p.Images.DB, IgnoreUnfixed: p.Images.IgnoreUnfixed, VEX: p.Images.VEX})
 		}()
 	}
 	wg.Wait()
@@ -109,15 +112,21 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 				res.Errors = append(res.Errors, e)
 				continue
 			}
-			for _, f := range reports[i].Findings {
-				if f.CheckID == image.CheckRunsAsRoot && setsNonRoot(u) {
-					continue // the pod decides the user, not the image
-				}
+			relocate := func(f finding.Finding) finding.Finding {
 				f.Object = finding.ObjectRef{APIVersion: u.obj.APIVersion, Kind: u.obj.Kind, Namespace: u.obj.Namespace, Name: u.obj.Name}
 				f.Message = fmt.Sprintf("container %q, image %s: %s", u.container.Name, ref, f.Message)
 				f.Field = field + "/" + f.Field
 				f.Location = loc
-				found = append(found, f)
+				return f
+			}
+			for _, f := range reports[i].Findings {
+				if f.CheckID == image.CheckRunsAsRoot && setsNonRoot(u) {
+					continue // the pod decides the user, not the image
+				}
+				found = append(found, relocate(f))
+			}
+			for _, s := range reports[i].Silenced {
+				res.Suppressed = append(res.Suppressed, suppress.Suppressed{Finding: relocate(s.Finding), Kind: suppress.External, By: "vex", Justification: s.Reason})
 			}
 		}
 	}

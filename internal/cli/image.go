@@ -25,7 +25,50 @@ func newImageCmd(s *streams) *cobra.Command {
 		Use:   "image",
 		Short: "Inventory container images and match their packages with vulnerability advisories",
 	}
-	cmd.AddCommand(newImageScanCmd(s))
+	cmd.AddCommand(newImageScanCmd(s), newImageSBOMCmd(s))
+	return cmd
+}
+
+func newImageSBOMCmd(s *streams) *cobra.Command {
+	var src image.Source
+	var format, outputFile string
+	cmd := &cobra.Command{
+		Use:   "sbom [REF]",
+		Short: "Write an image's packages as a CycloneDX or SPDX JSON SBOM",
+		Example: `  rampart image sbom --docker-archive api.tar -o cyclonedx > api.cdx.json
+  rampart image scan --sbom api.cdx.json --db osv/`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				src.Ref = args[0]
+			}
+			if len(args) > 1 || (src.Ref == "") == (src.OCILayout == "" && src.DockerArchive == "") {
+				return usageError("give one image: REF, --oci-layout DIR or --docker-archive FILE")
+			}
+			if format != image.CycloneDX && format != image.SPDX {
+				return usageError("--output: want cyclonedx or spdx")
+			}
+			rep, err := image.Scan(s.context(), src, image.ScanOptions{})
+			if err != nil {
+				return &exitError{code: ExitError, err: fmt.Errorf("%s", report.Clean(err.Error()))}
+			}
+			var buf bytes.Buffer
+			if err := rep.WriteSBOM(&buf, format, toolVersion()); err != nil {
+				return err
+			}
+			if outputFile != "" {
+				return file.WriteAtomic(outputFile, buf.Bytes(), 0o644)
+			}
+			_, err = s.out.Write(buf.Bytes())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&src.OCILayout, "oci-layout", "", "read the image from an OCI layout folder")
+	f.StringVar(&src.DockerArchive, "docker-archive", "", "read the image from a docker save tarball")
+	f.StringVar(&src.Platform, "platform", "", "os/arch[/variant] of a multi-platform image (default linux/amd64)")
+	f.BoolVar(&src.Insecure, "insecure-registry", false, "allow a plain-HTTP registry")
+	f.StringVarP(&format, "output", "o", image.CycloneDX, "cyclonedx (1.5 JSON) or spdx (2.3 JSON)")
+	f.StringVar(&outputFile, "output-file", "", "write the SBOM to this file instead of stdout")
 	return cmd
 }
 
@@ -38,6 +81,7 @@ type imageOptions struct {
 	ignoreUnfixed bool
 	packages      bool
 	vex           []string
+	sbom          string
 }
 
 func newImageScanCmd(s *streams) *cobra.Command {
@@ -81,19 +125,20 @@ errors or an image or database that cannot be read.`,
 	f.StringVar(&o.failOn, "fail-on", "high", "lowest severity of a vulnerability that makes the exit code 1, or none")
 	f.BoolVar(&o.ignoreUnfixed, "ignore-unfixed", false, "leave out advisories with no fixed version")
 	f.BoolVar(&o.packages, "packages", false, "text: list every package, not only the vulnerable ones")
+	f.StringVar(&o.sbom, "sbom", "", "read the packages from a CycloneDX or SPDX JSON SBOM instead of an image")
 	f.StringSliceVar(&o.vex, "vex", nil, "OpenVEX documents: advisories they say do not affect a package (not_affected, fixed) are suppressed with their justification")
 	return cmd
 }
 
 func runImageScan(s *streams, o *imageOptions) error {
 	n := 0
-	for _, set := range []bool{o.src.Ref != "", o.src.OCILayout != "", o.src.DockerArchive != ""} {
+	for _, set := range []bool{o.src.Ref != "", o.src.OCILayout != "", o.src.DockerArchive != "", o.sbom != ""} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return usageError("give one image: REF, --oci-layout DIR or --docker-archive FILE")
+		return usageError("give one image: REF, --oci-layout DIR, --docker-archive FILE or --sbom FILE")
 	}
 	switch o.output {
 	case "text", "json", "sarif", "junit", "compact":
@@ -122,8 +167,13 @@ func runImageScan(s *streams, o *imageOptions) error {
 		}
 		opts.DB = db
 	}
-	rep, err := image.Scan(s.context(), o.src, opts)
-	if err != nil {
+	var rep *image.Report
+	if o.sbom != "" {
+		if rep, err = image.ReadSBOM(o.sbom); err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+		rep.Match(opts)
+	} else if rep, err = image.Scan(s.context(), o.src, opts); err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("%s", report.Clean(err.Error()))}
 	}
 	var w io.Writer = s.out

@@ -99,6 +99,35 @@ func TestImageScanOffline(t *testing.T) {
 	if strings.Contains(strings.Split(r.stdout, `"suppressed"`)[0], "DSA-9001-1") || !strings.Contains(r.stdout, "vulnerable_code_not_in_execute_path") {
 		t.Errorf("with the VEX statement:\n%s", r.stdout)
 	}
+	// An SBOM of the image, in both formats, scans to the same advisories.
+	for _, format := range []string{"cyclonedx", "spdx"} {
+		sbom := filepath.Join(t.TempDir(), format+".json")
+		if r := rampart(t, "", "image", "sbom", "--docker-archive", archive, "-o", format, "--output-file", sbom); r.code != 0 {
+			t.Fatalf("sbom %s: %d %s", format, r.code, r.stderr)
+		}
+		again := rampart(t, "", "image", "sbom", "--docker-archive", archive, "-o", format)
+		if data, _ := os.ReadFile(sbom); string(data) != again.stdout {
+			t.Errorf("%s: a second SBOM differs", format)
+		}
+		r := rampart(t, "", "image", "scan", "--sbom", sbom, "--db", db, "-o", "json")
+		var fromSBOM struct {
+			Vulnerabilities []struct {
+				Package  struct{ Name string }
+				Advisory struct{ ID, Fixed string }
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &fromSBOM); err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, r.stderr)
+		}
+		var ids []string
+		for _, v := range fromSBOM.Vulnerabilities {
+			ids = append(ids, v.Advisory.ID+" "+v.Package.Name+" fixed "+v.Advisory.Fixed)
+		}
+		wantIDs := []string{"DSA-9001-1 libssl3 fixed 3.0.13-1~deb12u1", "GHSA-aaaa-bbbb-cccc express fixed 4.17.3", "GHSA-jfh8-c2jp-5v3q org.apache.logging.log4j:log4j-core fixed 2.15.0", "PYSEC-2099-6 urllib3 fixed "}
+		if !slices.Equal(ids, wantIDs) {
+			t.Errorf("%s: from the SBOM %v", format, ids)
+		}
+	}
 	if r := rampart(t, "", "image", "scan"); r.code != 2 {
 		t.Errorf("no image: exit %d", r.code)
 	}

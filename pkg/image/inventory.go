@@ -247,6 +247,13 @@ func dpkg(data []byte, p string, layer int, eco string, d Distro) []Package {
 		if d.ID != "" {
 			q = append(q, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.Version})
 		}
+		if src != name {
+			up := src
+			if srcVersion != "" {
+				up += "@" + srcVersion
+			}
+			q = append(q, packageurl.Qualifier{Key: "upstream", Value: up})
+		}
 		ns := d.ID
 		if ns == "" {
 			ns = "debian"
@@ -290,6 +297,9 @@ func apk(data []byte, p string, layer int, eco string, d Distro) []Package {
 		}
 		if d.Version != "" {
 			q = append(q, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.Version})
+		}
+		if origin != name {
+			q = append(q, packageurl.Qualifier{Key: "upstream", Value: origin})
 		}
 		ns := d.ID
 		if ns == "" {

@@ -28,10 +28,12 @@ type ScanOptions struct {
 
 // Report is what an image holds and what affects it.
 type Report struct {
-	Image    string    `json:"image"`
-	Digest   string    `json:"digest"`
-	OS       Distro    `json:"os"`
-	Layers   []Layer   `json:"layers"`
+	Image  string  `json:"image"`
+	Digest string  `json:"digest"`
+	OS     Distro  `json:"os"`
+	Layers []Layer `json:"layers"`
+	// Created is when the image was built (its configuration's).
+	Created  time.Time `json:"created,omitzero"`
 	Size     int64     `json:"size"`
 	Packages []Package `json:"packages"`
 	// Vulnerabilities pair a package with an advisory that affects it.
@@ -69,9 +71,10 @@ func Scan(ctx context.Context, src Source, opts ScanOptions) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	rep := &Report{Image: src.String(), Digest: digest.String(), OS: fsys.OS(), Layers: fsys.Layers, Size: fsys.Size, Packages: fsys.Packages()}
-	if opts.DB != nil {
-		rep.match(opts)
+	if fsys.Config != nil {
+		rep.Created = fsys.Config.Created.Time
 	}
+	rep.Match(opts)
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -80,10 +83,13 @@ func Scan(ctx context.Context, src Source, opts ScanOptions) (*Report, error) {
 	return rep, nil
 }
 
-// match pairs each package with the advisories that affect it: distro
-// packages by their source package and the distro release, language
-// packages by their ecosystem.
-func (r *Report) match(opts ScanOptions) {
+// Match pairs each package with the advisories that affect it (none
+// without a database): distro packages by their source package and the
+// distro release, language packages by their ecosystem.
+func (r *Report) Match(opts ScanOptions) {
+	if opts.DB == nil {
+		return
+	}
 	for _, p := range r.Packages {
 		if p.Ecosystem == "" {
 			continue // a distribution OSV has no advisories for

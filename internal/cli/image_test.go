@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -213,5 +216,35 @@ spec:
 	out = decode(t, r.stdout)
 	if r.code != 2 || len(out.Errors) != 1 || out.Errors[0].Line != 15 || !strings.Contains(out.Errors[0].Message, "missing:2") || len(out.Findings) == 0 {
 		t.Errorf("missing image: exit %d, errors %+v, %d findings", r.code, out.Errors, len(out.Findings))
+	}
+}
+
+// TestDBUpdate fetches an export from a server on 127.0.0.1 with
+// `rampart db update`, then reads it with `db status`.
+func TestDBUpdate(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("GHSA-x.json")
+	_, _ = w.Write([]byte(`{"id":"GHSA-x","modified":"2026-11-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"express"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"9.0.0"}]}]}]}`))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/npm/all.zip" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(buf.Bytes())
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	if r := rampart(t, "", "db", "update", "--db", dir, "--source", srv.URL, "--ecosystem", "npm"); r.code != 0 || !strings.Contains(r.stdout, "updated   npm") {
+		t.Fatalf("update: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := rampart(t, "", "db", "update", "--db", dir, "--source", srv.URL, "--ecosystem", "npm,Go"); r.code != 2 || !strings.Contains(r.stderr, "failed    Go") {
+		t.Errorf("a failing ecosystem: %d %s", r.code, r.stderr)
+	}
+	if r := rampart(t, "", "db", "status", "--db", dir); r.code != 0 || !strings.Contains(r.stdout, "1 advisories") || !strings.Contains(r.stdout, "npm ") {
+		t.Errorf("status: %d %s", r.code, r.stdout)
 	}
 }

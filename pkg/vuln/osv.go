@@ -107,7 +107,7 @@ func Load(dir string) (*DB, error) {
 			db.Errors = append(db.Errors, err)
 			return nil
 		}
-		if d.IsDir() {
+		if d.IsDir() || d.Name() == MetadataFile {
 			return nil
 		}
 		switch strings.ToLower(filepath.Ext(p)) {

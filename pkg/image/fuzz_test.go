@@ -23,6 +23,7 @@ func FuzzParsers(f *testing.F) {
 		pythonPackage(data, "/x.dist-info/METADATA")
 		jar(data, "/a.jar")
 		goBinary(data, "/bin/x")
+		rpm(data, "/var/lib/rpm/Packages", 0, "Red Hat", d)
 		fsys := &FS{Files: map[string]*File{"/etc/os-release": {Path: "/etc/os-release", Data: data}}}
 		fsys.OS()
 		_, _ = fsys.apply(0, bytes.NewReader(data))

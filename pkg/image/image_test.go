@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -158,5 +160,43 @@ func TestHygiene(t *testing.T) {
 	want := []string{"image-runs-as-root config.User", "image-secret config.Env[1]", "image-secret history[0].created_by", "image-shell files[/bin/bash]", "image-package-manager files[/usr/bin/apt-get]", "image-end-of-life os"}
 	if !slices.Equal(got, want) {
 		t.Errorf("findings %v, want %v", got, want)
+	}
+}
+
+// TestRPM reads the RPM database of a public CentOS 7 image: go-rpmdb's
+// own test data, from its module zip (fetched through the Go module proxy).
+func TestRPM(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/knqyf263/go-rpmdb").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	db, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "pkg", "testdata", "centos7-plain", "Packages"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, imagetest.Layer(t,
+		imagetest.Entry{Path: "/etc/os-release", Data: "NAME=\"CentOS Linux\"\nID=\"centos\"\nVERSION_ID=\"7\"\n"},
+		imagetest.Entry{Path: "/var/lib/rpm/Packages", Data: string(db)},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := image.Flatten(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := fsys.Packages()
+	found := false
+	for _, p := range ps {
+		if p.Name == "openssl-libs" {
+			found = true
+			if p.Version != "1:1.0.2k-12.el7" || p.Source != "openssl" || p.Type != "rpm" || p.Ecosystem != "Red Hat" ||
+				p.PURL != "pkg:rpm/centos/openssl-libs@1.0.2k-12.el7?arch=x86_64&distro=centos-7&epoch=1&upstream=openssl-1.0.2k-12.el7.src.rpm" {
+				t.Errorf("openssl-libs: %+v", p)
+			}
+		}
+	}
+	if len(ps) < 100 || !found {
+		t.Errorf("%d packages, openssl-libs found %v", len(ps), found)
 	}
 }

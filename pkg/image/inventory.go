@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/textproto"
+	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
+	rpmdb "github.com/knqyf263/go-rpmdb/pkg"
 	"github.com/package-url/packageurl-go"
 )
 
@@ -41,7 +44,8 @@ func wanted(p string, mode int64, size int64) (text bool, binary bool) {
 	base := path.Base(p)
 	switch {
 	case p == "/var/lib/dpkg/status", strings.HasPrefix(p, "/var/lib/dpkg/status.d/"),
-		p == "/lib/apk/db/installed", p == "/etc/os-release", p == "/usr/lib/os-release":
+		p == "/lib/apk/db/installed", p == "/etc/os-release", p == "/usr/lib/os-release",
+		p == "/var/lib/rpm/Packages", p == "/usr/lib/sysimage/rpm/Packages":
 		return true, false
 	case base == "package.json" && strings.Contains(p, "/node_modules/"):
 		return true, false
@@ -161,10 +165,21 @@ func (d Distro) ecosystem() string {
 		return "Alpine"
 	case "wolfi":
 		return "Wolfi"
+	case "rocky":
+		return "Rocky Linux:" + major(d.Version)
+	case "almalinux":
+		return "AlmaLinux:" + major(d.Version)
+	case "rhel", "centos":
+		return "Red Hat"
 	case "chainguard":
 		return "Chainguard"
 	}
 	return ""
+}
+
+func major(v string) string {
+	m, _, _ := strings.Cut(v, ".")
+	return m
 }
 
 // Packages lists the image's packages, sorted (type, name, version, path).
@@ -181,6 +196,8 @@ func (fsys *FS) Packages() []Package {
 			out = append(out, dpkg(f.Data, p, f.Layer, eco, d)...)
 		case p == "/lib/apk/db/installed":
 			out = append(out, apk(f.Data, p, f.Layer, eco, d)...)
+		case strings.HasSuffix(p, "/rpm/Packages"):
+			out = append(out, rpm(f.Data, p, f.Layer, eco, d)...)
 		}
 	}
 	for i := range out {
@@ -468,6 +485,70 @@ func jarDepth(data []byte, p string, depth int) []Package {
 		if depth == 0 {
 			out[i].Path = p
 		}
+	}
+	return out
+}
+
+// rpm reads an RPM database in the Berkeley DB format (RHEL and CentOS up
+// to 8, UBI 8) with go-rpmdb; its version is [epoch:]version-release.
+func rpm(data []byte, p string, layer int, eco string, d Distro) (out []Package) {
+	defer func() {
+		if recover() != nil {
+			out = nil // a database the reader cannot walk: no packages, no crash
+		}
+	}()
+	tmp, err := os.CreateTemp("", "rampart-rpmdb-")
+	if err != nil {
+		return nil
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return nil
+	}
+	if err := tmp.Close(); err != nil {
+		return nil
+	}
+	db, err := rpmdb.Open(tmp.Name())
+	if err != nil {
+		return nil
+	}
+	list, err := db.ListPackages()
+	if err != nil {
+		return nil
+	}
+	for _, pkg := range list {
+		if pkg.Name == "gpg-pubkey" {
+			continue // keys, not software
+		}
+		version := pkg.Version + "-" + pkg.Release
+		if pkg.Epoch > 0 {
+			version = strconv.Itoa(pkg.Epoch) + ":" + version
+		}
+		src := pkg.Name
+		if s := strings.TrimSuffix(pkg.SourceRpm, ".src.rpm"); s != pkg.SourceRpm {
+			if i := strings.LastIndexByte(s, '-'); i > 0 {
+				if j := strings.LastIndexByte(s[:i], '-'); j > 0 {
+					src = s[:j]
+				}
+			}
+		}
+		q := packageurl.Qualifiers{{Key: "arch", Value: pkg.Arch}}
+		if pkg.Epoch > 0 {
+			q = append(q, packageurl.Qualifier{Key: "epoch", Value: strconv.Itoa(pkg.Epoch)})
+		}
+		if d.ID != "" {
+			q = append(q, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.Version})
+		}
+		if src != pkg.Name {
+			q = append(q, packageurl.Qualifier{Key: "upstream", Value: pkg.SourceRpm})
+		}
+		ns := d.ID
+		if ns == "" {
+			ns = "redhat"
+		}
+		out = append(out, Package{Name: pkg.Name, Version: version, Ecosystem: eco, Type: "rpm", Source: src, Path: p, Layer: layer,
+			PURL: packageurl.NewPackageURL("rpm", ns, pkg.Name, pkg.Version+"-"+pkg.Release, q, "").ToString()})
 	}
 	return out
 }

@@ -217,6 +217,7 @@ func imageResult(rep *image.Report, failOn *check.Severity) *engine.Result {
 		sev       finding.Severity
 	}{
 		{image.CheckEndOfLife, "Image on an end-of-life distribution", finding.High},
+		{image.CheckNotMinimal, "Image is not minimal", finding.Info},
 		{image.CheckPackageManager, "Image has a package manager", finding.Low},
 		{image.CheckRunsAsRoot, "Image runs as root", finding.Medium},
 		{image.CheckSecret, "Credential in the image", finding.High},

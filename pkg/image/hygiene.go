@@ -16,6 +16,14 @@ const (
 	CheckPackageManager = "image-package-manager"
 	CheckEndOfLife      = "image-end-of-life"
 	CheckSecret         = "image-secret"
+	CheckNotMinimal     = "image-not-minimal"
+)
+
+// A minimal base (distroless, scratch, a static image) has about this many
+// distribution packages and this size; more is attack surface to patch.
+const (
+	minimalPackages = 20
+	minimalSize     = 50 << 20
 )
 
 // endOfLife is when each distribution release stops getting security
@@ -84,6 +92,17 @@ func (r *Report) Hygiene(fsys *FS, now time.Time) {
 				"Use a multi-stage build whose final stage has no package manager.")
 			break
 		}
+	}
+	osPackages := 0
+	for _, p := range r.Packages {
+		if p.Type == "deb" || p.Type == "apk" || p.Type == "rpm" {
+			osPackages++
+		}
+	}
+	if osPackages > minimalPackages || fsys.Size > minimalSize {
+		add(CheckNotMinimal, finding.Info, "Image is not minimal", "packages",
+			fmt.Sprintf("%d distribution packages and %d MB of files; a minimal base (distroless, scratch) has under %d packages and %d MB", osPackages, fsys.Size>>20, minimalPackages, minimalSize>>20),
+			"Build the final stage on a minimal base image: every package is something to patch and something an attacker can use.")
 	}
 	d := r.OS
 	key := d.ID + ":" + d.Version

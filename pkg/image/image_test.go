@@ -74,6 +74,8 @@ func TestSameInventoryFromEverySource(t *testing.T) {
 		"maven Maven org.apache.logging.log4j:log4j-core 2.14.1 /app/lib/app.jar layer1 pkg:maven/org.apache.logging.log4j/log4j-core src=",
 		"npm npm @babel/core 7.22.0 /app/node_modules/@babel/core/package.json layer1 pkg:npm/%40babel/core src=",
 		"npm npm express 4.17.1 /app/node_modules/express/package.json layer2 pkg:npm/express src=",
+		"npm npm minimist 1.2.5 /srv/web/package-lock.json layer1 pkg:npm/minimist src=",
+		"npm npm qs 6.5.2 /srv/web/package-lock.json layer1 pkg:npm/qs src=",
 		"pypi PyPI urllib3 1.26.5 /usr/lib/python3/dist-packages/urllib3-1.26.5.dist-info/METADATA layer2 pkg:pypi/urllib3 src=",
 	}
 	for _, src := range []image.Source{{Ref: host + "/shop/api:1.0", Insecure: true}, {OCILayout: filepath.Join(dir, "layout")}, {DockerArchive: tarPath}} {

@@ -35,6 +35,7 @@ type ImageOptions struct {
 // imageChecks describe the image findings for reporters (SARIF rules).
 var imageChecks = []check.Check{
 	{ID: image.CheckEndOfLife, Title: "Image on an end-of-life distribution", Severity: finding.High},
+	{ID: image.CheckNotMinimal, Title: "Image is not minimal", Severity: finding.Info},
 	{ID: image.CheckPackageManager, Title: "Image has a package manager", Severity: finding.Low},
 	{ID: image.CheckRunsAsRoot, Title: "Image runs as root", Severity: finding.Medium},
 	{ID: image.CheckSecret, Title: "Credential in the image", Severity: finding.High},

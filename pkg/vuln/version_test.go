@@ -140,3 +140,79 @@ func TestVersionChains(t *testing.T) {
 		}
 	}
 }
+
+// rpmVersion makes an [epoch:]version-release from RPM's pieces: digits,
+// letters, dots, tildes (pre-releases), carets (snapshots).
+func rpmVersion(r *rand.Rand) string {
+	var b strings.Builder
+	if r.IntN(5) == 0 {
+		fmt.Fprintf(&b, "%d:", r.IntN(3))
+	}
+	fmt.Fprintf(&b, "%d", r.IntN(4))
+	for i := r.IntN(4); i > 0; i-- {
+		switch r.IntN(6) {
+		case 0:
+			fmt.Fprintf(&b, ".%d", r.IntN(12))
+		case 1:
+			fmt.Fprintf(&b, "~%s%d", []string{"rc", "beta", "alpha"}[r.IntN(3)], r.IntN(3))
+		case 2:
+			fmt.Fprintf(&b, "^%d", 20240101+r.IntN(3))
+		case 3:
+			b.WriteString([]string{"a", "b", "z"}[r.IntN(3)])
+		default:
+			fmt.Fprintf(&b, ".%d", r.IntN(3))
+		}
+	}
+	fmt.Fprintf(&b, "-%d", r.IntN(5))
+	if r.IntN(2) == 0 {
+		fmt.Fprintf(&b, ".el%d", 8+r.IntN(2))
+		if r.IntN(3) == 0 {
+			fmt.Fprintf(&b, "_%d", r.IntN(4))
+		}
+	}
+	return b.String()
+}
+
+// TestRPMAgreesWithRpm compares 400 generated pairs with rpm's own
+// rpm.vercmp (Debian's rpm package), in one rpm process.
+func TestRPMAgreesWithRpm(t *testing.T) {
+	bin, err := exec.LookPath("rpm")
+	if err != nil {
+		t.Skip("rpm is not installed (Debian's rpm package: apt-get install rpm)")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var pairs [][2]string
+	var script strings.Builder
+	script.WriteString("%{lua:")
+	for i := 0; i < 400; i++ {
+		a, b := rpmVersion(r), rpmVersion(r)
+		if i%10 == 0 {
+			b = a
+		}
+		pairs = append(pairs, [2]string{a, b})
+		fmt.Fprintf(&script, " print(rpm.vercmp(%q, %q)) print('\\n')", a, b)
+	}
+	script.WriteString("}")
+	out, err := exec.Command(bin, "--eval", script.String()).Output()
+	if err != nil {
+		t.Fatalf("rpm --eval: %v", err)
+	}
+	answers := strings.Fields(string(out))
+	if len(answers) != len(pairs) {
+		t.Fatalf("%d answers for %d pairs", len(answers), len(pairs))
+	}
+	agree := 0
+	for i, p := range pairs {
+		got, err := Compare("Red Hat", p[0], p[1])
+		if err != nil {
+			t.Fatalf("%s vs %s: %v", p[0], p[1], err)
+		}
+		want := map[string]int{"-1": -1, "0": 0, "1": 1}[answers[i]]
+		if sign(got) != want {
+			t.Errorf("%s vs %s: %d, rpm says %s", p[0], p[1], sign(got), answers[i])
+			continue
+		}
+		agree++
+	}
+	t.Logf("%d/400 pairs agree with rpm", agree)
+}

@@ -122,6 +122,7 @@ func Debian(t testing.TB) v1.Image {
 		Entry{Path: "/usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA", Data: "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n"},
 		Entry{Path: "/app/node_modules/lodash/package.json", Data: `{"name":"lodash","version":"4.17.20"}`},
 		Entry{Path: "/app/node_modules/@babel/core/package.json", Data: `{"name":"@babel/core","version":"7.22.0"}`},
+		Entry{Path: "/srv/web/package-lock.json", Data: `{"name":"web","lockfileVersion":3,"packages":{"":{"name":"web"},"node_modules/minimist":{"version":"1.2.5"},"node_modules/a/node_modules/qs":{"version":"6.5.2"},"../lib":{"link":true}}}`},
 		Entry{Path: "/app/lib/app.jar", Data: JarWith(t, "org.apache.logging.log4j", "log4j-core", "2.14.1")},
 		Entry{Path: "/usr/local/bin/tool", Data: string(goBin), Mode: 0o755},
 		Entry{Path: "/usr/local/bin/script", Data: strings.Repeat("#!/bin/sh\necho\n", 100), Mode: 0o755},

@@ -40,6 +40,10 @@ type File struct {
 	Link string
 	// Data is kept for the files an inventory reads as text.
 	Data []byte
+	// Earlier are the versions of a package database that lower layers
+	// wrote (oldest first): a package's layer is the one from which it is
+	// in every later version, not the last layer that rewrote the file.
+	Earlier []Version
 	// Packages are what the file lists or is (a Go binary, a JAR).
 	Packages []Package
 }
@@ -106,6 +110,12 @@ func Flatten(img v1.Image) (*FS, error) {
 
 // dirBit marks a folder in File.Mode.
 const dirBit = 1 << 31
+
+// Version is a package database as one layer left it.
+type Version struct {
+	Layer int
+	Data  []byte
+}
 
 // Regular reports whether the file is a regular file.
 func (f *File) Regular() bool { return f.Mode&dirBit == 0 && f.Link == "" }
@@ -180,6 +190,9 @@ func (fsys *FS) apply(layer int, r io.Reader) (int, error) {
 		fsys.removeUnder(d, true)
 	}
 	for _, f := range added {
+		if old := fsys.Files[f.Path]; old != nil && old.Data != nil && f.Data != nil && packageDB(f.Path) {
+			f.Earlier = append(append([]Version{}, old.Earlier...), Version{Layer: old.Layer, Data: old.Data})
+		}
 		fsys.Files[f.Path] = f
 	}
 	return n, nil

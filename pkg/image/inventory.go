@@ -61,8 +61,14 @@ func wanted(p string, mode int64, size int64) (text bool, binary bool) {
 	return false, false
 }
 
-// capture reads what the inventory needs of a regular file from its layer.
+// capture reads what the inventory needs of a regular file from its layer;
+// the packages it finds carry the file's layer.
 func capture(f *File, r io.Reader) error {
+	defer func() {
+		for i := range f.Packages {
+			f.Packages[i].Layer = f.Layer
+		}
+	}()
 	text, bin := wanted(f.Path, f.Mode, f.Size)
 	if !text && !bin {
 		return nil
@@ -182,7 +188,29 @@ func major(v string) string {
 	return m
 }
 
+// packageDB reports a distribution's package database, which every
+// package command rewrites whole.
+func packageDB(p string) bool {
+	return p == "/var/lib/dpkg/status" || p == "/lib/apk/db/installed" || strings.HasSuffix(p, "/rpm/Packages")
+}
+
+// readDB reads one version of a package database.
+func readDB(p string, data []byte, layer int, eco string, d Distro) []Package {
+	switch {
+	case p == "/var/lib/dpkg/status" || strings.HasPrefix(p, "/var/lib/dpkg/status.d/"):
+		return dpkg(data, p, layer, eco, d)
+	case p == "/lib/apk/db/installed":
+		return apk(data, p, layer, eco, d)
+	case strings.HasSuffix(p, "/rpm/Packages"):
+		return rpm(data, p, layer, eco, d)
+	}
+	return nil
+}
+
 // Packages lists the image's packages, sorted (type, name, version, path).
+// A distribution package's layer is the one that installed the version the
+// image holds: the earliest layer from which every later version of the
+// database lists it.
 func (fsys *FS) Packages() []Package {
 	d := fsys.OS()
 	eco := d.ecosystem()
@@ -190,20 +218,27 @@ func (fsys *FS) Packages() []Package {
 	for _, p := range fsys.Paths() {
 		f := fsys.Files[p]
 		out = append(out, f.Packages...)
-		switch {
-		case f.Data == nil:
-		case p == "/var/lib/dpkg/status" || strings.HasPrefix(p, "/var/lib/dpkg/status.d/"):
-			out = append(out, dpkg(f.Data, p, f.Layer, eco, d)...)
-		case p == "/lib/apk/db/installed":
-			out = append(out, apk(f.Data, p, f.Layer, eco, d)...)
-		case strings.HasSuffix(p, "/rpm/Packages"):
-			out = append(out, rpm(f.Data, p, f.Layer, eco, d)...)
+		if f.Data == nil {
+			continue
 		}
-	}
-	for i := range out {
-		if out[i].Layer == 0 && out[i].Path != "" {
-			out[i].Layer = fsys.Files[out[i].Path].Layer
+		pkgs := readDB(p, f.Data, f.Layer, eco, d)
+		sets := make([]map[string]bool, len(f.Earlier))
+		for j := range pkgs {
+			key := pkgs[j].Name + "\x00" + pkgs[j].Version
+			for i := len(f.Earlier) - 1; i >= 0; i-- {
+				if sets[i] == nil {
+					sets[i] = map[string]bool{}
+					for _, q := range readDB(p, f.Earlier[i].Data, 0, eco, d) {
+						sets[i][q.Name+"\x00"+q.Version] = true
+					}
+				}
+				if !sets[i][key] {
+					break
+				}
+				pkgs[j].Layer = f.Earlier[i].Layer
+			}
 		}
+		out = append(out, pkgs...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

@@ -70,7 +70,11 @@ func Scan(ctx context.Context, src Source, opts ScanOptions) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	rep := &Report{Image: src.String(), Digest: digest.String(), OS: fsys.OS(), Layers: fsys.Layers, Size: fsys.Size, Packages: fsys.Packages()}
+	rep := &Report{Image: src.String(), Digest: digest.String(), OS: fsys.OS(), Layers: fsys.Layers, Size: fsys.Size, Packages: fsys.Packages(),
+		Vulnerabilities: []Vulnerability{}, Findings: []finding.Finding{}}
+	if rep.Packages == nil {
+		rep.Packages = []Package{}
+	}
 	if fsys.Config != nil {
 		rep.Created = fsys.Config.Created.Time
 	}

@@ -206,6 +206,17 @@ spec:
 	if deny.tries > 0 {
 		t.Errorf("%d network requests", deny.tries)
 	}
+	// An ignore annotation with a reason silences an image check on the
+	// object, as for the catalog's checks.
+	annotated := strings.Replace(deploy, "  namespace: shop\n", "  namespace: shop\n  annotations:\n    rampart.dev/ignore: \"image-shell: the debug shell is kept on purpose (TICKET-2)\"\n", 1)
+	if err := os.WriteFile(filepath.Join(manifests, "api.yaml"), []byte(annotated), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range decode(t, rampart(t, "", args...).stdout).Findings {
+		if f.CheckID == "image-shell" {
+			t.Errorf("image-shell not silenced by the annotation: %+v", f)
+		}
+	}
 	// An image that is not in the cache, with the network denied: an input
 	// error at its line, the rest still scanned.
 	other := strings.Replace(deploy, "image: "+ref+"\n      - name: sidecar", "image: registry.example.com/shop/missing:2\n      - name: sidecar", 1)

@@ -6,6 +6,13 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/suppress"
 )
 
+// SuppressObject is suppressObject for findings made beside the engine
+// (the images an object runs): annotations, exceptions with their
+// container, the baseline.
+func SuppressObject(o *object.Object, fs []check.Finding, rules *suppress.Rules) ([]check.Finding, []suppress.Suppressed, int) {
+	return suppressObject(o, fs, rules)
+}
+
 // suppressObject splits an object's findings into the ones reported and the
 // ones silenced: by a rampart.dev/ignore annotation with a reason (on the
 // object or its pod template; .<container> for one container), by a

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/rampart-k8s/rampart/pkg/secret"
 )
 
 // Limits bound what one image may cost.
@@ -83,7 +85,7 @@ func Flatten(img v1.Image) (*FS, error) {
 		size, _ := l.Size()
 		info := Layer{Index: i, Digest: d.String(), Size: size}
 		if i < len(history) {
-			info.CreatedBy = history[i]
+			info.CreatedBy = safeCommand(history[i])
 		}
 		fsys.Layers = append(fsys.Layers, info)
 		rc, err := l.Uncompressed()
@@ -136,6 +138,7 @@ func nonEmptyHistory(cfg *v1.ConfigFile) []string {
 func (fsys *FS) apply(layer int, r io.Reader) (int, error) {
 	tr := tar.NewReader(r)
 	var added []*File
+	inLayer := map[string]*File{}
 	var deletes, opaques []string
 	n := 0
 	for {
@@ -164,13 +167,18 @@ func (fsys *FS) apply(layer int, r io.Reader) (int, error) {
 		case tar.TypeSymlink:
 			f.Link = h.Linkname
 		case tar.TypeLink:
-			// A hard link: the same content as its target, seen in this
-			// or a lower layer.
-			if t := fsys.Files[clean(h.Linkname)]; t != nil {
+			// A hard link: the same content as its target, added earlier
+			// in this layer or in a lower one.
+			t := inLayer[clean(h.Linkname)]
+			if t == nil {
+				t = fsys.Files[clean(h.Linkname)]
+			}
+			if t != nil {
 				cp := *t
 				cp.Path, cp.Layer = p, layer
 				cp.Packages = relocate(t.Packages, p, layer)
 				added = append(added, &cp)
+				inLayer[p] = &cp
 			}
 			continue
 		case tar.TypeReg:
@@ -182,13 +190,9 @@ func (fsys *FS) apply(layer int, r io.Reader) (int, error) {
 			continue
 		}
 		added = append(added, f)
+		inLayer[f.Path] = f
 	}
-	for _, d := range opaques {
-		fsys.removeUnder(d, false)
-	}
-	for _, d := range deletes {
-		fsys.removeUnder(d, true)
-	}
+	fsys.remove(opaques, deletes)
 	for _, f := range added {
 		if old := fsys.Files[f.Path]; old != nil && old.Data != nil && f.Data != nil && packageDB(f.Path) {
 			f.Earlier = append(append([]Version{}, old.Earlier...), Version{Layer: old.Layer, Data: old.Data})
@@ -198,15 +202,34 @@ func (fsys *FS) apply(layer int, r io.Reader) (int, error) {
 	return n, nil
 }
 
-// removeUnder deletes what lies under dir (and dir itself with self).
-func (fsys *FS) removeUnder(dir string, self bool) {
-	if self {
-		delete(fsys.Files, dir)
+// remove applies a layer's whiteouts to the layers below, in one pass over
+// the files: a deleted path goes with what lies under it; an opaque folder
+// keeps itself and loses its contents.
+func (fsys *FS) remove(opaques, deletes []string) {
+	if len(opaques)+len(deletes) == 0 {
+		return
 	}
-	prefix := strings.TrimSuffix(dir, "/") + "/"
+	gone := map[string]bool{}
+	for _, d := range deletes {
+		gone[d] = true
+	}
+	emptied := map[string]bool{}
+	for _, d := range opaques {
+		emptied[d] = true
+	}
 	for p := range fsys.Files {
-		if strings.HasPrefix(p, prefix) {
+		if gone[p] {
 			delete(fsys.Files, p)
+			continue
+		}
+		for dir := path.Dir(p); ; dir = path.Dir(dir) {
+			if gone[dir] || emptied[dir] {
+				delete(fsys.Files, p)
+				break
+			}
+			if dir == "/" {
+				break
+			}
 		}
 	}
 }
@@ -231,4 +254,26 @@ func (fsys *FS) Paths() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// safeCommand is a history command as reports may show it: credentials
+// redacted, and an ENV or ARG instruction reduced to its names (their
+// values are configuration that may be secret).
+func safeCommand(c string) string {
+	c = strings.Join(strings.Fields(c), " ")
+	body := strings.TrimPrefix(strings.TrimPrefix(c, "/bin/sh -c "), "#(nop) ")
+	for _, kw := range []string{"ENV ", "ARG "} {
+		if strings.HasPrefix(body, kw) {
+			var names []string
+			for _, kv := range strings.Fields(strings.TrimPrefix(body, kw)) {
+				k, _, _ := strings.Cut(kv, "=")
+				names = append(names, k)
+			}
+			return kw + strings.Join(names, " ") + " (values not shown)"
+		}
+	}
+	if len(secret.Find(c)) > 0 {
+		return "(a command holding a credential; not shown)"
+	}
+	return secret.Text(c)
 }

@@ -141,7 +141,7 @@ func pick(idx v1.ImageIndex, plat v1.Platform, depth int) (v1.Image, error) {
 		}
 	}
 	for _, d := range images {
-		if d.Platform == nil || len(images) == 1 || d.Platform.Satisfies(plat) {
+		if d.Platform == nil || d.Platform.Satisfies(plat) {
 			return idx.Image(d.Digest)
 		}
 	}
@@ -176,7 +176,11 @@ func fromCache(dir, ref string, plat v1.Platform) (v1.Image, error) {
 		names[r.Name()] = true
 	}
 	for _, d := range m.Manifests {
-		if !names[d.Annotations[RefAnnotation]] {
+		ann := d.Annotations[RefAnnotation]
+		if r, err := name.ParseReference(ann); err == nil {
+			ann = r.Name() // nginx:1.27 and index.docker.io/library/nginx:1.27 alike
+		}
+		if !names[ann] && !names[d.Annotations[RefAnnotation]] {
 			continue
 		}
 		if d.MediaType.IsIndex() {

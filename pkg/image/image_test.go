@@ -3,6 +3,8 @@ package image_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -42,7 +44,7 @@ func summary(ps []image.Package) []string {
 // whiteouts honoured, each with the layer that added it.
 func TestSameInventoryFromEverySource(t *testing.T) {
 	img := imagetest.Debian(t)
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	ref, err := name.ParseReference(host+"/shop/api:1.0", name.Insecure)
@@ -192,7 +194,7 @@ func TestRPM(t *testing.T) {
 	for _, p := range ps {
 		if p.Name == "openssl-libs" {
 			found = true
-			if p.Version != "1:1.0.2k-12.el7" || p.Source != "openssl" || p.Type != "rpm" || p.Ecosystem != "Red Hat" ||
+			if p.Version != "1:1.0.2k-12.el7" || p.Source != "openssl" || p.Type != "rpm" || p.Ecosystem != "" ||
 				p.PURL != "pkg:rpm/centos/openssl-libs@1.0.2k-12.el7?arch=x86_64&distro=centos-7&epoch=1&upstream=openssl-1.0.2k-12.el7.src.rpm" {
 				t.Errorf("openssl-libs: %+v", p)
 			}
@@ -200,5 +202,48 @@ func TestRPM(t *testing.T) {
 	}
 	if len(ps) < 100 || !found {
 		t.Errorf("%d packages, openssl-libs found %v", len(ps), found)
+	}
+}
+
+// TestLayersAndLinks: hard links to a file of the same layer, an executable
+// whose name ends in "ar", a credential in a history command never kept.
+func TestLayersAndLinks(t *testing.T) {
+	goBin := string(imagetest.GoBinary(t))
+	img, err := mutate.AppendLayers(empty.Image,
+		imagetest.Layer(t, imagetest.Entry{Path: "/app/node_modules/qs/package.json", Data: `{"name":"qs","version":"1.0.0"}`}),
+		imagetest.Layer(t,
+			imagetest.Entry{Path: "/app/node_modules/qs/package.json", Data: `{"name":"qs","version":"2.0.0"}`},
+			imagetest.Entry{Path: "/app/node_modules/qs2/package.json", Link: "/app/node_modules/qs/package.json", Hard: true},
+			imagetest.Entry{Path: "/usr/bin/csi-node-driver-registrar", Data: goBin, Mode: 0o755}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.ConfigFile()
+	cfg = cfg.DeepCopy()
+	cfg.History = []v1.History{{CreatedBy: "RUN curl -u admin:hunter2 https://example.invalid"}, {CreatedBy: "/bin/sh -c #(nop) ENV DB_PASSWORD=hunter2 MODE=prod"}}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := image.Flatten(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range fsys.Packages() {
+		if p.Type == "npm" {
+			got = append(got, p.Path+" "+p.Version)
+		}
+		if p.Type == "go-stdlib" && p.Path != "/usr/bin/csi-node-driver-registrar" {
+			t.Errorf("stdlib at %s", p.Path)
+		}
+	}
+	if strings.Join(got, ",") != "/app/node_modules/qs/package.json 2.0.0,/app/node_modules/qs2/package.json 2.0.0" {
+		t.Errorf("npm packages %v", got)
+	}
+	for _, l := range fsys.Layers {
+		if strings.Contains(l.CreatedBy, "hunter2") {
+			t.Errorf("layer %d keeps a credential: %s", l.Index, l.CreatedBy)
+		}
 	}
 }

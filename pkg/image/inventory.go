@@ -53,12 +53,17 @@ func wanted(p string, mode int64, size int64) (text bool, binary bool) {
 		return true, false
 	case (base == "METADATA" && strings.HasSuffix(path.Dir(p), ".dist-info")) || (base == "PKG-INFO" && strings.HasSuffix(path.Dir(p), ".egg-info")):
 		return true, false
-	case strings.HasSuffix(base, ".jar") || strings.HasSuffix(base, ".war") || strings.HasSuffix(base, ".ear"):
+	case isArchive(base):
 		return false, true
 	case mode&0o111 != 0 && size >= 1024:
 		return false, true
 	}
 	return false, false
+}
+
+// isArchive reports a Java archive by its name.
+func isArchive(name string) bool {
+	return strings.HasSuffix(name, ".jar") || strings.HasSuffix(name, ".war") || strings.HasSuffix(name, ".ear")
 }
 
 // capture reads what the inventory needs of a regular file from its layer;
@@ -76,20 +81,17 @@ func capture(f *File, r io.Reader) error {
 	if f.Size > maxCapture {
 		return nil // too large to read: left out of the inventory
 	}
-	if bin && !strings.HasSuffix(f.Path, "ar") {
-		// An executable: only an ELF (or Mach-O) file may be a Go binary.
-		var magic [4]byte
-		if _, err := io.ReadFull(r, magic[:]); err != nil {
+	if bin && !isArchive(f.Path) {
+		// An executable: only an ELF file may be a Go binary. One buffer,
+		// read once.
+		buf := make([]byte, f.Size)
+		if _, err := io.ReadFull(r, buf[:min(4, len(buf))]); err != nil || string(buf[:4]) != "\x7fELF" {
 			return nil
 		}
-		if string(magic[:]) != "\x7fELF" {
-			return nil
-		}
-		rest, err := io.ReadAll(io.LimitReader(r, f.Size))
-		if err != nil {
+		if _, err := io.ReadFull(r, buf[4:]); err != nil {
 			return err
 		}
-		f.Packages = goBinary(append(magic[:], rest...), f.Path)
+		f.Packages = goBinary(buf, f.Path)
 		return nil
 	}
 	data, err := io.ReadAll(io.LimitReader(r, f.Size))
@@ -175,8 +177,8 @@ func (d Distro) ecosystem() string {
 		return "Rocky Linux:" + major(d.Version)
 	case "almalinux":
 		return "AlmaLinux:" + major(d.Version)
-	case "rhel", "centos":
-		return "Red Hat"
+	case "rhel":
+		return "Red Hat:" + major(d.Version)
 	case "chainguard":
 		return "Chainguard"
 	}

@@ -28,12 +28,14 @@ type cdxProperty struct {
 }
 
 type cdxComponent struct {
-	Type       string        `json:"type"`
-	BOMRef     string        `json:"bom-ref,omitempty"`
-	Name       string        `json:"name"`
-	Version    string        `json:"version,omitempty"`
-	PURL       string        `json:"purl,omitempty"`
-	Properties []cdxProperty `json:"properties,omitempty"`
+	// Components are nested components (read from other producers' SBOMs).
+	Components []cdxComponent `json:"components,omitempty"`
+	Type       string         `json:"type"`
+	BOMRef     string         `json:"bom-ref,omitempty"`
+	Name       string         `json:"name"`
+	Version    string         `json:"version,omitempty"`
+	PURL       string         `json:"purl,omitempty"`
+	Properties []cdxProperty  `json:"properties,omitempty"`
 }
 
 type cdxBOM struct {
@@ -112,8 +114,14 @@ func (r *Report) WriteSBOM(w io.Writer, format, toolVersion string) error {
 		bom.Metadata.Tools.Components = []cdxComponent{{Type: "application", Name: "rampart", Version: toolVersion}}
 		bom.Metadata.Component = &cdxComponent{Type: "container", BOMRef: r.Image, Name: r.Image, Version: r.Digest}
 		bom.Components = []cdxComponent{}
+		refs := map[string]int{}
 		for _, p := range r.Packages {
-			c := cdxComponent{Type: "library", BOMRef: p.PURL + "#" + p.Path, Name: p.Name, Version: p.Version, PURL: p.PURL,
+			ref := p.PURL + "#" + p.Path
+			if n := refs[ref]; n > 0 {
+				ref = fmt.Sprintf("%s:%d", ref, n) // the same package twice in one file (nested lockfile entries)
+			}
+			refs[p.PURL+"#"+p.Path]++
+			c := cdxComponent{Type: "library", BOMRef: ref, Name: p.Name, Version: p.Version, PURL: p.PURL,
 				Properties: []cdxProperty{{"rampart:type", p.Type}, {"rampart:ecosystem", p.Ecosystem}, {"rampart:path", p.Path}, {"rampart:layer", strconv.Itoa(p.Layer)}}}
 			if p.Source != "" {
 				c.Properties = append(c.Properties, cdxProperty{"rampart:source", p.Source})
@@ -184,6 +192,7 @@ func ReadSBOM(file string) (*Report, error) {
 		var walk func([]cdxComponent)
 		walk = func(cs []cdxComponent) {
 			for _, c := range cs {
+				walk(c.Components)
 				path := ""
 				for _, p := range c.Properties {
 					if p.Name == "rampart:path" {
@@ -272,6 +281,25 @@ func FromPURL(s string) (Package, error) {
 	case "maven":
 		p.Type, p.Ecosystem = "maven", "Maven"
 		p.Name = u.Namespace + ":" + u.Name
+	case "rpm":
+		p.Type = "rpm"
+		d := Distro{ID: u.Namespace}
+		if dist := q["distro"]; dist != "" {
+			id, v, _ := strings.Cut(dist, "-")
+			d = Distro{ID: id, Version: v}
+		}
+		p.Ecosystem = d.ecosystem()
+		if e := q["epoch"]; e != "" && e != "0" {
+			p.Version = e + ":" + p.Version
+		}
+		p.Source = u.Name
+		if up := strings.TrimSuffix(q["upstream"], ".src.rpm"); up != "" {
+			if i := strings.LastIndexByte(up, '-'); i > 0 {
+				if j := strings.LastIndexByte(up[:i], '-'); j > 0 {
+					p.Source = up[:j]
+				}
+			}
+		}
 	default:
 		return Package{}, errors.New("unsupported PURL type " + u.Type)
 	}

@@ -94,6 +94,8 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 	}
 	wg.Wait()
 	var found []finding.Finding
+	byObject := map[*object.Object][]finding.Finding{}
+	var order []*object.Object
 	for i, ref := range refs {
 		for _, u := range uses[ref] {
 			field := u.container.Path + ".image"
@@ -124,17 +126,23 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 				if f.CheckID == image.CheckRunsAsRoot && setsNonRoot(u) {
 					continue // the pod decides the user, not the image
 				}
-				found = append(found, relocate(f))
+				if byObject[u.obj] == nil {
+					order = append(order, u.obj)
+				}
+				byObject[u.obj] = append(byObject[u.obj], relocate(f))
 			}
 			for _, s := range reports[i].Silenced {
 				res.Suppressed = append(res.Suppressed, suppress.Suppressed{Finding: relocate(s.Finding), Kind: suppress.External, By: "vex", Justification: s.Reason})
 			}
 		}
 	}
-	if p.Engine.Suppress != nil {
-		kept, silenced, _ := p.Engine.Suppress.Filter(found)
-		found = kept
+	// Annotations, exceptions (with their container) and the baseline, as
+	// for the object's own findings.
+	for _, o := range order {
+		kept, silenced, expired := engine.SuppressObject(o, byObject[o], p.Engine.Suppress)
+		found = append(found, kept...)
 		res.Suppressed = append(res.Suppressed, silenced...)
+		res.Summary.ExpiredExceptions += expired
 	}
 	res.Findings = append(res.Findings, found...)
 	engine.SortFindings(res.Findings)

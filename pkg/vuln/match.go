@@ -63,8 +63,14 @@ func (db *DB) Match(q Query) []Match {
 // sameEcosystem: an advisory for "Debian:12" is for Debian 12 only; one for
 // "Debian" (no release) for every release.
 func sameEcosystem(advisory, pkg string) bool {
-	if advisory == pkg {
-		return true
+	if advisory == pkg || advisory == pkg+":LTS" {
+		return true // Ubuntu's records name LTS releases "Ubuntu:22.04:LTS"
+	}
+	if b := base(pkg); b == "Red Hat" && strings.HasPrefix(advisory, "Red Hat:") {
+		// "Red Hat:enterprise_linux:9::appstream" for a RHEL 9 image.
+		parts := strings.Split(advisory, ":")
+		_, major, _ := strings.Cut(pkg, ":")
+		return len(parts) >= 3 && strings.HasPrefix(parts[1], "enterprise_linux") && parts[2] == major
 	}
 	return !strings.Contains(advisory, ":") && advisory == base(pkg)
 }
@@ -116,6 +122,7 @@ func inRange(eco, version string, events []Event) (in bool, fixed string, ok boo
 		kind string
 	}
 	var ps []point
+	var limits []string
 	for _, e := range events {
 		switch {
 		case e.Introduced != "":
@@ -125,7 +132,7 @@ func inRange(eco, version string, events []Event) (in bool, fixed string, ok boo
 		case e.LastAffected != "":
 			ps = append(ps, point{comparable(eco, e.LastAffected), "last_affected"})
 		case e.Limit != "":
-			ps = append(ps, point{comparable(eco, e.Limit), "limit"})
+			limits = append(limits, comparable(eco, e.Limit))
 		}
 	}
 	var bad bool
@@ -153,10 +160,10 @@ func inRange(eco, version string, events []Event) (in bool, fixed string, ok boo
 			if p.v == "0" || c >= 0 {
 				in = true
 			}
-		case "fixed", "limit":
+		case "fixed":
 			if c >= 0 {
 				in = false
-			} else if in && fixed == "" && p.kind == "fixed" {
+			} else if in && fixed == "" {
 				fixed = p.v
 			}
 		case "last_affected":
@@ -164,6 +171,16 @@ func inRange(eco, version string, events []Event) (in bool, fixed string, ok boo
 				in = false
 			}
 		}
+	}
+	if in && len(limits) > 0 {
+		// Limits bound the range as a whole: below one of them.
+		below := false
+		for _, l := range limits {
+			if cmp(version, l) < 0 {
+				below = true
+			}
+		}
+		in = below
 	}
 	if !in {
 		fixed = ""

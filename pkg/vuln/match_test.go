@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -105,4 +106,53 @@ func FuzzLoadRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEcosystemsAndLimits: Ubuntu's LTS records, Red Hat's product records,
+// limit events, one record per ID.
+func TestEcosystemsAndLimits(t *testing.T) {
+	db := &DB{byKey: map[string][]*Vuln{}}
+	add := func(rec string) { db.add("t", []byte(rec)) }
+	add(`{"id":"USN-1","affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.2-0ubuntu1.10"}]}]}]}`)
+	add(`{"id":"RHSA-1","affected":[{"package":{"ecosystem":"Red Hat:enterprise_linux:9::appstream","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:3.0.7-25.el9"}]}]}]}`)
+	add(`{"id":"LIM-1","affected":[{"package":{"ecosystem":"npm","name":"x"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"limit":"2.0.0"},{"introduced":"3.0.0"}]}]}]}`)
+	add(`{"id":"DUP-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"y"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}]}`)
+	add(`{"id":"DUP-1","modified":"2025-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"y"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"2.0.0"}]}]}]}`)
+	dir := t.TempDir()
+	for i, rec := range []string{`{"id":"DUP-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"y"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}]}`,
+		`{"id":"DUP-1","modified":"2025-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"y"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"2.0.0"}]}]}]}`} {
+		if err := os.WriteFile(filepath.Join(dir, string(rune('a'+i))+".json"), []byte(rec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		db   *DB
+		q    Query
+		want string
+	}{
+		{db, Query{"Ubuntu:22.04", "openssl", "3.0.2-0ubuntu1.9"}, "USN-1"},
+		{db, Query{"Ubuntu:20.04", "openssl", "3.0.2-0ubuntu1.9"}, ""},
+		{db, Query{"Red Hat:9", "openssl", "1:3.0.7-24.el9"}, "RHSA-1"},
+		{db, Query{"Red Hat:8", "openssl", "1:3.0.7-24.el9"}, ""},
+		{db, Query{"npm", "x", "1.5.0"}, "LIM-1"},
+		{db, Query{"npm", "x", "3.5.0"}, ""}, // at or above every limit
+		{loaded, Query{"npm", "y", "1.5.0"}, "DUP-1 fixed 2.0.0"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, m := range tt.db.Match(tt.q) {
+			s := m.ID
+			if strings.HasPrefix(m.ID, "DUP") {
+				s += " fixed " + m.Fixed
+			}
+			got = append(got, s)
+		}
+		if strings.Join(got, ",") != tt.want {
+			t.Errorf("%+v: %v, want %q", tt.q, got, tt.want)
+		}
+	}
 }

@@ -126,9 +126,22 @@ func Load(dir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k := range db.byKey {
-		vs := db.byKey[k]
-		sort.Slice(vs, func(i, j int) bool { return vs[i].ID < vs[j].ID })
+	for k, vs := range db.byKey {
+		// One record per ID (the exports repeat a record in each
+		// ecosystem it names): the newest.
+		sort.SliceStable(vs, func(i, j int) bool {
+			if vs[i].ID != vs[j].ID {
+				return vs[i].ID < vs[j].ID
+			}
+			return vs[i].Modified.After(vs[j].Modified)
+		})
+		out := vs[:0]
+		for i, v := range vs {
+			if i == 0 || v.ID != vs[i-1].ID {
+				out = append(out, v)
+			}
+		}
+		db.byKey[k] = out
 	}
 	return db, nil
 }
@@ -181,7 +194,17 @@ func (db *DB) add(name string, data []byte) {
 		return
 	}
 	var vs []*Vuln
-	if data[0] == '[' {
+	if data[0] == '{' && bytes.Contains(data[:min(len(data), 64)], []byte(`"vulns"`)) {
+		// An OSV API answer: {"vulns": [...]}.
+		var wrapped struct {
+			Vulns []*Vuln `json:"vulns"`
+		}
+		if err := json.Unmarshal(data, &wrapped); err == nil && len(wrapped.Vulns) > 0 {
+			vs = wrapped.Vulns
+		}
+	}
+	if vs != nil {
+	} else if data[0] == '[' {
 		if err := json.Unmarshal(data, &vs); err != nil {
 			db.Errors = append(db.Errors, fmt.Errorf("%s: %w", name, err))
 			return

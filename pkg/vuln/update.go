@@ -1,6 +1,8 @@
 package vuln
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,8 +149,8 @@ func fetchExport(ctx context.Context, client *http.Client, source, eco, dest str
 	if len(data) > maxExport {
 		return prev, false, fmt.Errorf("GET %s: larger than %d bytes", u, maxExport)
 	}
-	if len(data) < 4 || string(data[:2]) != "PK" {
-		return prev, false, fmt.Errorf("GET %s: not a zip file", u)
+	if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
+		return prev, false, fmt.Errorf("GET %s: not a whole zip file: %w", u, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return prev, false, err

@@ -9,7 +9,7 @@ import (
 // release suffix such as "Debian:12" is accepted): negative, zero or
 // positive, as the ecosystem's own tools order them.
 func Compare(ecosystem, a, b string) (int, error) {
-	va, err := semantic.Parse(a, ecosystem)
+	va, err := semantic.Parse(a, base(ecosystem))
 	if err != nil {
 		return 0, err
 	}

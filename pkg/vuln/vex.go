@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/package-url/packageurl-go"
 )
 
 // VEX is a set of OpenVEX statements: what a vendor or a team says of a
@@ -165,24 +167,34 @@ func (s vexStatement) covers(purl, imageRef, digest string) bool {
 	return false
 }
 
-func samePURL(a, b string) bool {
-	if a == "" || b == "" {
+// samePURL: the same package and version, qualifiers and subpath aside; a
+// product PURL without a version names every version.
+func samePURL(product, pkg string) bool {
+	if product == "" || pkg == "" {
 		return false
 	}
-	strip := func(s string) string {
-		s, _, _ = strings.Cut(s, "#")
-		s, _, _ = strings.Cut(s, "?")
-		return s
+	if product == pkg {
+		return true
 	}
-	return a == b || strip(a) == strip(b)
+	a, err1 := packageurl.FromString(product)
+	b, err2 := packageurl.FromString(pkg)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return a.Type == b.Type && a.Namespace == b.Namespace && a.Name == b.Name && (a.Version == "" || a.Version == b.Version)
 }
 
+// isImage: the product is the image, by its reference, its digest, or a
+// pkg:oci PURL whose version is the digest.
 func isImage(id, ref, digest string) bool {
 	if id == "" {
 		return false
 	}
-	if id == ref || (digest != "" && strings.Contains(id, digest)) {
+	if id == ref || (digest != "" && id == digest) {
 		return true
+	}
+	if u, err := packageurl.FromString(id); err == nil && u.Type == "oci" && digest != "" {
+		return u.Version == digest
 	}
 	return false
 }

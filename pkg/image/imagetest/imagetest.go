@@ -34,6 +34,8 @@ type Entry struct {
 	Path, Data string
 	Mode       int64
 	Link       string
+	// Hard makes Link a hard link.
+	Hard bool
 }
 
 func Layer(t testing.TB, entries ...Entry) v1.Layer {
@@ -47,6 +49,9 @@ func Layer(t testing.TB, entries ...Entry) v1.Layer {
 		}
 		if e.Link != "" {
 			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.Link, 0
+			if e.Hard {
+				h.Typeflag, h.Linkname = tar.TypeLink, strings.TrimPrefix(e.Link, "/")
+			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)

@@ -247,21 +247,11 @@ func FromPURL(s string) (Package, error) {
 	switch u.Type {
 	case "deb":
 		p.Type = "deb"
-		d := Distro{ID: u.Namespace}
-		if dist := q["distro"]; dist != "" {
-			id, v, _ := strings.Cut(dist, "-")
-			d = Distro{ID: id, Version: v}
-		}
-		p.Ecosystem = d.ecosystem()
+		p.Ecosystem = distroOf(u.Namespace, q["distro"]).ecosystem()
 		p.Source, p.SourceVersion = sourceOf(q["upstream"], u.Name)
 	case "apk":
 		p.Type = "apk"
-		d := Distro{ID: u.Namespace}
-		if dist := q["distro"]; dist != "" {
-			id, v, _ := strings.Cut(dist, "-")
-			d = Distro{ID: id, Version: v}
-		}
-		p.Ecosystem = d.ecosystem()
+		p.Ecosystem = distroOf(u.Namespace, q["distro"]).ecosystem()
 		p.Source, _ = sourceOf(q["upstream"], u.Name)
 	case "golang":
 		p.Type, p.Ecosystem = "go-module", "Go"
@@ -283,12 +273,7 @@ func FromPURL(s string) (Package, error) {
 		p.Name = u.Namespace + ":" + u.Name
 	case "rpm":
 		p.Type = "rpm"
-		d := Distro{ID: u.Namespace}
-		if dist := q["distro"]; dist != "" {
-			id, v, _ := strings.Cut(dist, "-")
-			d = Distro{ID: id, Version: v}
-		}
-		p.Ecosystem = d.ecosystem()
+		p.Ecosystem = distroOf(u.Namespace, q["distro"]).ecosystem()
 		if e := q["epoch"]; e != "" && e != "0" {
 			p.Version = e + ":" + p.Version
 		}
@@ -307,6 +292,15 @@ func FromPURL(s string) (Package, error) {
 		return Package{}, errors.New("no version")
 	}
 	return p, nil
+}
+
+// distroOf reads a distro qualifier ("debian-12"), else the namespace.
+func distroOf(namespace, qualifier string) Distro {
+	if qualifier == "" {
+		return Distro{ID: namespace}
+	}
+	id, v, _ := strings.Cut(qualifier, "-")
+	return Distro{ID: id, Version: v}
 }
 
 // sourceOf reads an upstream qualifier (source[@version]).

@@ -49,6 +49,7 @@ type scanOptions struct {
 	imageJobs      int
 	ignoreUnfixed  bool
 	vex            []string
+	linkBase       string
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -100,6 +101,7 @@ and reported).`,
 	f.StringVar(&o.imageCache, "image-cache", "", "with --images: an OCI layout holding images by reference, read before any registry (offline scans)")
 	f.IntVar(&o.imageJobs, "image-jobs", 4, "with --images: images read at once")
 	f.BoolVar(&o.ignoreUnfixed, "ignore-unfixed", false, "with --images: leave out advisories with no fixed version")
+	f.StringVar(&o.linkBase, "link-base", "", "markdown: link locations to this URL of the repository's files (default on GitHub Actions: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY/blob/$GITHUB_SHA)")
 	f.StringSliceVar(&o.vex, "vex", nil, "with --images: OpenVEX documents whose not_affected and fixed statements suppress advisories, with their justification")
 	addHelmFlags(f, &o.helm)
 	return cmd
@@ -194,7 +196,15 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		color = o.color == "always"
 	}
 	root, _ := os.Getwd()
-	if err := rep.Write(w, res, report.Options{Root: root, Color: color, Version: toolVersion(), ShowSuppressed: o.showSuppressed}); err != nil {
+	linkBase := o.linkBase
+	if linkBase == "" && os.Getenv("GITHUB_REPOSITORY") != "" && os.Getenv("GITHUB_SHA") != "" {
+		server := os.Getenv("GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		linkBase = server + "/" + os.Getenv("GITHUB_REPOSITORY") + "/blob/" + os.Getenv("GITHUB_SHA")
+	}
+	if err := rep.Write(w, res, report.Options{Root: root, Color: color, Version: toolVersion(), ShowSuppressed: o.showSuppressed, LinkBase: linkBase}); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	if o.outputFile != "" {

@@ -23,6 +23,9 @@ type Options struct {
 	// ShowSuppressed lists suppressed findings in text and JSON output
 	// (SARIF always carries them, marked as suppressed).
 	ShowSuppressed bool
+	// LinkBase makes Markdown locations links: the URL of the repository's
+	// files at the commit (https://github.com/OWNER/REPO/blob/SHA).
+	LinkBase string
 }
 
 // Reporter writes a result.
@@ -31,7 +34,7 @@ type Reporter interface {
 }
 
 // Formats lists the scan output formats.
-var Formats = []string{"text", "compact", "json", "sarif", "junit"}
+var Formats = []string{"text", "compact", "json", "sarif", "junit", "markdown"}
 
 // For returns the reporter for a format name.
 func For(format string) (Reporter, error) {
@@ -46,6 +49,8 @@ func For(format string) (Reporter, error) {
 		return SARIF{}, nil
 	case "junit":
 		return JUnit{}, nil
+	case "markdown":
+		return Markdown{}, nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,5 +258,32 @@ func TestUnknownFormat(t *testing.T) {
 	}
 	if err := WriteCatalog(&bytes.Buffer{}, nil, "xml"); err == nil {
 		t.Error("unknown catalog format accepted")
+	}
+}
+
+// TestMarkdownFitsAComment: thousands of findings still give a comment
+// under GitHub's limit, saying what was cut; locations link to their lines.
+func TestMarkdownFitsAComment(t *testing.T) {
+	res := scanTestdata(t)
+	many := *res
+	many.Findings = nil
+	for i := 0; i < 5000; i++ {
+		f := res.Findings[i%len(res.Findings)]
+		f.Message = fmt.Sprintf("%s | <b>%d</b>", f.Message, i)
+		many.Findings = append(many.Findings, f)
+	}
+	var buf bytes.Buffer
+	if err := (Markdown{}).Write(&buf, &many, Options{LinkBase: "https://github.com/o/r/blob/abc/"}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if len(out) > MarkdownLimit || !strings.Contains(out, "more findings are in the SARIF or JSON report") {
+		t.Errorf("%d characters; cut note present: %v", len(out), strings.Contains(out, "more findings"))
+	}
+	if !strings.Contains(out, "(https://github.com/o/r/blob/abc/testdata/scan/api.yaml#L30)") {
+		t.Errorf("no link to a line:\n%.2000s", out)
+	}
+	if strings.Contains(out, "<b>") || strings.Contains(out, " | <") {
+		t.Error("HTML or a pipe from a message reached the comment unescaped")
 	}
 }

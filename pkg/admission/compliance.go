@@ -33,6 +33,7 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
+	formats "github.com/rampart-k8s/rampart/pkg/report"
 )
 
 // ReportName is the name of the Report Rampart keeps in each namespace.
@@ -372,37 +373,13 @@ func (c *Compliance) Report(ctx context.Context, ns string) error {
 	// what runs: their findings are reported as skipped, with the reason,
 	// and never remediated.
 	kept, reasons := r.exemptBy(ns, "", nil, res.Findings)
-	var results []reportsv1alpha1.ReportResult
-	failing := map[string]bool{}
-	summary := reportsv1alpha1.ReportSummary{}
-	for i, f := range res.Findings {
-		result := reportsv1alpha1.ReportResult{
-			Source:      "rampart",
-			Policy:      f.CheckID,
-			Rule:        f.Field,
-			Category:    string(f.Category),
-			Severity:    reportsv1alpha1.ResultSeverity(f.Severity.String()),
-			Result:      "fail",
-			Scored:      true,
-			Subjects:    []corev1.ObjectReference{reference(f.Object, lookup)},
-			Description: f.Message,
-			Properties:  map[string]string{"remediation": f.Remediation},
-		}
-		if reasons[i] != "" {
-			result.Result = "skip"
-			result.Properties["exempted"] = reasons[i]
-			summary.Skip++
-		} else {
-			failing[f.Object.String()] = true
-			summary.Fail++
-		}
-		results = append(results, result)
-	}
-	for _, o := range res.Objects {
-		if !failing[o.Object.String()] {
-			summary.Pass++
+	skipped := map[int]string{}
+	for i, why := range reasons {
+		if why != "" {
+			skipped[i] = why
 		}
 	}
+	results, summary := formats.ReportResults(res.Findings, res.Objects, func(r check.ObjectRef) corev1.ObjectReference { return reference(r, lookup) }, skipped)
 	if ns != "" {
 		if err := c.remediate(ctx, ns, kept); err != nil {
 			slog.Warn("remediation", "namespace", ns, "error", err)

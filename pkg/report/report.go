@@ -34,7 +34,7 @@ type Reporter interface {
 }
 
 // Formats lists the scan output formats.
-var Formats = []string{"text", "compact", "json", "sarif", "junit", "markdown"}
+var Formats = []string{"text", "compact", "json", "sarif", "junit", "markdown", "policyreport"}
 
 // For returns the reporter for a format name.
 func For(format string) (Reporter, error) {
@@ -51,6 +51,8 @@ func For(format string) (Reporter, error) {
 		return JUnit{}, nil
 	case "markdown":
 		return Markdown{}, nil
+	case "policyreport":
+		return PolicyReport{}, nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	sigsyaml "sigs.k8s.io/yaml"
 	"strings"
 	"testing"
 
@@ -285,5 +287,87 @@ func TestMarkdownFitsAComment(t *testing.T) {
 	}
 	if strings.Contains(out, "<b>") || strings.Contains(out, " | <") {
 		t.Error("HTML or a pipe from a message reached the comment unescaped")
+	}
+}
+
+// TestPolicyReportValidatesAgainstCRD validates the policyreport golden's
+// documents against the CRD schemas of the openreports module it uses (from
+// the module's own config/crd, through the Go module cache).
+func TestPolicyReportValidatesAgainstCRD(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd")
+	schemas := map[string]*jsonschema.Schema{}
+	for kind, file := range map[string]string{"Report": "openreports.io_reports.yaml", "ClusterReport": "openreports.io_clusterreports.yaml"} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var crd struct {
+			Spec struct {
+				Versions []struct {
+					Name   string
+					Schema struct {
+						OpenAPIV3Schema json.RawMessage `json:"openAPIV3Schema"`
+					}
+				}
+			}
+		}
+		if err := sigsyaml.Unmarshal(data, &crd); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range crd.Spec.Versions {
+			if v.Name != "v1alpha1" {
+				continue
+			}
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(v.Schema.OpenAPIV3Schema))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := jsonschema.NewCompiler()
+			if err := c.AddResource(kind+".json", doc); err != nil {
+				t.Fatal(err)
+			}
+			if schemas[kind], err = c.Compile(kind + ".json"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	golden, err := os.ReadFile(filepath.Join("testdata", "golden", "scan.policyreport"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And a cluster-scoped finding: the ClusterReport.
+	cluster := &engine.Result{
+		Findings: []check.Finding{{CheckID: "rbac-wildcard-verbs", Category: check.CategoryRBAC, Severity: check.High, Message: "verbs *",
+			Object: check.ObjectRef{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole", Name: "ops"}, Field: "rules[0].verbs", Remediation: "List the verbs."}},
+		Objects: []engine.Evaluated{{Object: check.ObjectRef{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole", Name: "ops"}}},
+	}
+	var buf bytes.Buffer
+	if err := (PolicyReport{}).Write(&buf, cluster, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	docs := 0
+	kinds := map[string]bool{}
+	for _, part := range append(strings.Split(string(golden), "\n---\n"), buf.String()) {
+		js, err := sigsyaml.YAMLToJSON([]byte(part))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := v.(map[string]any)["kind"].(string)
+		kinds[kind] = true
+		if err := schemas[kind].Validate(v); err != nil {
+			t.Errorf("%s does not validate: %v", kind, err)
+		}
+		docs++
+	}
+	if docs < 2 || !kinds["Report"] || !kinds["ClusterReport"] {
+		t.Errorf("%d documents of kinds %v, want Reports and a ClusterReport", docs, kinds)
 	}
 }

@@ -1,6 +1,8 @@
 package image_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -245,5 +247,38 @@ func TestLayersAndLinks(t *testing.T) {
 		if strings.Contains(l.CreatedBy, "hunter2") {
 			t.Errorf("layer %d keeps a credential: %s", l.Index, l.CreatedBy)
 		}
+	}
+}
+
+// TestNestedJars: a Spring Boot-style JAR of nested JARs lists each nested
+// JAR's coordinates at the outer JAR's path (the decompression budget,
+// 256 MiB a JAR, is far above them).
+func TestNestedJars(t *testing.T) {
+	inner := []byte(imagetest.JarWith(t, "org.example", "inner", "1.0"))
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < 50; i++ {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("BOOT-INF/lib/x%d.jar", i), Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(inner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, imagetest.Layer(t, imagetest.Entry{Path: "/app/app.jar", Data: buf.String()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := image.Flatten(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := fsys.Packages()
+	if len(ps) != 50 || ps[0].Path != "/app/app.jar" {
+		t.Errorf("%d packages, first at %s", len(ps), ps[0].Path)
 	}
 }

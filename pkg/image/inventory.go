@@ -471,24 +471,35 @@ func pythonPackage(data []byte, p string) []Package {
 // jar reads the Maven coordinates a JAR carries (META-INF/maven/**/
 // pom.properties), nested JARs one level down included.
 func jar(data []byte, p string) []Package {
-	return jarDepth(data, p, 0)
+	budget := int64(jarBudget)
+	return jarDepth(data, p, 0, &budget)
 }
 
-func jarDepth(data []byte, p string, depth int) []Package {
+// jarBudget bounds what one JAR may make us decompress, nested JARs and
+// their properties together (a zip can point many entries at one
+// compressed blob).
+const jarBudget = 256 << 20
+
+func jarDepth(data []byte, p string, depth int, budget *int64) []Package {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil
 	}
 	var out []Package
+entries:
 	for _, zf := range zr.File {
 		switch {
 		case strings.HasPrefix(zf.Name, "META-INF/maven/") && strings.HasSuffix(zf.Name, "/pom.properties") && zf.UncompressedSize64 < 1<<20:
+			if *budget <= 0 {
+				break entries
+			}
 			rc, err := zf.Open()
 			if err != nil {
 				continue
 			}
-			props, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+			props, _ := io.ReadAll(io.LimitReader(rc, min(1<<20, *budget)))
 			_ = rc.Close()
+			*budget -= int64(len(props)) + 1
 			var group, artifact, version string
 			for _, line := range strings.Split(string(props), "\n") {
 				k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
@@ -509,13 +520,17 @@ func jarDepth(data []byte, p string, depth int) []Package {
 					PURL: packageurl.NewPackageURL("maven", group, artifact, version, nil, "").ToString()})
 			}
 		case depth == 0 && strings.HasSuffix(zf.Name, ".jar") && zf.UncompressedSize64 < 64<<20:
+			if *budget <= 0 {
+				break entries
+			}
 			rc, err := zf.Open()
 			if err != nil {
 				continue
 			}
-			inner, _ := io.ReadAll(io.LimitReader(rc, 64<<20))
+			inner, _ := io.ReadAll(io.LimitReader(rc, min(64<<20, *budget)))
 			_ = rc.Close()
-			out = append(out, jarDepth(inner, p+"!/"+zf.Name, 1)...)
+			*budget -= int64(len(inner)) + 1
+			out = append(out, jarDepth(inner, p+"!/"+zf.Name, 1, budget)...)
 		}
 	}
 	for i := range out {

@@ -203,13 +203,14 @@ func (db *DB) add(name string, data []byte) {
 			vs = wrapped.Vulns
 		}
 	}
-	if vs != nil {
-	} else if data[0] == '[' {
+	switch {
+	case vs != nil:
+	case data[0] == '[':
 		if err := json.Unmarshal(data, &vs); err != nil {
 			db.Errors = append(db.Errors, fmt.Errorf("%s: %w", name, err))
 			return
 		}
-	} else {
+	default:
 		var v Vuln
 		if err := json.Unmarshal(data, &v); err != nil {
 			db.Errors = append(db.Errors, fmt.Errorf("%s: %w", name, err))

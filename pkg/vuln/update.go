@@ -2,7 +2,6 @@ package vuln
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,21 +141,43 @@ func fetchExport(ctx context.Context, client *http.Client, source, eco, dest str
 	default:
 		return prev, false, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxExport+1))
-	if err != nil {
-		return prev, false, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if len(data) > maxExport {
-		return prev, false, fmt.Errorf("GET %s: larger than %d bytes", u, maxExport)
-	}
-	if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
-		return prev, false, fmt.Errorf("GET %s: not a whole zip file: %w", u, err)
-	}
+	// Streamed to a temporary file beside the export (never held in
+	// memory), checked as a whole zip, then renamed over the old one.
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return prev, false, err
 	}
-	if err := file.WriteAtomic(dest, data, 0o644); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".all.zip.rampart-*")
+	if err != nil {
 		return prev, false, err
 	}
-	return EcosystemExport{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: int64(len(data))}, true, nil
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, io.LimitReader(resp.Body, maxExport+1))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return prev, false, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if n > maxExport {
+		return prev, false, fmt.Errorf("GET %s: larger than %d bytes", u, maxExport)
+	}
+	zr, err := zip.OpenReader(tmp.Name())
+	if err != nil {
+		return prev, false, fmt.Errorf("GET %s: not a whole zip file: %w", u, err)
+	}
+	_ = zr.Close()
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return prev, false, err
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return prev, false, err
+	}
+	if d, err := os.Open(filepath.Dir(dest)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return EcosystemExport{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: n}, true, nil
 }

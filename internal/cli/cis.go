@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/pod-security-admission/api"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/pkg/check"
 	"github.com/rampart-k8s/rampart/pkg/cis"
@@ -118,7 +118,7 @@ func runCIS(s *streams, o *cisOptions, paths []string) error {
 			return usageError("--profile: want one of %s", strings.Join(b.ProfileNames(), ", "))
 		}
 	}
-	if !contains(report.CISFormats, o.output) {
+	if !slices.Contains(report.CISFormats, o.output) {
 		return usageError("--output: want one of %s", strings.Join(report.CISFormats, ", "))
 	}
 	failOn, err := failOnSeverity(o.failOn)
@@ -507,7 +507,7 @@ func newCISControlsCmd(s *streams) *cobra.Command {
 // printObjects writes objects as one YAML stream.
 func printObjects(w io.Writer, objs []runtime.Object) error {
 	for i, o := range objs {
-		data, err := yamlOf(o)
+		data, err := report.ObjectYAML(o)
 		if err != nil {
 			return err
 		}
@@ -519,31 +519,4 @@ func printObjects(w io.Writer, objs []runtime.Object) error {
 		}
 	}
 	return nil
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// yamlOf is an object as YAML without the empty status and timestamp
-// fields the API types carry.
-func yamlOf(o runtime.Object) ([]byte, error) {
-	data, err := sigsyaml.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	var lines []string
-	for _, l := range strings.Split(string(data), "\n") {
-		t := strings.TrimSpace(l)
-		if t == "creationTimestamp: null" || t == "status: {}" {
-			continue
-		}
-		lines = append(lines, l)
-	}
-	return []byte(strings.Join(lines, "\n")), nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,18 +95,9 @@ type Component struct {
 	ConfigDefaults map[string]string `yaml:"configDefaults"`
 }
 
-func (c *Component) isBool(flag string) bool { return contains(c.Bools, flag) }
-func (c *Component) isList(flag string) bool { return contains(c.Lists, flag) }
-func (c *Component) isMap(flag string) bool  { return contains(c.Maps, flag) }
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func (c *Component) isBool(flag string) bool { return slices.Contains(c.Bools, flag) }
+func (c *Component) isList(flag string) bool { return slices.Contains(c.Lists, flag) }
+func (c *Component) isMap(flag string) bool  { return slices.Contains(c.Maps, flag) }
 
 // Control is one recommendation of the benchmark.
 type Control struct {

@@ -292,22 +292,17 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 			} else {
 				r.value, r.set, r.known = v, true, true
 			}
-			if !r.set && it.Key != "" {
-				// The flag is given without this key: a fix edits it.
-				r.field = in.itemPath2(arg.Item)
-				if !arg.Inline && in.itemPath != nil {
-					r.valueField = in.itemPath(arg.Item + 1)
-				}
+			// Where the flag is (a fix edits it there, even when it lacks
+			// the map key asked for).
+			r.field = in.pathOf(arg.Item)
+			if !arg.Inline {
+				r.valueField = in.pathOf(arg.Item + 1)
 			}
 			if r.set {
 				r.arg = arg
 				r.source = in.source
 				if arg.Item < len(in.sources) {
 					r.source = in.sources[arg.Item]
-				}
-				r.field = in.itemPath2(arg.Item)
-				if !arg.Inline && in.itemPath != nil {
-					r.valueField = in.itemPath(arg.Item + 1)
 				}
 				r.loc = in.location(arg.Item)
 				return r
@@ -319,7 +314,7 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 			// The structured configuration replaces the flag: its
 			// authorizers' types are the modes.
 			r.source, r.noFix = p, true
-			r.field = in.itemPath2(arg.Item)
+			r.field = in.pathOf(arg.Item)
 			r.loc = in.location(arg.Item)
 			if in.readFile == nil {
 				r.elsewhere = "the authorizers are in " + p + ", a file on the node"
@@ -373,7 +368,9 @@ func (b *Benchmark) resolve(it *Item, in *instance) resolved {
 	return r
 }
 
-func (in *instance) itemPath2(i int) string {
+// pathOf is the field path of command item i ("" when the command line
+// has no object, as a kubelet's unit).
+func (in *instance) pathOf(i int) string {
 	if in.itemPath == nil {
 		return ""
 	}

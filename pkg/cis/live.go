@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -249,19 +250,9 @@ func ReadLive(ctx context.Context, b *Benchmark, cfg *rest.Config, opts LiveOpti
 		}
 		sort.Slice(l.NodeReports, func(i, j int) bool { return l.NodeReports[i].Node < l.NodeReports[j].Node })
 	}
-	l.Forbidden = dedupe(l.Forbidden)
+	slices.Sort(l.Forbidden)
+	l.Forbidden = slices.Compact(l.Forbidden)
 	return l, nil
-}
-
-func dedupe(s []string) []string {
-	sort.Strings(s)
-	out := s[:0]
-	for i, x := range s {
-		if i == 0 || x != s[i-1] {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // instanceFromPod reads a component's container of a (mirror) pod.

@@ -132,13 +132,7 @@ func (b *Benchmark) EvaluatePolicies(in *PolicyInput) []Result {
 				}
 			}
 			switch {
-			case len(r.Findings) > 0:
-				r.Status = Fail
-				if len(unreadable) > 0 {
-					r.Rest = NotEvaluated
-				}
-			case len(unreadable) > 0:
-				r.Status, r.Reason = NotEvaluated, "the scan could not read: "+strings.Join(unreadable, "; ")
+			case settled(&r, unreadable):
 			case judged == 0:
 				r.Status, r.Reason = NotEvaluated, "no object in the input is judged by "+strings.Join(c.Policy, ", ")
 			default:
@@ -149,6 +143,25 @@ func (b *Benchmark) EvaluatePolicies(in *PolicyInput) []Result {
 		out = append(out, r)
 	}
 	return out
+}
+
+// settled decides a section-5 result that has findings (a failure; what
+// the scan could not read stays behind it, for when they are suppressed)
+// or that read too little to say (not evaluated). It reports whether it
+// decided.
+func settled(r *Result, unreadable []string) bool {
+	switch {
+	case len(r.Findings) > 0:
+		r.Status = Fail
+		if len(unreadable) > 0 {
+			r.Rest = NotEvaluated
+		}
+	case len(unreadable) > 0:
+		r.Status, r.Reason = NotEvaluated, "the scan could not read: "+strings.Join(unreadable, "; ")
+	default:
+		return false
+	}
+	return true
 }
 
 // evalRBAC answers an RBAC question of section 5 with the graph.
@@ -184,13 +197,7 @@ func (b *Benchmark) evalRBAC(c *Control, r *Result, g *rbac.Graph, locate map[fi
 		}
 	}
 	switch {
-	case len(r.Findings) > 0:
-		r.Status = Fail
-		if len(unreadable) > 0 {
-			r.Rest = NotEvaluated
-		}
-	case len(unreadable) > 0:
-		r.Status, r.Reason = NotEvaluated, "the scan could not read: "+strings.Join(unreadable, "; ")
+	case settled(r, unreadable):
 	case c.BindsGroup != "":
 		// Client certificates naming the group are not in the API.
 		r.Status, r.Reason = Warn, "no binding names "+c.BindsGroup+"; "+c.Manual

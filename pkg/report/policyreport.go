@@ -99,7 +99,7 @@ func (PolicyReport) Write(w io.Writer, res *engine.Result, _ Options) error {
 		} else {
 			doc = &reportsv1alpha1.Report{TypeMeta: metav1.TypeMeta{APIVersion: "openreports.io/v1alpha1", Kind: "Report"}, ObjectMeta: meta, Results: results, Summary: summary}
 		}
-		data, err := sigsyaml.Marshal(doc)
+		data, err := ObjectYAML(doc)
 		if err != nil {
 			return err
 		}
@@ -108,9 +108,26 @@ func (PolicyReport) Write(w io.Writer, res *engine.Result, _ Options) error {
 				return err
 			}
 		}
-		if _, err := w.Write(bytes.ReplaceAll(data, []byte("  creationTimestamp: null\n"), nil)); err != nil {
+		if _, err := w.Write(data); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ObjectYAML writes a Kubernetes object as YAML without the empty
+// creationTimestamp and status the API types carry.
+func ObjectYAML(o any) ([]byte, error) {
+	data, err := sigsyaml.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if t := string(bytes.TrimSpace(l)); t == "creationTimestamp: null" || t == "status: {}" {
+			continue
+		}
+		out.Write(l)
+	}
+	return out.Bytes(), nil
 }

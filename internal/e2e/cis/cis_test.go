@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -230,7 +231,7 @@ func TestNodeAndLiveAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	for flag, v := range recordedFlags {
-		if !contains(api, "--"+flag+"="+v) {
+		if !slices.Contains(api, "--"+flag+"="+v) {
 			t.Fatalf("the API server does not run with --%s=%s: %v", flag, v, api)
 		}
 	}
@@ -351,7 +352,7 @@ func TestNodeAndLiveAgree(t *testing.T) {
 					x.Name = sa
 					var keep []rbacv1.PolicyRule
 					for _, r := range x.Rules {
-						if !contains(r.Resources, tt.drop) {
+						if !slices.Contains(r.Resources, tt.drop) {
 							keep = append(keep, r)
 						}
 					}
@@ -370,25 +371,16 @@ func TestNodeAndLiveAgree(t *testing.T) {
 			create(t, cs, objs)
 			kc := kubeconfigFor(t, cs, "rampart", sa, work)
 			got, code, _ := run(t, "cis", "--cluster", "--kubeconfig", kc, "--kubelet-ca-file", kubeletCA, "-o", "json", "--fail-on", "none")
-			if code != 2 || !contains(got.Forbidden, tt.want) {
+			if code != 2 || !slices.Contains(got.Forbidden, tt.want) {
 				t.Errorf("exit %d, forbidden %v; want exit 2 naming %q", code, got.Forbidden, tt.want)
 			}
 			for _, r := range got.Results {
-				if contains(tt.controls, r.ID) && (r.Status != cis.NotEvaluated || !strings.Contains(r.Reason, strings.Fields(tt.want)[1])) {
+				if slices.Contains(tt.controls, r.ID) && (r.Status != cis.NotEvaluated || !strings.Contains(r.Reason, strings.Fields(tt.want)[1])) {
 					t.Errorf("%s: %s (%s), want not evaluated naming %s", r.ID, r.Status, r.Reason, tt.want)
 				}
 			}
 		})
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func envtestNoWebhooks() envtest.WebhookInstallOptions { return envtest.WebhookInstallOptions{} }

@@ -4,6 +4,8 @@ FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
+# Run `make js-assets` first: the build context then carries the HTML
+# reports' graph library (pkg/report/assets/vendor, not committed).
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/rampart ./cmd/rampart
 

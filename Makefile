@@ -6,17 +6,22 @@ BIN ?= bin/rampart
 # on a loaded machine (go.dev/issue/75804, fixed in Go 1.27).
 FUZZTIME ?= 100000x
 
-.PHONY: help build test control-plane fuzz bench bench-compare bench-fix bench-webhook generate verify lint clean
+.PHONY: help build test js-assets control-plane fuzz bench bench-compare bench-fix bench-webhook generate verify lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/rampart
+build: js-assets ## build bin/rampart (with the HTML reports' pinned graph library)
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/rampart
 
-test: verify control-plane ## run every test (what CI runs): vet, gofmt, unit, fixture, golden, CLI and cluster tests, then a short fuzz
-	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" $(GO) test -count=1 -timeout 20m ./...
+test: js-assets verify control-plane ## run every test (what CI runs): vet, gofmt, unit, fixture, golden, CLI, cluster and browser tests, then a short fuzz
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" $(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v /internal/e2e/report$$)
+	@# The browser tests measure the HTML report's drawing time: alone, not beside the other packages.
+	RAMPART_CHROMIUM="$$(hack/chromium.sh)" RAMPART_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 10m ./internal/e2e/report
 	$(MAKE) --no-print-directory fuzz
+
+js-assets: ## fetch the pinned Cytoscape.js build the HTML reports inline (hack/js-assets.sh; cached outside the repo)
+	@hack/js-assets.sh
 
 control-plane: ## build kube-apiserver and etcd for the cluster tests (once; cached outside the repo)
 	@hack/control-plane.sh >/dev/null

@@ -34,7 +34,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 		Short: "Analyse NetworkPolicy connectivity: who reaches whom, and why",
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json (matrix also csv and dot)")
+	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json (matrix also csv, dot and html)")
 	pf.BoolVar(&o.cluster, "cluster", false, "read workloads, namespaces and NetworkPolicies from the live cluster")
 	pf.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
 	pf.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
@@ -90,6 +90,9 @@ func newNetpolCmd(s *streams) *cobra.Command {
 				return err
 			}
 			groups, exts, cells := e.Matrix(netpol.Pods(ws))
+			if o.output == "html" {
+				return reportErr(report.WriteGraphs(s.out, "NetworkPolicy connectivity", toolVersion(), report.NetpolGraph(e, ws, groups, exts, cells)))
+			}
 			return reportErr(report.NetpolMatrix(s.out, o.output, ws, groups, exts, cells))
 		},
 	}

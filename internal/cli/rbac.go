@@ -39,7 +39,7 @@ func newRBACCmd(s *streams) *cobra.Command {
 	pf.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
 	pf.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
 	pf.StringVarP(&o.namespace, "namespace", "n", "", "the namespace of the question (empty: cluster-wide only); in manifests, where objects that name none land (default: default)")
-	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json (paths and risky: also dot or mermaid)")
+	pf.StringVarP(&o.output, "output", "o", "text", "output format: text or json (paths and risky: also dot, mermaid or html)")
 	addHelmFlags(pf, &o.helm)
 	cmd.PersistentPostRunE = func(*cobra.Command, []string) error { return o.pending }
 
@@ -88,7 +88,11 @@ func newRBACCmd(s *streams) *cobra.Command {
 				return err
 			}
 			u := rbac.ParseSubject(args[0], o.groups...)
-			return reportErr(report.RBACRisks(s.out, o.output, []rbac.Risk{{Subject: args[0], Paths: g.AllPaths(u)}}))
+			risks := []rbac.Risk{{Subject: args[0], Paths: g.AllPaths(u)}}
+			if o.output == "html" {
+				return reportErr(report.WriteGraphs(s.out, "RBAC paths of "+args[0], toolVersion(), report.RBACPathsGraph(risks)))
+			}
+			return reportErr(report.RBACRisks(s.out, o.output, risks))
 		},
 	}
 	paths.Flags().StringSliceVar(&o.groups, "group", nil, "a group the user is in (repeatable)")
@@ -100,6 +104,9 @@ func newRBACCmd(s *streams) *cobra.Command {
 			g, err := loadRBAC(s, o, args)
 			if err != nil {
 				return err
+			}
+			if o.output == "html" {
+				return reportErr(report.WriteGraphs(s.out, "RBAC: risky subjects", toolVersion(), report.RBACGraph(g)))
 			}
 			return reportErr(report.RBACRisks(s.out, o.output, g.Risky()))
 		},

@@ -138,7 +138,8 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		ConfigFile: o.config, Disable: o.disable, Enable: o.enable,
 		PSS:    api.LevelVersion{Level: level, Version: pssVersion},
 		FailOn: failOn, Baseline: o.baseline, AllowEmpty: o.allowEmpty,
-		Fixes: o.output == "sarif", // SARIF results carry their fixes
+		Fixes:       o.output == "sarif", // SARIF results carry their fixes
+		KeepObjects: o.output == "html",  // for its graphs
 	})
 	if err != nil {
 		return usageError("%v", err)
@@ -204,7 +205,13 @@ func runScan(s *streams, o *scanOptions, paths []string) error {
 		}
 		linkBase = server + "/" + os.Getenv("GITHUB_REPOSITORY") + "/blob/" + os.Getenv("GITHUB_SHA")
 	}
-	if err := rep.Write(w, res, report.Options{Root: root, Color: color, Version: toolVersion(), ShowSuppressed: o.showSuppressed, LinkBase: linkBase}); err != nil {
+	ropts := report.Options{Root: root, Color: color, Version: toolVersion(), ShowSuppressed: o.showSuppressed, LinkBase: linkBase}
+	if o.output == "html" {
+		if ropts.Page, err = htmlPage(plan.Objects, res, o.baseline); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	if err := rep.Write(w, res, ropts); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	if o.outputFile != "" {

@@ -314,6 +314,17 @@ func (g *Graph) Escalations() map[Ref][]Escalation {
 // bindingNS fills a ServiceAccount's empty namespace), or "" when it is one
 // of Kubernetes' own identities, which Risky leaves out.
 func RiskySubject(s rbacv1.Subject, bindingNS string) string {
+	name := SubjectName(s, bindingNS)
+	if controlPlane(name) {
+		return ""
+	}
+	return name
+}
+
+// SubjectName names a binding's subject as paths' steps do: users by name,
+// groups as group:NAME, ServiceAccounts as system:serviceaccount:NS:NAME
+// (bindingNS fills an empty namespace); "" for an unknown kind.
+func SubjectName(s rbacv1.Subject, bindingNS string) string {
 	var name string
 	switch s.Kind {
 	case "User":
@@ -326,9 +337,6 @@ func RiskySubject(s rbacv1.Subject, bindingNS string) string {
 			ns = bindingNS
 		}
 		name = "system:serviceaccount:" + ns + ":" + s.Name
-	}
-	if controlPlane(name) {
-		return ""
 	}
 	return name
 }

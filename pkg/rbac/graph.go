@@ -519,3 +519,37 @@ func (g *Graph) Can(u User, ns string) []Grant {
 // SubjectCovers reports whether a who-can subject covers user u (directly,
 // or through a group u is in).
 func SubjectCovers(s rbacv1.Subject, u User) bool { return appliesTo(u, s, s.Namespace) }
+
+// BindingView is one binding as the graph resolved it: its subjects, the
+// role it grants (Resolved is false when that role is not defined) and the
+// role's rules, aggregated ones included.
+type BindingView struct {
+	Ref      Ref
+	Subjects []rbacv1.Subject
+	Role     Ref
+	Rules    []rbacv1.PolicyRule
+	Resolved bool
+}
+
+// Bindings lists every binding: ClusterRoleBindings, then RoleBindings by
+// namespace, each by name (for drawing the graph).
+func (g *Graph) Bindings() []BindingView {
+	view := func(b binding) BindingView {
+		return BindingView{Ref: b.ref, Subjects: b.subjects, Role: b.role, Rules: b.rules, Resolved: b.resolved}
+	}
+	out := make([]BindingView, 0, len(g.cluster))
+	for _, b := range g.cluster {
+		out = append(out, view(b))
+	}
+	nss := make([]string, 0, len(g.namespaced))
+	for ns := range g.namespaced {
+		nss = append(nss, ns)
+	}
+	sort.Strings(nss)
+	for _, ns := range nss {
+		for _, b := range g.namespaced[ns] {
+			out = append(out, view(b))
+		}
+	}
+	return out
+}

@@ -26,6 +26,8 @@ type Options struct {
 	// LinkBase makes Markdown locations links: the URL of the repository's
 	// files at the commit (https://github.com/OWNER/REPO/blob/SHA).
 	LinkBase string
+	// Page adds graphs, a trend and compliance to an HTML report.
+	Page *Page
 }
 
 // Reporter writes a result.
@@ -34,7 +36,7 @@ type Reporter interface {
 }
 
 // Formats lists the scan output formats.
-var Formats = []string{"text", "compact", "json", "sarif", "junit", "markdown", "policyreport"}
+var Formats = []string{"text", "compact", "json", "sarif", "junit", "markdown", "policyreport", "html"}
 
 // For returns the reporter for a format name.
 func For(format string) (Reporter, error) {
@@ -53,9 +55,15 @@ func For(format string) (Reporter, error) {
 		return Markdown{}, nil
 	case "policyreport":
 		return PolicyReport{}, nil
+	case "html":
+		return HTML{}, nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
+
+// RelPath makes file relative to root with forward slashes, when it is
+// below it (as reports show files).
+func RelPath(root, file string) string { return relPath(root, file) }
 
 // relPath makes file relative to root with forward slashes, when it is below it.
 func relPath(root, file string) string {

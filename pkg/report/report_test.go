@@ -132,7 +132,14 @@ func TestGoldens(t *testing.T) {
 			if format == "sarif" {
 				r = withFixes // SARIF results carry their fixes
 			}
-			golden(t, "scan."+format, render(t, format, r))
+			out := render(t, format, r)
+			if format == "html" {
+				// The page's data, indented; the scripts are ours or
+				// the pinned library (not committed), checked in a
+				// browser by internal/e2e/report.
+				out = pageData(t, out)
+			}
+			golden(t, "scan."+format, out)
 		})
 	}
 	t.Run("text-color", func(t *testing.T) {
@@ -370,4 +377,21 @@ func TestPolicyReportValidatesAgainstCRD(t *testing.T) {
 	if docs < 2 || !kinds["Report"] || !kinds["ClusterReport"] {
 		t.Errorf("%d documents of kinds %v, want Reports and a ClusterReport", docs, kinds)
 	}
+}
+
+// pageData returns the JSON document of an HTML page, indented.
+func pageData(t *testing.T, page []byte) []byte {
+	t.Helper()
+	const open = `<script id="rampart-data" type="application/json">`
+	_, rest, ok := bytes.Cut(page, []byte(open))
+	data, _, ok2 := bytes.Cut(rest, []byte("</script>"))
+	if !ok || !ok2 {
+		t.Fatal("no data script in the page")
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, data, "", "  "); err != nil {
+		t.Fatalf("page data: %v", err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes()
 }

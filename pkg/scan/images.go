@@ -95,6 +95,7 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 	wg.Wait()
 	var found []finding.Finding
 	byObject := map[*object.Object][]finding.Finding{}
+	imaged := map[finding.ObjectRef]bool{} // objects with an image read: the image checks applied
 	var order []*object.Object
 	for i, ref := range refs {
 		for _, u := range uses[ref] {
@@ -115,6 +116,7 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 				res.Errors = append(res.Errors, e)
 				continue
 			}
+			imaged[finding.ObjectRef{APIVersion: u.obj.APIVersion, Kind: u.obj.Kind, Namespace: u.obj.Namespace, Name: u.obj.Name}] = true
 			relocate := func(f finding.Finding) finding.Finding {
 				f.Object = finding.ObjectRef{APIVersion: u.obj.APIVersion, Kind: u.obj.Kind, Namespace: u.obj.Namespace, Name: u.obj.Name}
 				f.Message = fmt.Sprintf("container %q, image %s: %s", u.container.Name, ref, f.Message)
@@ -155,6 +157,16 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 	}
 	sort.Slice(checks, func(i, j int) bool { return checks[i].ID < checks[j].ID })
 	res.Checks = checks
+	ids := make([]string, len(imageChecks))
+	for i, c := range imageChecks {
+		ids[i] = c.ID
+	}
+	for i := range res.Objects {
+		if imaged[res.Objects[i].Object] {
+			// A new slice: objects of one shape share theirs.
+			res.Objects[i].Checks = append(append(make([]string, 0, len(res.Objects[i].Checks)+len(ids)), res.Objects[i].Checks...), ids...)
+		}
+	}
 }
 
 // setsNonRoot reports whether the pod or the container makes the process

@@ -69,6 +69,16 @@ type Suppressed struct {
 type Baseline struct {
 	Path string
 	keys map[string]bool
+	// checks maps each entry's fingerprint to its check ID.
+	checks map[string]string
+}
+
+// Entries maps each known finding's fingerprint (Key) to its check ID.
+func (b *Baseline) Entries() map[string]string {
+	if b == nil {
+		return nil
+	}
+	return b.checks
 }
 
 type baselineFile struct {
@@ -105,9 +115,10 @@ func LoadBaseline(file string) (*Baseline, error) {
 	if bf.Version != 1 {
 		return nil, fmt.Errorf("reading baseline %s: unsupported version %d", file, bf.Version)
 	}
-	b := &Baseline{Path: file, keys: map[string]bool{}}
+	b := &Baseline{Path: file, keys: map[string]bool{}, checks: map[string]string{}}
 	for _, e := range bf.Findings {
 		b.keys[e.Fingerprint] = true
+		b.checks[e.Fingerprint] = e.CheckID
 	}
 	return b, nil
 }

@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/rampart-k8s/rampart/pkg/cis"
+	"github.com/rampart-k8s/rampart/pkg/compliance"
+	"github.com/rampart-k8s/rampart/pkg/file"
+	"github.com/rampart-k8s/rampart/pkg/report"
+	"github.com/rampart-k8s/rampart/pkg/scan"
+	"github.com/rampart-k8s/rampart/pkg/source"
+	"github.com/rampart-k8s/rampart/pkg/vuln"
+)
+
+type reportOptions struct {
+	output     string
+	config     string
+	baseline   string
+	frameworks []string
+	cluster    bool
+	cl         source.ClusterOptions
+	root       string
+	images     bool
+	imageDB    string
+	imageCache string
+	helm       source.HelmOptions
+}
+
+// newReportCmd combines what the analyzers know into one HTML page: the
+// scan's findings and posture, the RBAC and connectivity graphs, images
+// with --images, and compliance frameworks (CIS included) with evidence.
+func newReportCmd(s *streams) *cobra.Command {
+	o := &reportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report -o FILE.html [PATH ...]",
+		Short: "Write one self-contained HTML report: posture, findings, RBAC and connectivity graphs, compliance",
+		Long: "Scans the manifests (or the cluster with --cluster) and writes one HTML file that opens offline:\n" +
+			"a posture overview (score per namespace and category, trend against --baseline), the findings with\n" +
+			"search and filters, the RBAC graph with its escalation chains, the NetworkPolicy connectivity graph\n" +
+			"with its isolation gaps, and the compliance frameworks given with --framework.",
+		Example: `  rampart report -o report.html deploy/
+  rampart report -o report.html --framework nsa-cisa-1.2 --framework cis-1.12 --baseline .rampart-baseline.json .`,
+		RunE: func(_ *cobra.Command, args []string) error { return runReport(s, o, args) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output-file", "o", "", "the HTML file to write (required)")
+	f.StringVar(&o.config, "config", "", "configuration file (default: .rampart.yaml in the current folder, if any)")
+	f.StringVar(&o.baseline, "baseline", "", "a baseline file (scan --write-baseline) to show the trend against; its findings stay listed")
+	f.StringSliceVar(&o.frameworks, "framework", nil, "compliance frameworks to add (repeatable): "+fmt.Sprint(compliance.Names()))
+	f.BoolVar(&o.cluster, "cluster", false, "report on the live cluster (kubeconfig)")
+	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
+	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
+	f.StringVar(&o.root, "root", "", "a node's file system, for the CIS control-plane and node controls")
+	f.BoolVar(&o.images, "images", false, "also scan the images the workloads run")
+	f.StringVar(&o.imageDB, "db", "", "with --images: folder of OSV advisories")
+	f.StringVar(&o.imageCache, "image-cache", "", "with --images: an OCI layout holding images by reference")
+	addHelmFlags(f, &o.helm)
+	return cmd
+}
+
+func runReport(s *streams, o *reportOptions, paths []string) error {
+	if o.output == "" {
+		return usageError("-o FILE.html is required")
+	}
+	var fws []*compliance.Framework
+	for _, n := range o.frameworks {
+		fw, err := compliance.Load(n)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		fws = append(fws, fw)
+	}
+	ctx, cancel := context.WithTimeout(s.context(), 5*time.Minute)
+	defer cancel()
+	o.cl.AllNamespaces = true
+	plan, err := scan.New(scan.Options{Paths: paths, Stdin: s.in, Helm: o.helm, Cluster: o.cluster, ClusterOptions: o.cl,
+		ConfigFile: o.config, KeepObjects: true, PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}})
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if o.images {
+		plan.Images = scan.ImageOptions{Enabled: true, Cache: o.imageCache}
+		if o.imageDB != "" {
+			db, err := vuln.Load(o.imageDB)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			plan.Images.DB = db
+		}
+	}
+	res, err := plan.Run(ctx)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	page, err := htmlPage(plan.Objects, res, o.baseline)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	var cisResults []cis.Result
+	var cisWhy string
+	for i, fw := range fws {
+		in := compliance.Input{Result: res, Rel: relTo()}
+		if usesCIS(fw) {
+			if cisResults == nil {
+				b, err := cis.Load(compliance.CISFramework)
+				if err != nil {
+					return err
+				}
+				if o.root != "" || o.cluster {
+					rep, err := evaluateCIS(ctx, s, b, &cisOptions{root: o.root, cluster: o.cluster, cl: o.cl, role: "auto"}, paths)
+					if err != nil {
+						return err
+					}
+					cisResults = rep.Results
+				} else {
+					pin, err := policyScan(ctx, s, b, paths, false, o.cl)
+					if err != nil {
+						return err
+					}
+					cisResults = b.EvaluatePolicies(pin)
+					cisWhy = "the control plane and nodes were not read: give --root DIR (a node's files) or --cluster"
+				}
+			}
+			in.CIS, in.CISWhy = cisResults, cisWhy
+		}
+		page.Compliance = append(page.Compliance, compliance.Evaluate(fws[i], in))
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintln(s.err, "error:", report.Clean(e.Error()))
+	}
+	root, _ := os.Getwd()
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, res, page, report.Options{Root: root, Version: toolVersion()}); err != nil {
+		return err
+	}
+	if err := file.WriteAtomic(o.output, buf.Bytes(), 0o644); err != nil {
+		return usageError("-o: %v", err)
+	}
+	if len(res.Errors) > 0 {
+		return &exitError{code: ExitError}
+	}
+	return nil
+}

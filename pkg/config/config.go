@@ -155,7 +155,7 @@ func Find(start string) string {
 		for _, n := range FileNames {
 			p := filepath.Join(dir, n)
 			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-				return p
+				return shorten(p)
 			}
 		}
 		parent := filepath.Dir(dir)
@@ -164,6 +164,19 @@ func Find(start string) string {
 		}
 		dir = parent
 	}
+}
+
+// shorten makes p relative to the working folder when it lies below it:
+// the form reports show (exception sources, errors), and the same file.
+func shorten(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return rel
+	}
+	return p
 }
 
 // Load reads and validates a configuration file against the JSON schema and

@@ -26,6 +26,7 @@ import (
 
 	"github.com/rampart-k8s/rampart/internal/cli"
 	"github.com/rampart-k8s/rampart/internal/corpus"
+	"github.com/rampart-k8s/rampart/internal/realworld"
 )
 
 var update = flag.Bool("update", false, "write the screenshots into docs/images (for docs/reports.md)")
@@ -424,4 +425,54 @@ func TestCombinedReportAndGraphPages(t *testing.T) {
 		}
 		b.clean(t, tc.name)
 	}
+}
+
+// TestPublicCorpusReport: the report of every input of the public corpus
+// (internal/realworld: charts, kustomize trees and bundles of well-known
+// projects) in one page opens clean and draws its graphs.
+func TestPublicCorpusReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	var paths []string
+	for _, m := range realworld.Corpus {
+		dir, err := realworld.Fetch(m)
+		if err != nil {
+			t.Fatalf("fetching %s: %v", m.Path, err)
+		}
+		for _, in := range m.Inputs {
+			paths = append(paths, realworld.Path(dir, in))
+		}
+	}
+	b := newBrowser(t)
+	out := filepath.Join(t.TempDir(), "corpus.html")
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"report", "-o", out, "--framework", "nsa-cisa-1.2"}, paths...)
+	code := cli.Main(args, strings.NewReader(""), &stdout, &stderr)
+	// Some inputs are known input errors (a chart whose dependencies are not
+	// vendored): exit 2, and the page is written all the same.
+	if code != 0 && code != 2 {
+		t.Fatalf("report: exit %d: %s", code, stderr.String())
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.open(t, out)
+	objects := eval[int](t, b, `window.rampart.data.summary.objects`)
+	errs := eval[int](t, b, `window.rampart.data.errors.length`)
+	t.Logf("public corpus: %d inputs, %d objects, %d input errors listed, page %d bytes", len(paths), objects, errs, st.Size())
+	if objects < 1000 {
+		t.Errorf("the public corpus gave %d objects", objects)
+	}
+	if code == 2 && errs == 0 {
+		t.Error("exit 2 but the page lists no input error")
+	}
+	b.do(t, chromedp.Click(chromedp.CSS("#tab-findings")), chromedp.WaitVisible(chromedp.CSS("#findings-table")))
+	for _, g := range []string{"rbac", "netpol"} {
+		d, n := b.graphTime(t, g)
+		t.Logf("public corpus: graph %s of %d nodes drawn in %v", g, n, d)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS("#tab-compliance-nsa-cisa-1\\.2")), wait("document.querySelectorAll('#compliance-nsa-cisa-1\\\\.2 tbody tr').length == 35"))
+	b.clean(t, "public corpus")
 }

@@ -26,7 +26,7 @@ js-assets: ## fetch the pinned Cytoscape.js build the HTML reports inline (hack/
 control-plane: ## build kube-apiserver and etcd for the cluster tests (once; cached outside the repo)
 	@hack/control-plane.sh >/dev/null
 
-fuzz: ## fuzz the manifest loader for FUZZTIME executions (default 100000x, ~20s), then the Helm position mapping (5000x), the NetworkPolicy engine (20000x), the redactor's line reader (100000x) the admission handler (20000x), the audit event reader (20000x), the audit receiver (5000x), the CIS node reader's command lines and units (20000x) and files (2000x), the image package readers and OSV records (10000x each)
+fuzz: ## fuzz the manifest loader for FUZZTIME executions (default 100000x, ~20s), then the Helm position mapping (5000x), the NetworkPolicy engine (20000x), the redactor's line reader (100000x) the admission handler (20000x), the audit event reader (20000x), the audit receiver (5000x), the CIS node reader's command lines and units (20000x) and files (2000x), the image package readers and OSV records (10000x each), the exposure analysis (5000x)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzHelmPositions$$' -fuzztime 5000x -fuzzminimizetime 5s ./pkg/source
 	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime 20000x -fuzzminimizetime 5s ./pkg/netpol
@@ -38,6 +38,7 @@ fuzz: ## fuzz the manifest loader for FUZZTIME executions (default 100000x, ~20s
 	$(GO) test -run '^$$' -fuzz '^FuzzNodeFiles$$' -fuzztime 2000x -fuzzminimizetime 5s ./pkg/cis
 	$(GO) test -run '^$$' -fuzz '^FuzzParsers$$' -fuzztime 10000x -fuzzminimizetime 5s ./pkg/image
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadRecord$$' -fuzztime 10000x -fuzzminimizetime 5s ./pkg/vuln
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 5000x -fuzzminimizetime 5s ./pkg/exposure
 
 bench: ## go test benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/engine

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/rampart-k8s/rampart/pkg/exposure"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/netpol"
@@ -55,7 +56,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return usageError("--port: %v", err)
 			}
-			ws, e, err := loadNetpol(s, o, args[2:])
+			ws, e, l7, err := loadNetpol(s, o, args[2:])
 			if err != nil {
 				return err
 			}
@@ -68,10 +69,27 @@ func newNetpolCmd(s *streams) *cobra.Command {
 				return usageError("destination: %v", err)
 			}
 			v := e.Decide(src, dst, port)
+			var applied []netpol.L7Rule
+			if v.Allowed && dst.Pod != nil {
+				for _, r := range l7 {
+					if r.Applies(dst.Pod, port.Number) {
+						applied = append(applied, r)
+					}
+				}
+			}
 			if o.output == "json" {
-				err = writeJSON(s.out, map[string]any{"source": args[0], "destination": args[1], "port": port.Number, "protocol": port.Protocol, "verdict": v})
+				if applied == nil {
+					applied = []netpol.L7Rule{}
+				}
+				err = writeJSON(s.out, map[string]any{"source": args[0], "destination": args[1], "port": port.Number, "protocol": port.Protocol, "verdict": v, "l7": applied})
 			} else {
 				err = reportErr(report.NetpolExplain(s.out, args[0], args[1], port, v))
+				if err == nil && len(applied) > 0 {
+					fmt.Fprintln(s.out, "  L7 (requests on this connection):")
+					for _, r := range applied {
+						fmt.Fprintln(s.out, "    "+r.Describe())
+					}
+				}
 			}
 			if err == nil && o.pending == nil && o.exitCode && !v.Allowed {
 				return &exitError{code: ExitFindings}
@@ -85,7 +103,7 @@ func newNetpolCmd(s *streams) *cobra.Command {
 		Use:   "matrix [PATH ...]",
 		Short: "Show which workloads reach which, per port, computed over classes of equivalent workloads",
 		RunE: func(_ *cobra.Command, args []string) error {
-			ws, e, err := loadNetpol(s, o, args)
+			ws, e, _, err := loadNetpol(s, o, args)
 			if err != nil {
 				return err
 			}
@@ -109,11 +127,11 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			if o.cluster {
 				return usageError("diff compares two sets of manifests; --cluster does not apply")
 			}
-			oldW, oldE, err := loadNetpol(s, o, args[:1])
+			oldW, oldE, _, err := loadNetpol(s, o, args[:1])
 			if err != nil {
 				return err
 			}
-			newW, newE, err := loadNetpol(s, o, args[1:])
+			newW, newE, _, err := loadNetpol(s, o, args[1:])
 			if err != nil {
 				return err
 			}
@@ -137,17 +155,19 @@ func newNetpolCmd(s *streams) *cobra.Command {
 	return cmd
 }
 
-func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload, *netpol.Engine, error) {
+// loadNetpol reads workloads and policies (CiliumNetworkPolicies' L3/L4
+// rules included, as far as they map) and the L7 rules of Istio and Cilium.
+func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload, *netpol.Engine, []netpol.L7Rule, error) {
 	var objs []*manifest.Object
 	if o.cluster {
 		if len(paths) > 0 {
-			return nil, nil, usageError("--cluster reads the cluster; do not give paths too")
+			return nil, nil, nil, usageError("--cluster reads the cluster; do not give paths too")
 		}
 		cl := o.cl
 		cl.KeepOwned = true // every running pod, with its address
 		read, err := readWholeCluster(cl, "networkpolicies", "namespaces", "pods", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		objs = read
 	} else {
@@ -157,12 +177,17 @@ func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload
 		}
 		objs = loaded.Objects
 	}
-	ws, pols := netpol.FromInventory(inventory.New(objs))
-	e, err := netpol.New(pols)
-	if err != nil {
-		return nil, nil, &exitError{code: ExitError, err: err}
+	inv := inventory.New(objs)
+	ws, pols := netpol.FromInventory(inv)
+	cnp, notices := netpol.CiliumPolicies(inv)
+	for _, n := range notices {
+		fmt.Fprintln(s.err, "notice:", n)
 	}
-	return ws, e, nil
+	e, err := netpol.New(append(pols, cnp...))
+	if err != nil {
+		return nil, nil, nil, &exitError{code: ExitError, err: err}
+	}
+	return ws, e, netpol.L7Rules(inv, exposure.IstioRootNamespace), nil
 }
 
 func parsePort(s string) (netpol.Port, error) {

@@ -167,7 +167,7 @@ func newRoot(s *streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: ExitError, err: err}
 	})
-	root.AddCommand(newScanCmd(s), newChecksCmd(s), newExplainCmd(s), newConfigCmd(s), newFixCmd(s), newRBACCmd(s), newNetpolCmd(s), newWebhookCmd(s), newAuditCmd(s), newCISCmd(s), newComplianceCmd(s), newReportCmd(s), newImageCmd(s), newDBCmd(s), newVersionCmd(s))
+	root.AddCommand(newScanCmd(s), newChecksCmd(s), newExplainCmd(s), newConfigCmd(s), newFixCmd(s), newRBACCmd(s), newNetpolCmd(s), newWebhookCmd(s), newAuditCmd(s), newCISCmd(s), newComplianceCmd(s), newExposureCmd(s), newReportCmd(s), newImageCmd(s), newDBCmd(s), newVersionCmd(s))
 	return root
 }
 

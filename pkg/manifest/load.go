@@ -405,6 +405,12 @@ func keepOf(n *yaml.Node, kind string) *yaml.Node {
 		switch n.Content[i].Value {
 		case "apiVersion", "kind", "metadata":
 			keep.Content = append(keep.Content, n.Content[i], n.Content[i+1])
+		case "status":
+			// A custom resource's status is kept when small (a Gateway's
+			// addresses); a CRD's is not.
+			if kind != "CustomResourceDefinition" && countNodes(n.Content[i+1], maxKeptSpecNodes) < maxKeptSpecNodes {
+				keep.Content = append(keep.Content, n.Content[i], n.Content[i+1])
+			}
 		case "spec":
 			if kind != "CustomResourceDefinition" {
 				// A custom resource's spec is kept when small (the

@@ -7,6 +7,7 @@
 package object
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -213,4 +214,20 @@ func (p *PodTemplate) ContainerAt(field string) string {
 		}
 	}
 	return ""
+}
+
+// DecodeJSON reads a field of an object of a kind the scheme does not know
+// (Gateway API, Istio, Cilium) into out through JSON, so that the target
+// type's own json tags apply (inline structs, omitempty, maps keyed by
+// numbers). It reports false when the field is absent or does not fit.
+func (o *Object) DecodeJSON(path string, out any) bool {
+	var m any
+	if !o.Decode(path, &m) {
+		return false
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return false
+	}
+	return json.Unmarshal(b, out) == nil
 }

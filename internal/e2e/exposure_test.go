@@ -1,0 +1,185 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rampart-k8s/rampart/internal/cli"
+	"github.com/rampart-k8s/rampart/pkg/exposure"
+)
+
+// syncBuffer is a bytes.Buffer the watch writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, buf *syncBuffer, cond func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond(buf.String()) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; output:\n%s", what, buf.String())
+}
+
+// TestExposureLive: on the real API server, a LoadBalancer Service whose
+// status carries an address and a NodePort Service appear in exposure
+// --cluster with their addresses and ports, and --watch prints the entry a
+// Service's change of type adds.
+func TestExposureLive(t *testing.T) {
+	ctx := context.Background()
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "expo"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "web"}
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example.com/web:1", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+		}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	node, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "expo-node"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.9.0.4"}, {Type: corev1.NodeExternalIP, Address: "192.0.2.44"}}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Nodes().Delete(context.Background(), "expo-node", metav1.DeleteOptions{}) })
+	port := []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("http")}}
+	lb, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web-lb"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: labels, Ports: port, LoadBalancerSourceRanges: []string{"198.51.100.0/24"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.7"}}
+	if _, err := cs.CoreV1().Services(ns).UpdateStatus(ctx, lb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	np := []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: 30081}}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web-np"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: labels, Ports: np}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web-internal"},
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: port}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := cluster.Kubeconfig(t.TempDir(), "admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errb bytes.Buffer
+	if code := cli.Main([]string{"exposure", "--cluster", "--kubeconfig", kubeconfig, "-o", "json", "--fail-on", "none"}, strings.NewReader(""), &out, &errb); code != cli.ExitOK {
+		t.Fatalf("exposure --cluster: exit %d: %s", code, errb.String())
+	}
+	var inv exposure.Inventory
+	if err := json.Unmarshal(out.Bytes(), &inv); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]exposure.Entry{}
+	for _, e := range inv.Entries {
+		if e.Object.Namespace == ns {
+			got[e.ID] = e
+		}
+	}
+	lbe, ok := got["LoadBalancer expo/web-lb 80/TCP"]
+	if !ok || strings.Join(lbe.Addresses, ",") != "203.0.113.7" || strings.Join(lbe.Sources, ",") != "198.51.100.0/24" ||
+		len(lbe.Targets) != 1 || lbe.Targets[0].Workload != "expo/Deployment/web" || lbe.Targets[0].Port != 8080 {
+		t.Errorf("load balancer entry: %+v (all: %v)", lbe, entryIDs(got))
+	}
+	npe, ok := got["NodePort expo/web-np 30081/TCP"]
+	if !ok || !strings.Contains(strings.Join(npe.Addresses, ","), "192.0.2.44") || !strings.Contains(strings.Join(npe.Addresses, ","), "10.9.0.4") {
+		t.Errorf("node port entry: %+v (all: %v)", npe, entryIDs(got))
+	}
+	// The LoadBalancer's own node port, allocated by the API server, shows
+	// with its number.
+	found := false
+	for id := range got {
+		found = found || strings.HasPrefix(id, "NodePort expo/web-lb ") && !strings.Contains(id, "allocated")
+	}
+	if !found {
+		t.Errorf("the load balancer's allocated node port is missing: %v", entryIDs(got))
+	}
+
+	// --watch: the first listing, then the change of type.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wout, werr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.MainContext(wctx, []string{"exposure", "--cluster", "--watch", "--kubeconfig", kubeconfig, "-o", "csv"}, strings.NewReader(""), &wout, &werr)
+	}()
+	waitFor(t, "the watch to start", &werr, func(s string) bool { return strings.Contains(s, "watching:") })
+	if !strings.Contains(wout.String(), ",added,LoadBalancer expo/web-lb 80/TCP,") {
+		t.Errorf("the watch's first listing lacks the load balancer:\n%s", wout.String())
+	}
+	svc, err := cs.CoreV1().Services(ns).Get(ctx, "web-internal", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Spec.Type = corev1.ServiceTypeNodePort
+	svc.Spec.Ports[0].NodePort = 30082
+	if _, err := cs.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new node port", &wout, func(s string) bool { return strings.Contains(s, ",added,NodePort expo/web-internal 30082/TCP,") })
+	if err := cs.CoreV1().Services(ns).Delete(ctx, "web-np", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removed node port", &wout, func(s string) bool { return strings.Contains(s, ",removed,NodePort expo/web-np 30081/TCP,") })
+	cancel()
+	select {
+	case code := <-done:
+		if code != cli.ExitOK {
+			t.Errorf("watch exit %d: %s", code, werr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the watch did not stop when its context ended")
+	}
+}
+
+func entryIDs(m map[string]exposure.Entry) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

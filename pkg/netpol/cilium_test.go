@@ -1,0 +1,120 @@
+package netpol
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rampart-k8s/rampart/pkg/inventory"
+	"github.com/rampart-k8s/rampart/pkg/manifest"
+)
+
+const ciliumFixture = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: api, ports: [{containerPort: 8080}, {containerPort: 9090}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: frontend, namespace: shop}
+spec:
+  selector: {matchLabels: {app: frontend}}
+  template:
+    metadata: {labels: {app: frontend}}
+    spec: {containers: [{name: web, image: web}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: probe, namespace: monitoring}
+spec:
+  selector: {matchLabels: {app: probe}}
+  template:
+    metadata: {labels: {app: probe}}
+    spec: {containers: [{name: probe, image: probe}]}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {"k8s:app": frontend}}]
+    toPorts:
+    - ports: [{port: "8080", protocol: TCP}]
+      rules: {http: [{method: GET, path: /public/.*}]}
+  - fromEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": monitoring}}]
+    toPorts: [{ports: [{port: "9090"}]}]
+  - fromCIDR: [192.0.2.0/24]
+  - fromEntities: [remote-node]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: frontend-egress, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: frontend}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: api}}]
+  egressDeny:
+  - toEntities: [world]
+`
+
+// TestCiliumPolicies: CiliumNetworkPolicy L3/L4 rules decide as Cilium
+// would where they map, with notices for what does not.
+func TestCiliumPolicies(t *testing.T) {
+	objs, errs := manifest.Parse("cnp.yaml", []byte(ciliumFixture))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	inv := inventory.New(objs)
+	ws, pols := FromInventory(inv)
+	cnp, notices := CiliumPolicies(inv)
+	if len(cnp) != 2 {
+		t.Fatalf("%d policies, want 2", len(cnp))
+	}
+	joined := strings.Join(notices, "\n")
+	for _, want := range []string{"entity remote-node left out", "deny rules have no NetworkPolicy equivalent"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("notices %v lack %q", notices, want)
+		}
+	}
+	e, err := New(append(pols, cnp...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := map[string]*Pod{}
+	for _, w := range ws {
+		pod[w.Name] = w.Pod
+	}
+	api, front, probe := pod["shop/Deployment/api"], pod["shop/Deployment/frontend"], pod["monitoring/Deployment/probe"]
+	for _, tc := range []struct {
+		name     string
+		src, dst Endpoint
+		port     int32
+		allowed  bool
+	}{
+		{"frontend to api on 8080", Endpoint{Pod: front}, Endpoint{Pod: api}, 8080, true},
+		{"frontend to api on 9090", Endpoint{Pod: front}, Endpoint{Pod: api}, 9090, false},
+		{"monitoring to api on 9090 (namespace label)", Endpoint{Pod: probe}, Endpoint{Pod: api}, 9090, true},
+		{"monitoring to api on 8080", Endpoint{Pod: probe}, Endpoint{Pod: api}, 8080, false},
+		{"the CIDR to api on any port", ip("192.0.2.9"), Endpoint{Pod: api}, 1234, true},
+		{"elsewhere to api", ip("198.51.100.1"), Endpoint{Pod: api}, 8080, false},
+		{"frontend egress to the probe (isolated for egress)", Endpoint{Pod: front}, Endpoint{Pod: probe}, 80, false},
+	} {
+		v := e.Decide(tc.src, tc.dst, Port{Protocol: corev1.ProtocolTCP, Number: tc.port})
+		if v.Allowed != tc.allowed {
+			t.Errorf("%s: allowed %v, want %v (%+v)", tc.name, v.Allowed, tc.allowed, v)
+		}
+	}
+	l7 := L7Rules(inv, "istio-system")
+	if len(l7) != 1 || !l7[0].Applies(api, 8080) || l7[0].Applies(api, 9090) || l7[0].Applies(front, 8080) {
+		t.Fatalf("L7 rules: %+v", l7)
+	}
+	if d := l7[0].Describe(); !strings.Contains(d, "methods GET; paths /public/.*") {
+		t.Errorf("describe: %s", d)
+	}
+}

@@ -104,17 +104,8 @@ func runCompliance(s *streams, o *complianceOptions, paths []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	if o.images {
-		plan.Images = scan.ImageOptions{Enabled: true, Cache: o.imageCache}
-		if o.imageDB != "" {
-			db, err := vuln.Load(o.imageDB)
-			if err != nil {
-				return usageError("%v", err)
-			}
-			plan.Images.DB = db
-		}
-	} else if o.imageDB != "" || o.imageCache != "" {
-		return usageError("--db and --image-cache go with --images")
+	if err := setImages(plan, o.images, o.imageDB, o.imageCache); err != nil {
+		return err
 	}
 	res, err := plan.Run(ctx)
 	if err != nil {
@@ -122,25 +113,8 @@ func runCompliance(s *streams, o *complianceOptions, paths []string) error {
 	}
 	in := compliance.Input{Result: res, Rel: relTo()}
 	if usesCIS(fw) {
-		b, err := cis.Load(compliance.CISFramework)
-		if err != nil {
+		if in.CIS, in.CISWhy, err = complianceCIS(ctx, s, o.root, o.cluster, o.cl, paths); err != nil {
 			return err
-		}
-		co := &cisOptions{root: o.root, cluster: o.cluster, cl: o.cl, role: "auto"}
-		switch {
-		case o.root != "" || o.cluster:
-			rep, err := evaluateCIS(ctx, s, b, co, paths)
-			if err != nil {
-				return err
-			}
-			in.CIS = rep.Results
-		case len(paths) > 0:
-			pin, err := policyScan(ctx, s, b, paths, false, o.cl)
-			if err != nil {
-				return err
-			}
-			in.CIS = b.EvaluatePolicies(pin)
-			in.CISWhy = "the control plane and nodes were not read: give --root DIR (a node's files) or --cluster"
 		}
 	}
 	rep := compliance.Evaluate(fw, in)
@@ -186,4 +160,50 @@ func usesCIS(fw *compliance.Framework) bool {
 		}
 	}
 	return false
+}
+
+// setImages turns on the image scan of a plan from the --images, --db and
+// --image-cache flags.
+func setImages(plan *scan.Plan, on bool, dbDir, cacheDir string) error {
+	if !on {
+		if dbDir != "" || cacheDir != "" {
+			return usageError("--db and --image-cache go with --images")
+		}
+		return nil
+	}
+	plan.Images = scan.ImageOptions{Enabled: true, Cache: cacheDir}
+	if dbDir != "" {
+		db, err := vuln.Load(dbDir)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		plan.Images.DB = db
+	}
+	return nil
+}
+
+// complianceCIS runs what the CIS controls need: the benchmark on a node's
+// files (root) or the cluster, else its section 5 over the manifests, with
+// why the rest is not evaluated.
+func complianceCIS(ctx context.Context, s *streams, root string, cluster bool, cl source.ClusterOptions, paths []string) ([]cis.Result, string, error) {
+	b, err := cis.Load(compliance.CISFramework)
+	if err != nil {
+		return nil, "", err
+	}
+	if root != "" || cluster {
+		rep, err := evaluateCIS(ctx, s, b, &cisOptions{root: root, cluster: cluster, cl: cl, role: "auto"}, paths)
+		if err != nil {
+			return nil, "", err
+		}
+		return rep.Results, "", nil
+	}
+	why := "the control plane and nodes were not read: give --root DIR (a node's files) or --cluster"
+	if len(paths) == 0 {
+		return nil, why, nil
+	}
+	pin, err := policyScan(ctx, s, b, paths, false, cl)
+	if err != nil {
+		return nil, "", err
+	}
+	return b.EvaluatePolicies(pin), why, nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/rampart-k8s/rampart/pkg/report"
 	"github.com/rampart-k8s/rampart/pkg/scan"
 	"github.com/rampart-k8s/rampart/pkg/source"
-	"github.com/rampart-k8s/rampart/pkg/vuln"
 )
 
 type reportOptions struct {
@@ -85,15 +84,8 @@ func runReport(s *streams, o *reportOptions, paths []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	if o.images {
-		plan.Images = scan.ImageOptions{Enabled: true, Cache: o.imageCache}
-		if o.imageDB != "" {
-			db, err := vuln.Load(o.imageDB)
-			if err != nil {
-				return usageError("%v", err)
-			}
-			plan.Images.DB = db
-		}
+	if err := setImages(plan, o.images, o.imageDB, o.imageCache); err != nil {
+		return err
 	}
 	res, err := plan.Run(ctx)
 	if err != nil {
@@ -105,32 +97,19 @@ func runReport(s *streams, o *reportOptions, paths []string) error {
 	}
 	var cisResults []cis.Result
 	var cisWhy string
-	for i, fw := range fws {
+	cisRead := false
+	for _, fw := range fws {
 		in := compliance.Input{Result: res, Rel: relTo()}
 		if usesCIS(fw) {
-			if cisResults == nil {
-				b, err := cis.Load(compliance.CISFramework)
-				if err != nil {
+			if !cisRead {
+				if cisResults, cisWhy, err = complianceCIS(ctx, s, o.root, o.cluster, o.cl, paths); err != nil {
 					return err
 				}
-				if o.root != "" || o.cluster {
-					rep, err := evaluateCIS(ctx, s, b, &cisOptions{root: o.root, cluster: o.cluster, cl: o.cl, role: "auto"}, paths)
-					if err != nil {
-						return err
-					}
-					cisResults = rep.Results
-				} else {
-					pin, err := policyScan(ctx, s, b, paths, false, o.cl)
-					if err != nil {
-						return err
-					}
-					cisResults = b.EvaluatePolicies(pin)
-					cisWhy = "the control plane and nodes were not read: give --root DIR (a node's files) or --cluster"
-				}
+				cisRead = true
 			}
 			in.CIS, in.CISWhy = cisResults, cisWhy
 		}
-		page.Compliance = append(page.Compliance, compliance.Evaluate(fws[i], in))
+		page.Compliance = append(page.Compliance, compliance.Evaluate(fw, in))
 	}
 	for _, e := range res.Errors {
 		fmt.Fprintln(s.err, "error:", report.Clean(e.Error()))

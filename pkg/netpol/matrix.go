@@ -173,7 +173,10 @@ func (e *Engine) Matrix(pods []*Pod) ([][]int, []External, []Cell) {
 		cs = append(cs, c)
 	}
 	ports := e.PortClasses(pods)
-	var cells []Cell
+	// Every pair but external to external, on every port class: sized once
+	// (growing a slice of millions of cells by doubling cost seconds).
+	n, x := len(cs), len(exts)
+	cells := make([]Cell, 0, (n*n-x*x)*len(ports))
 	for si, src := range cs {
 		for di, dst := range cs {
 			if si >= len(groups) && di >= len(groups) {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -215,18 +216,7 @@ func readCustomResources(ctx context.Context, cfg *rest.Config) ([]*manifest.Obj
 		return nil, err
 	}
 	var out []*manifest.Object
-	for _, gvr := range exposureKinds {
-		rl, err := dc.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
-		if err != nil {
-			continue // not served: nothing of that kind
-		}
-		served := false
-		for _, r := range rl.APIResources {
-			served = served || r.Name == gvr.Resource
-		}
-		if !served {
-			continue
-		}
+	for _, gvr := range servedKinds(dc) {
 		list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil, &exitError{code: ExitError, err: fmt.Errorf("listing %s: %w", gvr.Resource, err)}
@@ -242,6 +232,24 @@ func readCustomResources(ctx context.Context, cfg *rest.Config) ([]*manifest.Obj
 		}
 	}
 	return out, nil
+}
+
+// servedKinds are the exposureKinds the cluster serves.
+func servedKinds(dc discovery.DiscoveryInterface) []schema.GroupVersionResource {
+	var out []schema.GroupVersionResource
+	for _, gvr := range exposureKinds {
+		rl, err := dc.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+		if err != nil {
+			continue // not served: nothing of that kind
+		}
+		for _, r := range rl.APIResources {
+			if r.Name == gvr.Resource {
+				out = append(out, gvr)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func runExposure(s *streams, o *exposureOptions, paths []string) error {
@@ -500,7 +508,8 @@ func writeExposureChanges(w io.Writer, changes []exposure.Change, format string,
 
 // watchExposure prints the entries first, then every change: the cluster
 // is read again (at most every half second) when a Service, Ingress, Node,
-// NetworkPolicy or Pod changes.
+// NetworkPolicy, Pod, or a served Gateway API, Istio or Cilium object
+// changes.
 func watchExposure(s *streams, o *exposureOptions) error {
 	ctx := s.context()
 	cfg, _, err := source.Config(o.cl)
@@ -528,8 +537,28 @@ func watchExposure(s *streams, o *exposureOptions) error {
 			return err
 		}
 	}
+	// The Gateway API, Istio and Cilium resources the cluster serves start
+	// a read too.
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dynFactory := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
+	for _, gvr := range servedKinds(dc) {
+		if _, err := dynFactory.ForResource(gvr).Informer().AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
 	factory.Start(ctx.Done())
+	dynFactory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
+	dynFactory.WaitForCacheSync(ctx.Done())
+	defer factory.Shutdown()
+	defer dynFactory.Shutdown()
 	if format == "csv" {
 		if err := csv.NewWriter(s.out).Write(append([]string{"time", "change"}, csvHeader...)); err != nil {
 			return err

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,9 +14,15 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-k8s/rampart/internal/cli"
 	"github.com/rampart-k8s/rampart/pkg/exposure"
@@ -182,4 +191,148 @@ func entryIDs(m map[string]exposure.Entry) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestExposureGatewayLive: with the Gateway API's own CRDs installed in the
+// test API server, a Gateway whose status carries an address and an
+// HTTPRoute attached to it appear in exposure --cluster, and a route
+// created while --watch runs is printed.
+func TestExposureGatewayLive(t *testing.T) {
+	ctx := context.Background()
+	dir, err := goModDir("sigs.k8s.io/gateway-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ax, err := apiextensionsclient.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"gateways", "httproutes"} {
+		data, err := os.ReadFile(filepath.Join(dir, "config", "crd", "standard", "gateway.networking.k8s.io_"+f+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ax.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, &crd, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		name := crd.Name
+		t.Cleanup(func() {
+			_ = ax.ApiextensionsV1().CustomResourceDefinitions().Delete(context.Background(), name, metav1.DeleteOptions{})
+		})
+		deadline := time.Now().Add(30 * time.Second)
+		for established := false; !established; {
+			got, err := ax.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range got.Status.Conditions {
+				established = established || (c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CRD %s not established", name)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	dyn, err := dynamic.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"gw-infra", "gw-app"} {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gwRes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	routeRes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+	gw := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+		"metadata": map[string]any{"name": "public", "namespace": "gw-infra"},
+		"spec": map[string]any{"gatewayClassName": "example", "listeners": []any{
+			map[string]any{"name": "http", "port": int64(80), "protocol": "HTTP", "allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "All"}}},
+		}},
+	}}
+	created, err := dyn.Resource(gwRes).Namespace("gw-infra").Create(ctx, gw, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Object["status"] = map[string]any{"addresses": []any{map[string]any{"type": "IPAddress", "value": "203.0.113.90"}}}
+	if _, err := dyn.Resource(gwRes).Namespace("gw-infra").UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	route := func(name, path string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+			"metadata": map[string]any{"name": name, "namespace": "gw-app"},
+			"spec": map[string]any{
+				"parentRefs": []any{map[string]any{"name": "public", "namespace": "gw-infra"}},
+				"rules": []any{map[string]any{
+					"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": path}}},
+					"backendRefs": []any{map[string]any{"name": "api", "port": int64(8080)}},
+				}},
+			},
+		}}
+	}
+	if _, err := dyn.Resource(routeRes).Namespace("gw-app").Create(ctx, route("api", "/api"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := cluster.Kubeconfig(t.TempDir(), "admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := cli.Main([]string{"exposure", "--cluster", "--kubeconfig", kubeconfig, "-o", "json", "--fail-on", "none"}, strings.NewReader(""), &out, &errb); code != cli.ExitOK {
+		t.Fatalf("exposure --cluster: exit %d: %s", code, errb.String())
+	}
+	var inv exposure.Inventory
+	if err := json.Unmarshal(out.Bytes(), &inv); err != nil {
+		t.Fatal(err)
+	}
+	want := "Gateway gw-infra/public http 80 HTTPRoute gw-app/api */api -> Service gw-app/api:8080"
+	found := false
+	for _, e := range inv.Entries {
+		if e.ID == want {
+			found = true
+			if strings.Join(e.Addresses, ",") != "203.0.113.90" || e.TLS != exposure.TLSNone {
+				t.Errorf("gateway entry: %+v", e)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no entry %q in %s", want, out.String())
+	}
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wout, werr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.MainContext(wctx, []string{"exposure", "--cluster", "--watch", "--kubeconfig", kubeconfig}, strings.NewReader(""), &wout, &werr)
+	}()
+	waitFor(t, "the watch to start", &werr, func(s string) bool { return strings.Contains(s, "watching:") })
+	if _, err := dyn.Resource(routeRes).Namespace("gw-app").Create(ctx, route("admin", "/admin"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new route", &wout, func(s string) bool {
+		return strings.Contains(s, "+ Gateway gw-infra/public http 80 HTTPRoute gw-app/admin */admin -> Service gw-app/api:8080")
+	})
+	cancel()
+	<-done
+}
+
+// goModDir is the folder of a module of the build list.
+func goModDir(module string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
 }

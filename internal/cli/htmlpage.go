@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rampart-k8s/rampart/pkg/engine"
+	"github.com/rampart-k8s/rampart/pkg/exposure"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/netpol"
@@ -31,6 +32,9 @@ func htmlPage(objs []*manifest.Object, res *engine.Result, baseline string) (*re
 	if e, err := netpol.New(pols); err == nil {
 		groups, exts, cells := e.Matrix(netpol.Pods(ws))
 		page.Graphs = append(page.Graphs, report.NetpolGraph(e, ws, groups, exts, cells))
+	}
+	if inv, err := exposure.Analyze(inventory.New(objs), exposure.Options{}); err == nil {
+		page.Exposure = inv
 	}
 	if baseline != "" {
 		b, err := suppress.LoadBaseline(baseline)

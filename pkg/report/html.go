@@ -36,6 +36,9 @@ type Page struct {
 	// GraphsOnly leaves out the overview, findings and checks (the graph
 	// commands' pages).
 	GraphsOnly bool
+	// Exposure is the entry points and in-cluster encryption (an
+	// exposure.Inventory), as JSON.
+	Exposure any
 }
 
 // WriteGraphs writes a page of graphs alone (netpol matrix, rbac paths and
@@ -118,6 +121,7 @@ type htmlData struct {
 	LinkBase   string                `json:"linkBase,omitempty"`
 	NoGraphLib bool                  `json:"noGraphLib,omitempty"`
 	GraphsOnly bool                  `json:"graphsOnly,omitempty"`
+	Exposure   any                   `json:"exposure,omitempty"`
 	Severities []string              `json:"severities"`
 	Columns    map[string]int        `json:"columns"`
 	NotEval    []engine.NotEvaluated `json:"notEvaluated,omitempty"`
@@ -136,7 +140,7 @@ var severityWeight = [...]int{0, 1, 3, 6, 10}
 func WriteHTML(w io.Writer, res *engine.Result, page *Page, opts Options) error {
 	d := htmlData{Title: page.Title, Tool: "rampart " + opts.Version, Summary: res.Summary, Trend: page.Trend, Graphs: page.Graphs,
 		Compliance: page.Compliance, LinkBase: opts.LinkBase, NoGraphLib: !GraphLibrary(), Columns: htmlColumns,
-		Severities: []string{"info", "low", "medium", "high", "critical"}, Errors: []string{}, NotEval: res.NotEvaluated, GraphsOnly: page.GraphsOnly}
+		Severities: []string{"info", "low", "medium", "high", "critical"}, Errors: []string{}, NotEval: res.NotEvaluated, GraphsOnly: page.GraphsOnly, Exposure: page.Exposure}
 	if d.Title == "" {
 		d.Title = "Rampart report"
 	}

@@ -308,6 +308,11 @@ func TestReportInChromium(t *testing.T) {
 		}
 		b.screenshot(t, "report-graph-"+g)
 	}
+	b.do(t, chromedp.Click(chromedp.CSS("#tab-exposure")), wait("document.querySelectorAll('#exposure tbody tr').length > 0"))
+	if rows := eval[int](t, b, `document.querySelectorAll('#exposure table:first-of-type tbody tr.open').length`); rows == 0 {
+		t.Error("the exposure tab marks no entry open to outside traffic for the insecure example")
+	}
+	b.screenshot(t, "report-exposure")
 	b.do(t, chromedp.Click(chromedp.CSS("#tab-checks")), chromedp.WaitVisible(chromedp.CSS("#check-pss-privileged")))
 	b.clean(t, "insecure example")
 }

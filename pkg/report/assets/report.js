@@ -31,6 +31,7 @@
   // Layout: header, tabs, sections.
   var sections = data.graphsOnly ? [] : [['overview', 'Overview'], ['findings', 'Findings']];
   data.graphs.forEach(function (g) { sections.push(['graph-' + g.id, g.title.split(':')[0]]); });
+  if (data.exposure) sections.push(['exposure', 'Exposure']);
   (data.compliance || []).forEach(function (c) { sections.push(['compliance-' + c.framework.id, c.framework.name]); });
   if (data.checks.length && !data.graphsOnly) sections.push(['checks', 'Checks']);
   var nav = el('nav');
@@ -280,6 +281,23 @@
     });
     window.rampart.graphs[g.id + ':cy'] = cy;
   }
+
+  // Exposure: every way into the cluster, and in-cluster encryption.
+  builders.exposure = function () {
+    var s = section('exposure');
+    var x = data.exposure;
+    s.appendChild(el('h2', { text: x.entries.length + ' entry points into the cluster' }));
+    s.appendChild(el('p', { cls: 'muted', text: 'LoadBalancer and NodePort Services, external IPs, host ports and host networking, Ingress rules and Gateway listeners with their routes; what each reaches, and whether the NetworkPolicies let traffic from outside in (for an Ingress or Gateway: from a pod of another namespace, the controller). See docs/exposure.md.' }));
+    var open = function (e) { return (e.targets || []).some(function (t) { return t.open; }); };
+    s.appendChild(table(['kind', 'address', 'port', 'sources', 'TLS', 'object', 'reaches (NetworkPolicy)'], x.entries.map(function (e) {
+      return [e.kind, el('span', { cls: 'mono', text: (e.addresses || []).join(', ') || '\u2013' }), el('span', { cls: 'mono', text: (e.port || 'allocated') + '/' + e.protocol }),
+        el('span', { cls: 'mono', text: (e.sources || []).join(', ') }), e.tls,
+        el('span', { cls: 'mono', text: e.object.kind + '/' + (e.object.namespace ? e.object.namespace + '/' : '') + e.object.name + (e.host || e.path ? ' ' + (e.host || '*') + (e.path || '') : '') }),
+        el('div', null, (e.targets || []).map(function (t) { return el('div', { cls: t.open ? 'mono' : 'muted mono', text: t.workload + ':' + t.port + ' (' + t.networkPolicy + ')' }); }))];
+    }), function (i) { return open(x.entries[i]) ? { cls: 'open' } : null; }));
+    s.appendChild(el('h2', { text: 'In-cluster encryption: ' + ((x.mesh || []).length ? x.mesh.join(', ') : 'unknown (no mesh or transparent encryption in the input)') }));
+    s.appendChild(table(['workload', 'encryption', 'decided by'], (x.workloads || []).map(function (w) { return [el('span', { cls: 'mono', text: w.workload }), w.encryption, w.decidedBy || '']; })));
+  };
 
   // Compliance: every control with its status and evidence.
   (data.compliance || []).forEach(function (rep) {

@@ -66,8 +66,10 @@ type Entry struct {
 	Path    string   `json:"path,omitempty"`
 	TLS     string   `json:"tls"`
 	// Backend is the Service and port an Ingress or route sends to.
-	Backend string   `json:"backend,omitempty"`
-	Targets []Target `json:"targets"`
+	Backend string `json:"backend,omitempty"`
+	// Redirect: the route only redirects to HTTPS (no plaintext served).
+	Redirect bool     `json:"redirect,omitempty"`
+	Targets  []Target `json:"targets"`
 }
 
 // Target is a workload an entry reaches, on which port, and what its
@@ -123,6 +125,8 @@ type analysis struct {
 	byNS      map[string][]workload
 	nodes     []string
 	out       *Inventory
+	// nsSkipReported: namespaces whose Linkerd skip-ports were reported.
+	nsSkipReported map[string]bool
 }
 
 // Analyze builds the inventory of entries and the findings.
@@ -134,7 +138,7 @@ func Analyze(inv *inventory.Inventory, opts Options) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &analysis{inv: inv, engine: e, byNS: map[string][]workload{}, out: &Inventory{Entries: []Entry{}, Mesh: []string{}, Workloads: []WorkloadEncryption{}, Notices: notices}}
+	a := &analysis{inv: inv, engine: e, byNS: map[string][]workload{}, nsSkipReported: map[string]bool{}, out: &Inventory{Entries: []Entry{}, Mesh: []string{}, Workloads: []WorkloadEncryption{}, Notices: notices}}
 	byName := map[string]*netpol.Pod{}
 	for _, w := range ws {
 		byName[w.Name] = w.Pod
@@ -161,7 +165,20 @@ func Analyze(inv *inventory.Inventory, opts Options) (*Inventory, error) {
 	a.ingresses()
 	a.gateways()
 	a.mesh()
-	sort.Slice(a.out.Entries, func(i, j int) bool { return a.out.Entries[i].ID < a.out.Entries[j].ID })
+	sort.SliceStable(a.out.Entries, func(i, j int) bool { return a.out.Entries[i].ID < a.out.Entries[j].ID })
+	// IDs name what an entry is; two that still coincide (the same
+	// object listed twice) are told apart by their order.
+	for i := 1; i < len(a.out.Entries); i++ {
+		if a.out.Entries[i].ID == a.out.Entries[i-1].ID {
+			n := 2
+			for j := i; j < len(a.out.Entries) && a.out.Entries[j].ID == a.out.Entries[i-1].ID; j++ {
+				a.out.Entries[j].ID += fmt.Sprintf(" (%d)", n)
+				n++
+			}
+		}
+	}
+	sort.Strings(a.out.Notices)
+	a.out.Notices = compact(a.out.Notices)
 	for _, en := range a.out.Entries {
 		a.out.Findings = append(a.out.Findings, entryFinding(en)...)
 	}
@@ -305,6 +322,13 @@ func (a *analysis) services() {
 		sources := world
 		if lb && len(svc.Spec.LoadBalancerSourceRanges) > 0 {
 			sources = append([]string{}, svc.Spec.LoadBalancerSourceRanges...)
+		} else if v := svc.Annotations[corev1.AnnotationLoadBalancerSourceRangesKey]; lb && strings.TrimSpace(v) != "" {
+			sources = nil
+			for _, r := range strings.Split(v, ",") {
+				if r = strings.TrimSpace(r); r != "" {
+					sources = append(sources, r)
+				}
+			}
 		}
 		var lbAddrs []string
 		for _, in := range svc.Status.LoadBalancer.Ingress {
@@ -314,6 +338,9 @@ func (a *analysis) services() {
 			if in.Hostname != "" {
 				lbAddrs = append(lbAddrs, in.Hostname)
 			}
+		}
+		if len(lbAddrs) == 0 && lb && svc.Spec.LoadBalancerIP != "" { //nolint:staticcheck // deprecated, still honoured by providers
+			lbAddrs = []string{svc.Spec.LoadBalancerIP} //nolint:staticcheck // as above
 		}
 		for i, sp := range svc.Spec.Ports {
 			p := proto(sp.Protocol)
@@ -369,6 +396,14 @@ func (a *analysis) hostPorts() {
 	for _, w := range a.workloads {
 		spec := w.obj.Pod.Spec
 		hostNet := spec.HostNetwork
+		if hostNet && len(w.pod.Ports) == 0 {
+			// Declared ports are documentation: a host-network pod listens
+			// on the node on whatever its processes open.
+			f := w.obj.Pod.SpecPath + ".hostNetwork"
+			a.add(Entry{ID: fmt.Sprintf("HostNetwork %s (no port declared)", w.name), Kind: KindHostNetwork, Object: refOf(w.obj), Field: f, Where: locate(w.obj, f),
+				Addresses: nonNil(a.nodes), Protocol: "TCP", Sources: world, TLS: TLSUnknown,
+				Targets: []Target{{Workload: w.name, Protocol: "TCP", NetworkPolicy: "host network: NetworkPolicies do not apply", Open: true}}})
+		}
 		for ci, c := range w.obj.Pod.Containers() {
 			for pi, p := range c.Ports {
 				switch {
@@ -463,13 +498,13 @@ func (a *analysis) ingresses() {
 				addrs = append(addrs, in.Hostname)
 			}
 		}
-		add := func(field, host, path string, b *networkingv1.IngressBackend) {
+		add := func(field, host, path, pathType string, b *networkingv1.IngressBackend) {
 			if b == nil || b.Service == nil {
 				return
 			}
 			tls := TLSNone
 			port := int32(80)
-			if tlsHosts[host] || (host == "" && len(ing.Spec.TLS) > 0 && len(ing.Spec.TLS[0].Hosts) == 0) {
+			if tlsCovers(tlsHosts, host) || (host == "" && len(ing.Spec.TLS) > 0 && len(ing.Spec.TLS[0].Hosts) == 0) {
 				tls, port = TLSTerminated, 443
 			}
 			backend, targets := a.backendTargets(ns, b.Service.Name, b.Service.Port.Number, b.Service.Port.Name)
@@ -477,10 +512,10 @@ func (a *analysis) ingresses() {
 			if h == "" {
 				h = "*"
 			}
-			a.add(Entry{ID: fmt.Sprintf("Ingress %s/%s %s%s", ns, ing.Name, h, path), Kind: KindIngress, Object: refOf(o), Field: field, Where: locate(o, field),
+			a.add(Entry{ID: fmt.Sprintf("Ingress %s/%s %s%s%s -> %s", ns, ing.Name, h, path, pathType, backend), Kind: KindIngress, Object: refOf(o), Field: field, Where: locate(o, field),
 				Addresses: nonNil(addrs), Port: port, Protocol: "TCP", Sources: world, Host: host, Path: path, TLS: tls, Backend: backend, Targets: targets})
 		}
-		add("spec.defaultBackend", "", "", ing.Spec.DefaultBackend)
+		add("spec.defaultBackend", "", "", " (default backend)", ing.Spec.DefaultBackend)
 		for i, r := range ing.Spec.Rules {
 			if r.HTTP == nil {
 				continue
@@ -491,10 +526,26 @@ func (a *analysis) ingresses() {
 					path = "/"
 				}
 				b := p.Backend
-				add(fmt.Sprintf("spec.rules[%d].http.paths[%d]", i, j), r.Host, path, &b)
+				pt := ""
+				if p.PathType != nil && *p.PathType != networkingv1.PathTypePrefix {
+					pt = " (" + string(*p.PathType) + ")"
+				}
+				add(fmt.Sprintf("spec.rules[%d].http.paths[%d]", i, j), r.Host, path, pt, &b)
 			}
 		}
 	}
+}
+
+// tlsCovers reports whether an Ingress's spec.tls hosts cover host,
+// wildcards included (*.example.com covers www.example.com).
+func tlsCovers(tlsHosts map[string]bool, host string) bool {
+	if tlsHosts[host] {
+		return true
+	}
+	if i := strings.IndexByte(host, '.'); i > 0 && tlsHosts["*"+host[i:]] {
+		return true
+	}
+	return false
 }
 
 func sortFindings(fs []finding.Finding) {
@@ -508,4 +559,13 @@ func sortFindings(fs []finding.Finding) {
 		}
 		return a.Field < b.Field
 	})
+}
+
+// at is " (FILE:LINE)" for a field of an object read from a file, for
+// notices.
+func at(o *object.Object, field string) string {
+	if l := locate(o, field); l != nil {
+		return " (" + l.String() + ")"
+	}
+	return ""
 }

@@ -99,15 +99,15 @@ func TestFixtures(t *testing.T) {
 			}
 		}},
 		{"ingress.yaml", func(t *testing.T, inv *Inventory) {
-			sec := entry(t, inv, "Ingress shop/web shop.example.com/")
+			sec := entry(t, inv, "Ingress shop/web shop.example.com/ -> Service shop/web:80")
 			if sec.TLS != TLSTerminated || sec.Port != 443 || len(sec.Targets) != 1 || sec.Targets[0].Port != 8080 {
 				t.Errorf("TLS host: %+v", sec)
 			}
-			old := entry(t, inv, "Ingress shop/web legacy.example.com/old")
+			old := entry(t, inv, "Ingress shop/web legacy.example.com/old -> Service shop/web:http")
 			if old.TLS != TLSNone || old.Backend != "Service shop/web:http" || len(old.Targets) != 1 {
 				t.Errorf("plaintext host by port name: %+v", old)
 			}
-			gone := entry(t, inv, "Ingress shop/web legacy.example.com/missing")
+			gone := entry(t, inv, "Ingress shop/web legacy.example.com/missing -> Service shop/gone:80")
 			if len(gone.Targets) != 0 || len(inv.Notices) != 1 {
 				t.Errorf("missing backend: %+v, notices %v", gone, inv.Notices)
 			}
@@ -116,26 +116,58 @@ func TestFixtures(t *testing.T) {
 			}
 		}},
 		{"gateway.yaml", func(t *testing.T, inv *Inventory) {
-			https := entry(t, inv, "Gateway infra/public https 443 HTTPRoute shop/api api.example.com/v1 -> Service shop/api:8080")
+			https := entry(t, inv, "Gateway infra/public https 443 HTTPRoute shop/api spec.rules[0] api.example.com/v1 -> Service shop/api:8080")
 			if https.TLS != TLSTerminated || strings.Join(https.Addresses, ",") != "203.0.113.80" {
 				t.Errorf("https listener: %+v", https)
 			}
 			if len(https.Targets) != 1 || https.Targets[0].Open {
 				t.Errorf("api allows only the infra namespace: %+v", https.Targets)
 			}
-			pass := entry(t, inv, "Gateway infra/public pass 8443 TLSRoute shop/raw raw.example.com -> Service shop/api:8080")
+			pass := entry(t, inv, "Gateway infra/public pass 8443 TLSRoute shop/raw spec.rules[0] raw.example.com -> Service shop/api:8080")
 			if pass.TLS != TLSPassthrough {
 				t.Errorf("passthrough: %+v", pass)
 			}
-			entry(t, inv, "Gateway infra/public http 80 GRPCRoute shop/rpc */shop.Orders/Get -> Service shop/api:8080")
+			entry(t, inv, "Gateway infra/public http 80 GRPCRoute shop/rpc spec.rules[0] */shop.Orders/Get -> Service shop/api:8080")
 			if len(findings(inv, CheckPassthroughPlaintext.ID)) != 1 {
 				t.Error("want a passthrough-to-plaintext finding")
 			}
 			if len(findings(inv, CheckPlaintext.ID)) != 1 {
 				t.Errorf("plaintext: want the HTTP listener's route, got %v", findings(inv, CheckPlaintext.ID))
 			}
-			if !strings.Contains(strings.Join(inv.Notices, "\n"), "HTTPRoute shop/orphan attaches to no Gateway listener") {
+			if !strings.Contains(strings.Join(inv.Notices, "\n"), "HTTPRoute shop/orphan (testdata/gateway.yaml:92:3) attaches to no Gateway listener") {
 				t.Errorf("notices: %v", inv.Notices)
+			}
+		}},
+		{"gateway-attach.yaml", func(t *testing.T, inv *Inventory) {
+			var ids []string
+			for _, e := range inv.Entries {
+				ids = append(ids, e.ID)
+			}
+			want := []string{
+				// bar.example.com only under the wildcard listener; other.org nowhere
+				"Gateway web/gw foo 443 (no route)",
+				"Gateway web/gw grpc-only 8080 (no route)",
+				"Gateway web/gw redirect 81 HTTPRoute web/to-https spec.rules[0] * -> (redirect to https)",
+				"Gateway web/gw redirect 81 HTTPRoute web/to-https spec.rules[1] * -> (no backend)",
+				"Gateway web/gw tls 8443 (no route)",
+				"Gateway web/gw wild 80 HTTPRoute web/bar spec.rules[0] bar.example.com -> Service web/bar:80",
+			}
+			if strings.Join(ids, "\n") != strings.Join(want, "\n") {
+				t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+			}
+			for _, e := range inv.Entries {
+				if strings.HasPrefix(e.ID, "Gateway web/gw tls ") && e.TLS != TLSTerminated {
+					t.Errorf("a TLS listener without mode terminates (the field's default): %s", e.TLS)
+				}
+			}
+			if n := len(findings(inv, CheckPlaintext.ID)); n != 1 {
+				t.Errorf("plaintext findings: %d, want the wildcard listener's route only (a redirect to https serves none)", n)
+			}
+			notices := strings.Join(inv.Notices, "\n")
+			for _, want := range []string{"no ReferenceGrant there allows it", "HTTPRoute private/hidden (testdata/gateway-attach.yaml:"} {
+				if !strings.Contains(notices, want) {
+					t.Errorf("notices lack %q:\n%s", want, notices)
+				}
 			}
 		}},
 		{"istio.yaml", func(t *testing.T, inv *Inventory) {
@@ -148,6 +180,11 @@ func TestFixtures(t *testing.T) {
 				"mesh/Deployment/legacy": "plaintext (istio DISABLE)",
 				"mesh/Deployment/worker": "plaintext accepted (istio PERMISSIVE)",
 				"plain/Deployment/batch": "plaintext (not in the mesh)",
+				// An empty selector is namespace level; a gateway is not a
+				// sidecar; a Namespace not in the input leaves it unknown.
+				"edge/Deployment/svc":     "plaintext (istio DISABLE)",
+				"edge/Deployment/ingress": "istio gateway (its listeners' TLS, not PeerAuthentication)",
+				"ext/Deployment/orphan":   "unknown (its Namespace is not in the input)",
 			}
 			for w, e := range want {
 				if enc[w].Encryption != e {
@@ -157,17 +194,23 @@ func TestFixtures(t *testing.T) {
 			if enc["mesh/Deployment/legacy"].Ports["8443"] == "" {
 				t.Errorf("legacy port 8443: want the port-level STRICT listed, got %v", enc["mesh/Deployment/legacy"].Ports)
 			}
-			if len(findings(inv, CheckMTLSDisabled.ID)) != 1 || len(findings(inv, CheckMTLSPermissive.ID)) != 1 ||
-				len(findings(inv, CheckNotEnrolled.ID)) != 1 || len(findings(inv, CheckDestinationRuleTLS.ID)) != 2 {
+			if len(findings(inv, CheckMTLSDisabled.ID)) != 2 || len(findings(inv, CheckMTLSPermissive.ID)) != 1 ||
+				len(findings(inv, CheckNotEnrolled.ID)) != 1 || len(findings(inv, CheckDestinationRuleTLS.ID)) != 3 {
 				t.Errorf("findings: %v", inv.Findings)
 			}
 		}},
 		{"linkerd.yaml", func(t *testing.T, inv *Inventory) {
-			if len(findings(inv, CheckLinkerdSkipPorts.ID)) != 1 || len(findings(inv, CheckNotEnrolled.ID)) != 1 {
+			// The pod's skip-inbound-ports and the namespace's
+			// skip-outbound-ports.
+			if len(findings(inv, CheckLinkerdSkipPorts.ID)) != 2 || len(findings(inv, CheckNotEnrolled.ID)) != 1 {
 				t.Errorf("findings: %v", inv.Findings)
 			}
-			if inv.Workloads[1].Encryption != "mTLS (linkerd)" {
-				t.Errorf("workloads: %+v", inv.Workloads)
+			enc := map[string]string{}
+			for _, w := range inv.Workloads {
+				enc[w.Workload] = w.Encryption
+			}
+			if enc["emojivoto/Deployment/web"] != "mTLS (linkerd)" || enc["other/Deployment/manual"] != "mTLS (linkerd)" || enc["emojivoto/Deployment/vote-bot"] != "plaintext (not in the mesh)" {
+				t.Errorf("workloads: %v (an injected proxy container enrols the manual one)", enc)
 			}
 		}},
 		{"cilium.yaml", func(t *testing.T, inv *Inventory) {
@@ -218,8 +261,8 @@ func TestNoMeshIsUnknown(t *testing.T) {
 	}
 }
 
-func pa(ns, name string, sel map[string]string, mode string, ports map[int32]string, created string, order int) *PeerAuthentication {
-	p := &PeerAuthentication{Namespace: ns, Name: name, Selector: sel, Mode: mode, PortModes: ports, Order: order}
+func pa(ns, name string, sel map[string]string, mode string, ports map[int32]string, created string, _ int) *PeerAuthentication {
+	p := &PeerAuthentication{Namespace: ns, Name: name, Selector: sel, Mode: mode, PortModes: ports}
 	if created != "" {
 		p.Created, _ = time.Parse(time.RFC3339, created)
 	}
@@ -258,10 +301,12 @@ func TestIstioPrecedence(t *testing.T) {
 			[]*PeerAuthentication{pa("shop", "newer", nil, ModeStrict, nil, "2025-01-01T00:00:00Z", 0), pa("shop", "older", nil, ModeDisable, nil, "2023-01-01T00:00:00Z", 1)}, "shop", 80, ModeDisable, "older", "namespace"},
 		{"oldest workload policy wins",
 			[]*PeerAuthentication{pa("shop", "b", app, ModeStrict, nil, "2025-01-01T00:00:00Z", 0), pa("shop", "a", app, ModePermissive, nil, "2024-06-01T00:00:00Z", 1)}, "shop", 80, ModePermissive, "a", "workload"},
-		{"without timestamps, the first in the input",
-			[]*PeerAuthentication{pa("shop", "first", nil, ModeStrict, nil, "", 0), pa("shop", "second", nil, ModeDisable, nil, "", 1)}, "shop", 80, ModeStrict, "first", "namespace"},
-		{"a timestamp is older than none",
-			[]*PeerAuthentication{pa("shop", "none", nil, ModeStrict, nil, "", 0), pa("shop", "dated", nil, ModeDisable, nil, "2024-01-01T00:00:00Z", 1)}, "shop", 80, ModeDisable, "dated", "namespace"},
+		{"the same time: by name (as Istio breaks ties)",
+			[]*PeerAuthentication{pa("shop", "zzz-strict", nil, ModeStrict, nil, "2024-05-01T10:00:00Z", 0), pa("shop", "aaa-permissive", nil, ModePermissive, nil, "2024-05-01T10:00:00Z", 1)}, "shop", 80, ModePermissive, "aaa-permissive", "namespace"},
+		{"without timestamps (manifests): by name",
+			[]*PeerAuthentication{pa("shop", "second", nil, ModeDisable, nil, "", 0), pa("shop", "first", nil, ModeStrict, nil, "", 1)}, "shop", 80, ModeStrict, "first", "namespace"},
+		{"an empty workload selector is no workload policy",
+			[]*PeerAuthentication{meshStrict, pa("shop", "empty", nil, ModeDisable, nil, "", 0)}, "shop", 80, ModeDisable, "empty", "namespace"},
 		{"a selector that does not match",
 			[]*PeerAuthentication{meshStrict, pa("shop", "db", map[string]string{"app": "db"}, ModeDisable, nil, "", 3)}, "shop", 80, ModeStrict, "mesh", "mesh"},
 		{"a selector-less policy in the root namespace is mesh-wide, not the root namespace's",

@@ -63,7 +63,15 @@ func Describe(e Entry) string {
 				where = "the load balancer's address"
 			}
 		}
-		fmt.Fprintf(&b, "%s %d/%s on %s, from %s", e.Kind, e.Port, e.Protocol, where, strings.Join(e.Sources, ", "))
+		port := fmt.Sprintf("%d/%s", e.Port, e.Protocol)
+		switch {
+		case e.Port != 0:
+		case e.Kind == KindHostNetwork:
+			port = "every port its processes open"
+		default:
+			port = "a node port the API server allocates (" + e.Protocol + ")"
+		}
+		fmt.Fprintf(&b, "%s %s on %s, from %s", e.Kind, port, where, strings.Join(e.Sources, ", "))
 	}
 	var ts []string
 	for _, t := range e.Targets {
@@ -82,7 +90,11 @@ func Describe(e Entry) string {
 // plaintext finding of an HTTP entry.
 func entryFinding(e Entry) []finding.Finding {
 	out := []finding.Finding{newFinding(CheckEntry, e.Object, e.Field, e.Where, Describe(e))}
-	if e.TLS == TLSNone && (e.Kind == KindIngress || e.Kind == KindGateway) {
+	// Plaintext is reported where something is served: not on a listener
+	// with no route, a rule with no (or a refused) backend, or a redirect
+	// to HTTPS.
+	served := e.Backend != "" && !strings.HasSuffix(e.Backend, "(no backend)")
+	if e.TLS == TLSNone && !e.Redirect && served && (e.Kind == KindIngress || e.Kind == KindGateway) {
 		out = append(out, newFinding(CheckPlaintext, e.Object, e.Field, e.Where,
 			fmt.Sprintf("%s %s%s serves plaintext HTTP on port %d", e.Kind, hostOr(e.Host), e.Path, e.Port)))
 	}

@@ -2,8 +2,10 @@ package exposure
 
 import (
 	"fmt"
-	"sort"
 	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -26,6 +28,9 @@ type routeRule struct {
 	field    string
 	paths    []string
 	backends []gwv1.BackendObjectReference
+	// redirect is the scheme an HTTPRoute rule's RequestRedirect filter
+	// sends to ("https", or "" for none).
+	redirect string
 }
 
 func (a *analysis) routes() []route {
@@ -36,11 +41,26 @@ func (a *analysis) routes() []route {
 				continue
 			}
 			r := route{obj: o, kind: kind}
+			if !r.read() {
+				a.out.Notices = append(a.out.Notices, fmt.Sprintf("%s %s/%s%s: its spec could not be read", kind, o.EffectiveNamespace(), o.Name, at(o, "spec")))
+				continue
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// read decodes the route's spec; false when it does not fit the type.
+func (r *route) read() bool {
+	o, kind := r.obj, r.kind
+	{
+		{
 			switch kind {
 			case "HTTPRoute":
 				var s gwv1.HTTPRouteSpec
 				if !decode(o, "spec", &s) {
-					continue
+					return false
 				}
 				r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
 				for i, rule := range s.Rules {
@@ -48,6 +68,14 @@ func (a *analysis) routes() []route {
 					for _, m := range rule.Matches {
 						if m.Path != nil && m.Path.Value != nil {
 							rr.paths = append(rr.paths, *m.Path.Value)
+						}
+					}
+					for _, f := range rule.Filters {
+						if f.Type == gwv1.HTTPRouteFilterRequestRedirect && f.RequestRedirect != nil {
+							rr.redirect = "redirect"
+							if f.RequestRedirect.Scheme != nil {
+								rr.redirect = *f.RequestRedirect.Scheme
+							}
 						}
 					}
 					for _, b := range rule.BackendRefs {
@@ -58,7 +86,7 @@ func (a *analysis) routes() []route {
 			case "GRPCRoute":
 				var s gwv1.GRPCRouteSpec
 				if !decode(o, "spec", &s) {
-					continue
+					return false
 				}
 				r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
 				for i, rule := range s.Rules {
@@ -80,7 +108,7 @@ func (a *analysis) routes() []route {
 			case "TLSRoute":
 				var s gwv1.TLSRouteSpec
 				if !decode(o, "spec", &s) {
-					continue
+					return false
 				}
 				r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
 				for i, rule := range s.Rules {
@@ -93,7 +121,7 @@ func (a *analysis) routes() []route {
 			case "TCPRoute":
 				var s gwv1.TCPRouteSpec
 				if !decode(o, "spec", &s) {
-					continue
+					return false
 				}
 				r.parents = s.ParentRefs
 				for i, rule := range s.Rules {
@@ -104,10 +132,9 @@ func (a *analysis) routes() []route {
 					r.rules = append(r.rules, rr)
 				}
 			}
-			out = append(out, r)
 		}
 	}
-	return out
+	return true
 }
 
 func hostnames[T ~string](hs []T) []string {
@@ -128,7 +155,9 @@ var routeKinds = map[gwv1.ProtocolType][]string{
 
 // gateways adds an entry per listener and route rule attached to it: a
 // route attaches through a parentRef naming the Gateway (and the listener
-// by sectionName or port, when given) of a kind the listener carries.
+// by sectionName or port, when given), of a kind the listener carries and
+// allows, from a namespace it allows, with a hostname that intersects the
+// listener's (Gateway API's attachment rules).
 func (a *analysis) gateways() {
 	routes := a.routes()
 	attached := map[*object.Object]bool{}
@@ -138,7 +167,7 @@ func (a *analysis) gateways() {
 		}
 		var spec gwv1.GatewaySpec
 		if !decode(o, "spec", &spec) {
-			a.out.Notices = append(a.out.Notices, fmt.Sprintf("Gateway %s/%s: its spec could not be read", o.EffectiveNamespace(), o.Name))
+			a.out.Notices = append(a.out.Notices, fmt.Sprintf("Gateway %s/%s%s: its spec could not be read", o.EffectiveNamespace(), o.Name, at(o, "spec")))
 			continue
 		}
 		var status gwv1.GatewayStatus
@@ -147,24 +176,15 @@ func (a *analysis) gateways() {
 		for _, ad := range status.Addresses {
 			addrs = append(addrs, ad.Value)
 		}
+		if len(addrs) == 0 {
+			for _, ad := range spec.Addresses {
+				addrs = append(addrs, ad.Value)
+			}
+		}
 		ns := o.EffectiveNamespace()
 		for li, l := range spec.Listeners {
 			lf := fmt.Sprintf("spec.listeners[%d]", li)
-			tls := TLSNone
-			switch l.Protocol {
-			case gwv1.HTTPSProtocolType:
-				tls = TLSTerminated
-			case gwv1.TLSProtocolType:
-				tls = TLSPassthrough
-				if l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gwv1.TLSModeTerminate {
-					tls = TLSTerminated
-				}
-			case gwv1.TCPProtocolType, gwv1.UDPProtocolType:
-				tls = TLSUnknown
-			}
-			if l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gwv1.TLSModePassthrough {
-				tls = TLSPassthrough
-			}
+			tls := listenerTLS(l)
 			proto := "TCP"
 			if l.Protocol == gwv1.UDPProtocolType {
 				proto = "UDP"
@@ -175,21 +195,29 @@ func (a *analysis) gateways() {
 			}
 			any := false
 			for _, r := range routes {
-				if !carries(l.Protocol, r.kind) || !attaches(r, o, ns, l) {
+				if !carries(l.Protocol, r.kind) || !a.attaches(r, o, ns, l) {
 					continue
 				}
-				attached[r.obj] = true
 				rns := r.obj.EffectiveNamespace()
-				hosts := r.hostnames
+				hosts := routeHosts(host, r.hostnames)
 				if len(hosts) == 0 {
-					hosts = []string{host}
+					continue // no hostname in common: not accepted here
 				}
+				attached[r.obj] = true
 				for _, rr := range r.rules {
 					paths := rr.paths
 					if len(paths) == 0 {
 						paths = []string{""}
 					}
-					for _, b := range rr.backends {
+					type backend struct {
+						text    string
+						targets []Target
+						ns      string
+						name    string
+						port    int32
+					}
+					var backends []backend
+					for bi, b := range rr.backends {
 						if (b.Kind != nil && *b.Kind != "Service") || (b.Group != nil && *b.Group != "") {
 							continue
 						}
@@ -201,16 +229,34 @@ func (a *analysis) gateways() {
 						if b.Port != nil {
 							port = int32(*b.Port)
 						}
-						backend, targets := a.backendTargets(bns, string(b.Name), port, "")
+						if bns != rns && !a.referenceGrant(r.kind, rns, bns, string(b.Name)) {
+							a.out.Notices = append(a.out.Notices, fmt.Sprintf("%s %s/%s %s.backendRefs[%d]: Service %s/%s is in another namespace and no ReferenceGrant there allows it: the backend is refused", r.kind, rns, r.obj.Name, rr.field, bi, bns, b.Name))
+							continue
+						}
+						text, targets := a.backendTargets(bns, string(b.Name), port, "")
+						backends = append(backends, backend{text, targets, bns, string(b.Name), port})
+					}
+					if len(backends) == 0 {
+						what := "(no backend)"
+						if rr.redirect != "" {
+							what = "(redirect to " + rr.redirect + ")"
+						}
+						backends = []backend{{text: what, targets: []Target{}}}
+					}
+					for _, bk := range backends {
 						for _, h := range hosts {
 							for _, p := range paths {
 								any = true
-								id := fmt.Sprintf("Gateway %s/%s %s %d %s %s/%s %s%s -> %s", ns, o.Name, l.Name, l.Port, r.kind, rns, r.obj.Name, hostOr(h), p, backend)
-								a.add(Entry{ID: id, Kind: KindGateway, Object: refOf(o), Field: lf, Where: locate(o, lf),
+								id := fmt.Sprintf("Gateway %s/%s %s %d %s %s/%s %s %s%s -> %s", ns, o.Name, l.Name, l.Port, r.kind, rns, r.obj.Name, rr.field, hostOr(h), p, bk.text)
+								e := Entry{ID: id, Kind: KindGateway, Object: refOf(o), Field: lf, Where: locate(o, lf),
 									Addresses: nonNil(addrs), Port: int32(l.Port), Protocol: proto, Sources: world, Host: h, Path: p, TLS: tls,
-									Backend: fmt.Sprintf("%s %s/%s %s -> %s", r.kind, rns, r.obj.Name, rr.field, backend), Targets: targets})
-								if tls == TLSPassthrough {
-									a.passthrough(o, lf, targets, bns, string(b.Name), port)
+									Backend: fmt.Sprintf("%s %s/%s %s -> %s", r.kind, rns, r.obj.Name, rr.field, bk.text), Targets: bk.targets}
+								if rr.redirect == "https" {
+									e.Redirect = true
+								}
+								a.add(e)
+								if tls == TLSPassthrough && bk.name != "" {
+									a.passthrough(o, lf, bk.targets, bk.ns, bk.name, bk.port)
 								}
 							}
 						}
@@ -224,11 +270,111 @@ func (a *analysis) gateways() {
 		}
 	}
 	for _, r := range routes {
-		if !attached[r.obj] {
-			a.out.Notices = append(a.out.Notices, fmt.Sprintf("%s %s/%s attaches to no Gateway listener in the input", r.kind, r.obj.EffectiveNamespace(), r.obj.Name))
+		if attached[r.obj] {
+			continue
+		}
+		if serviceParents(r) {
+			continue // a mesh (GAMMA) route: east-west, not an entry point
+		}
+		a.out.Notices = append(a.out.Notices, fmt.Sprintf("%s %s/%s%s attaches to no Gateway listener in the input", r.kind, r.obj.EffectiveNamespace(), r.obj.Name, at(r.obj, "spec.parentRefs")))
+	}
+}
+
+// listenerTLS: HTTPS terminates; TLS terminates unless its mode is
+// Passthrough (the field defaults to Terminate); HTTP is plaintext; TCP and
+// UDP carry whatever the backend speaks.
+func listenerTLS(l gwv1.Listener) string {
+	passthrough := l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gwv1.TLSModePassthrough
+	switch l.Protocol {
+	case gwv1.HTTPSProtocolType, gwv1.TLSProtocolType:
+		if passthrough {
+			return TLSPassthrough
+		}
+		return TLSTerminated
+	case gwv1.HTTPProtocolType:
+		return TLSNone
+	}
+	return TLSUnknown
+}
+
+// routeHosts intersects a listener's hostname with a route's hostnames as
+// the Gateway API does: no hostname on either side matches all; a wildcard
+// (*.example.com) matches names with more labels under it; a route
+// hostname that matches nothing of the listener's is ignored, and a route
+// left with none is not accepted there. It returns the hostnames the
+// entries serve.
+func routeHosts(listener string, route []string) []string {
+	if len(route) == 0 {
+		return []string{listener}
+	}
+	var out []string
+	for _, h := range route {
+		if m, ok := intersect(listener, h); ok {
+			out = append(out, m)
 		}
 	}
-	sort.Strings(a.out.Notices)
+	return out
+}
+
+func intersect(l, h string) (string, bool) {
+	switch {
+	case l == "" || l == h:
+		return h, true
+	case under(h, l):
+		return h, true // the route's name is more specific
+	case under(l, h):
+		return l, true // the listener's is
+	}
+	return "", false
+}
+
+// under reports whether name is matched by the wildcard pattern
+// (*.example.com matches a.example.com and *.a.example.com, not
+// example.com).
+func under(name, pattern string) bool {
+	suffix, ok := strings.CutPrefix(pattern, "*")
+	if !ok {
+		return false
+	}
+	n := strings.TrimPrefix(name, "*")
+	return strings.HasSuffix(n, suffix) && len(strings.TrimSuffix(n, suffix)) > 0
+}
+
+func serviceParents(r route) bool {
+	if len(r.parents) == 0 {
+		return false
+	}
+	for _, p := range r.parents {
+		if p.Kind == nil || *p.Kind != "Service" {
+			return false
+		}
+	}
+	return true
+}
+
+// referenceGrant reports whether a ReferenceGrant in the backend's
+// namespace lets a route of kind in fromNS refer to the Service name.
+func (a *analysis) referenceGrant(kind, fromNS, toNS, name string) bool {
+	for _, o := range a.inv.OfKind("ReferenceGrant") {
+		if !strings.HasPrefix(o.APIVersion, gwv1.GroupName+"/") || o.EffectiveNamespace() != toNS {
+			continue
+		}
+		var spec gwv1.ReferenceGrantSpec
+		if !decode(o, "spec", &spec) {
+			continue
+		}
+		from, to := false, false
+		for _, f := range spec.From {
+			from = from || (string(f.Group) == gwv1.GroupName && string(f.Kind) == kind && string(f.Namespace) == fromNS)
+		}
+		for _, t := range spec.To {
+			to = to || (string(t.Group) == "" && string(t.Kind) == "Service" && (t.Name == nil || string(*t.Name) == name))
+		}
+		if from && to {
+			return true
+		}
+	}
+	return false
 }
 
 func hostOr(h string) string {
@@ -247,7 +393,7 @@ func carries(p gwv1.ProtocolType, kind string) bool {
 	return false
 }
 
-func attaches(r route, gw *object.Object, gwNS string, l gwv1.Listener) bool {
+func (a *analysis) attaches(r route, gw *object.Object, gwNS string, l gwv1.Listener) bool {
 	for _, p := range r.parents {
 		if (p.Kind != nil && *p.Kind != "Gateway") || (p.Group != nil && *p.Group != gwv1.GroupName) {
 			continue
@@ -265,7 +411,7 @@ func attaches(r route, gw *object.Object, gwNS string, l gwv1.Listener) bool {
 		if p.Port != nil && *p.Port != l.Port {
 			continue
 		}
-		if !allowedNamespace(l, gwNS, r.obj.EffectiveNamespace()) {
+		if !allowedKind(l, r.kind) || !a.allowedNamespace(l, gwNS, r.obj.EffectiveNamespace()) {
 			continue
 		}
 		return true
@@ -273,16 +419,45 @@ func attaches(r route, gw *object.Object, gwNS string, l gwv1.Listener) bool {
 	return false
 }
 
-// allowedNamespace applies the listener's allowedRoutes.namespaces.from
-// (Same by default; All; Selector is taken as allowing, since namespace
-// labels may not be in the input).
-func allowedNamespace(l gwv1.Listener, gwNS, routeNS string) bool {
+// allowedKind applies the listener's allowedRoutes.kinds (by default, the
+// kinds its protocol carries).
+func allowedKind(l gwv1.Listener, kind string) bool {
+	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
+		return true
+	}
+	for _, k := range l.AllowedRoutes.Kinds {
+		if string(k.Kind) == kind && (k.Group == nil || string(*k.Group) == gwv1.GroupName) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedNamespace applies the listener's allowedRoutes.namespaces.from:
+// Same by default, All, or Selector over the namespace's labels (allowed,
+// with the benefit of the doubt, when the Namespace is not in the input).
+func (a *analysis) allowedNamespace(l gwv1.Listener, gwNS, routeNS string) bool {
 	if l.AllowedRoutes == nil || l.AllowedRoutes.Namespaces == nil || l.AllowedRoutes.Namespaces.From == nil {
 		return gwNS == routeNS
 	}
 	switch *l.AllowedRoutes.Namespaces.From {
-	case gwv1.NamespacesFromAll, gwv1.NamespacesFromSelector:
+	case gwv1.NamespacesFromAll:
 		return true
+	case gwv1.NamespacesFromSelector:
+		ns := a.namespace(routeNS)
+		sel := l.AllowedRoutes.Namespaces.Selector
+		if ns == nil || sel == nil {
+			return true
+		}
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			return false
+		}
+		lbls := map[string]string{"kubernetes.io/metadata.name": routeNS}
+		for k, v := range ns.Labels {
+			lbls[k] = v
+		}
+		return s.Matches(labels.Set(lbls))
 	}
 	return gwNS == routeNS
 }

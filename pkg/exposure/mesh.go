@@ -53,10 +53,9 @@ type PeerAuthentication struct {
 	Mode     string
 	// PortModes are portLevelMtls, by workload port.
 	PortModes map[int32]string
-	// Created orders policies of one level: the oldest wins. Zero (a
-	// manifest has none) sorts after any time; then Order, the input order.
+	// Created orders policies of one level: the oldest wins; then the
+	// name (older).
 	Created time.Time
-	Order   int
 
 	obj *object.Object
 }
@@ -73,14 +72,17 @@ type peerAuthenticationSpec struct {
 	} `json:"portLevelMtls"`
 }
 
+// older orders policies of one level as Istio does: by creation time
+// (none, as in manifests, counts as the earliest), then by name, then by
+// namespace.
 func older(a, b *PeerAuthentication) bool {
 	switch {
-	case a.Created.IsZero() != b.Created.IsZero():
-		return !a.Created.IsZero()
 	case !a.Created.Equal(b.Created):
 		return a.Created.Before(b.Created)
+	case a.Name != b.Name:
+		return a.Name < b.Name
 	}
-	return a.Order < b.Order
+	return a.Namespace < b.Namespace
 }
 
 // Decision is the effective mTLS mode of a workload's port, and the policy
@@ -143,18 +145,16 @@ func Effective(pols []*PeerAuthentication, root, ns string, lbls map[string]stri
 
 func (a *analysis) peerAuthentications() []*PeerAuthentication {
 	var out []*PeerAuthentication
-	for i, o := range a.inv.OfKind("PeerAuthentication") {
+	for _, o := range a.inv.OfKind("PeerAuthentication") {
 		if !strings.HasPrefix(o.APIVersion, "security.istio.io/") {
 			continue
 		}
 		var spec peerAuthenticationSpec
 		decode(o, "spec", &spec)
-		p := &PeerAuthentication{Namespace: o.EffectiveNamespace(), Name: o.Name, Order: i, obj: o}
-		if spec.Selector != nil {
+		p := &PeerAuthentication{Namespace: o.EffectiveNamespace(), Name: o.Name, obj: o}
+		if spec.Selector != nil && len(spec.Selector.MatchLabels) > 0 {
+			// An empty selector selects like none: namespace or mesh level.
 			p.Selector = spec.Selector.MatchLabels
-			if p.Selector == nil {
-				p.Selector = map[string]string{}
-			}
 		}
 		if spec.Mtls != nil {
 			p.Mode = strings.ToUpper(spec.Mtls.Mode)
@@ -183,6 +183,9 @@ func truthy(s string) bool { return s == "true" || s == "enabled" }
 // ambient data plane (istio.io/dataplane-mode=ambient on the namespace or
 // the pod).
 func istioEnrolled(w workload, ns *corev1.Namespace) bool {
+	if w.obj.Pod.Spec.HostNetwork {
+		return false // the injector leaves host-network pods alone
+	}
 	podLabels := w.pod.Labels
 	var podAnn map[string]string
 	if w.obj.Pod.Meta != nil {
@@ -196,6 +199,11 @@ func istioEnrolled(w workload, ns *corev1.Namespace) bool {
 			return false
 		}
 	}
+	for _, c := range w.obj.Pod.Spec.Containers {
+		if c.Name == "istio-proxy" {
+			return true // injected already (istioctl kube-inject)
+		}
+	}
 	if podLabels["istio.io/dataplane-mode"] == "ambient" {
 		return true
 	}
@@ -205,10 +213,28 @@ func istioEnrolled(w workload, ns *corev1.Namespace) bool {
 	if ns == nil {
 		return false
 	}
-	return ns.Labels["istio-injection"] == "enabled" || ns.Labels["istio.io/rev"] != "" || ns.Labels["istio.io/dataplane-mode"] == "ambient"
+	// The injector's namespace selectors: istio-injection=enabled, or a
+	// revision label where istio-injection is not set at all.
+	_, injectionSet := ns.Labels["istio-injection"]
+	return ns.Labels["istio-injection"] == "enabled" || (ns.Labels["istio.io/rev"] != "" && !injectionSet) || ns.Labels["istio.io/dataplane-mode"] == "ambient"
+}
+
+// istioGateway reports an Istio ingress or egress gateway: PeerAuthentication
+// configures sidecars' and ztunnel's inbound traffic, not gateways'.
+func istioGateway(w workload) bool {
+	l := w.pod.Labels
+	if l["istio.io/gateway-name"] != "" || l["istio"] == "ingressgateway" || l["istio"] == "egressgateway" {
+		return true
+	}
+	return w.obj.Pod.Meta != nil && strings.Contains(w.obj.Pod.Meta.Annotations["inject.istio.io/templates"], "gateway")
 }
 
 func linkerdEnrolled(w workload, ns *corev1.Namespace) bool {
+	for _, c := range w.obj.Pod.Spec.Containers {
+		if c.Name == "linkerd-proxy" {
+			return true // injected already (linkerd inject --manual)
+		}
+	}
 	if w.obj.Pod.Meta != nil {
 		switch w.obj.Pod.Meta.Annotations["linkerd.io/inject"] {
 		case "enabled", "ingress":
@@ -254,6 +280,8 @@ func (a *analysis) mesh() {
 		metaField := w.obj.Pod.MetaPath
 		loc := locate(w.obj, metaField)
 		switch {
+		case istio && istioGateway(w):
+			we.Encryption = "istio gateway (its listeners' TLS, not PeerAuthentication)"
 		case istio && istioEnrolled(w, ns):
 			d := Effective(pols, IstioRootNamespace, w.pod.Namespace, w.pod.Labels, 0)
 			we.Encryption, we.DecidedBy = modeText(d.Mode), d.String()
@@ -272,6 +300,9 @@ func (a *analysis) mesh() {
 		case linkerd && linkerdEnrolled(w, ns):
 			we.Encryption = "mTLS (linkerd)"
 			a.skipPorts(w, ns)
+		case (istio || linkerd) && ns == nil && !optedOut(w):
+			// Enrolment is the Namespace's labels, and it is not in the input.
+			we.Encryption = "unknown (its Namespace is not in the input)"
 		case istio || linkerd:
 			we.Encryption = "plaintext (not in the mesh)"
 			mesh := "istio"
@@ -361,24 +392,47 @@ func (a *analysis) skipPorts(w workload, ns *corev1.Namespace) {
 	if w.obj.Pod.Meta != nil {
 		check(w.obj.Pod.Meta.Annotations, w.obj, w.obj.Pod.MetaPath, w.name)
 	}
-	_ = ns
+	if ns != nil {
+		if o := a.inv.Find("Namespace", "", ns.Name); o != nil && !a.nsSkipReported[ns.Name] {
+			a.nsSkipReported[ns.Name] = true
+			check(ns.Annotations, o, "metadata", "Namespace "+ns.Name+" (its meshed workloads)")
+		}
+	}
+}
+
+// optedOut: the pod itself says it is not in the mesh.
+func optedOut(w workload) bool {
+	if w.pod.Labels["sidecar.istio.io/inject"] == "false" {
+		return true
+	}
+	if w.obj.Pod.Meta == nil {
+		return false
+	}
+	a := w.obj.Pod.Meta.Annotations
+	return a["sidecar.istio.io/inject"] == "false" || a["linkerd.io/inject"] == "disabled"
 }
 
 type destinationRuleSpec struct {
-	Host          string `json:"host"`
-	TrafficPolicy *struct {
+	Host          string         `json:"host"`
+	TrafficPolicy *trafficPolicy `json:"trafficPolicy"`
+	Subsets       []struct {
+		Name          string         `json:"name"`
+		TrafficPolicy *trafficPolicy `json:"trafficPolicy"`
+	} `json:"subsets"`
+}
+
+type trafficPolicy struct {
+	TLS *struct {
+		Mode string `json:"mode"`
+	} `json:"tls"`
+	PortLevelSettings []struct {
+		Port *struct {
+			Number int32 `json:"number"`
+		} `json:"port"`
 		TLS *struct {
 			Mode string `json:"mode"`
 		} `json:"tls"`
-		PortLevelSettings []struct {
-			Port *struct {
-				Number int32 `json:"number"`
-			} `json:"port"`
-			TLS *struct {
-				Mode string `json:"mode"`
-			} `json:"tls"`
-		} `json:"portLevelSettings"`
-	} `json:"trafficPolicy"`
+	} `json:"portLevelSettings"`
 }
 
 func (a *analysis) destinationRules() {
@@ -387,25 +441,34 @@ func (a *analysis) destinationRules() {
 			continue
 		}
 		var spec destinationRuleSpec
-		if !decode(o, "spec", &spec) || spec.TrafficPolicy == nil {
+		if !decode(o, "spec", &spec) {
 			continue
 		}
-		tp := spec.TrafficPolicy
-		if tp.TLS != nil && strings.EqualFold(tp.TLS.Mode, "DISABLE") {
-			f := "spec.trafficPolicy.tls.mode"
-			a.out.Findings = append(a.out.Findings, newFinding(CheckDestinationRuleTLS, refOf(o), f, locate(o, f),
-				fmt.Sprintf("clients of %s send plaintext: trafficPolicy.tls.mode is DISABLE", spec.Host)))
+		a.trafficPolicy(o, spec.Host, "spec.trafficPolicy", "", spec.TrafficPolicy)
+		for i, sub := range spec.Subsets {
+			a.trafficPolicy(o, spec.Host, fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), " (subset "+sub.Name+")", sub.TrafficPolicy)
 		}
-		for i, pl := range tp.PortLevelSettings {
-			if pl.TLS != nil && strings.EqualFold(pl.TLS.Mode, "DISABLE") {
-				f := fmt.Sprintf("spec.trafficPolicy.portLevelSettings[%d].tls.mode", i)
-				port := int32(0)
-				if pl.Port != nil {
-					port = pl.Port.Number
-				}
-				a.out.Findings = append(a.out.Findings, newFinding(CheckDestinationRuleTLS, refOf(o), f, locate(o, f),
-					fmt.Sprintf("clients of %s port %d send plaintext: tls.mode is DISABLE", spec.Host, port)))
+	}
+}
+
+func (a *analysis) trafficPolicy(o *object.Object, host, base, subset string, tp *trafficPolicy) {
+	if tp == nil {
+		return
+	}
+	if tp.TLS != nil && strings.EqualFold(tp.TLS.Mode, "DISABLE") {
+		f := base + ".tls.mode"
+		a.out.Findings = append(a.out.Findings, newFinding(CheckDestinationRuleTLS, refOf(o), f, locate(o, f),
+			fmt.Sprintf("clients of %s%s send plaintext: tls.mode is DISABLE", host, subset)))
+	}
+	for i, pl := range tp.PortLevelSettings {
+		if pl.TLS != nil && strings.EqualFold(pl.TLS.Mode, "DISABLE") {
+			f := fmt.Sprintf("%s.portLevelSettings[%d].tls.mode", base, i)
+			port := int32(0)
+			if pl.Port != nil {
+				port = pl.Port.Number
 			}
+			a.out.Findings = append(a.out.Findings, newFinding(CheckDestinationRuleTLS, refOf(o), f, locate(o, f),
+				fmt.Sprintf("clients of %s%s port %d send plaintext: tls.mode is DISABLE", host, subset, port)))
 		}
 	}
 }

@@ -264,6 +264,9 @@ func runExposure(s *streams, o *exposureOptions, paths []string) error {
 		if !o.cluster {
 			return usageError("--watch needs --cluster")
 		}
+		if o.outputFile != "" || o.baseline != "" || o.writeBaseline != "" {
+			return usageError("--watch writes a stream to stdout: --output-file, --baseline and --write-baseline do not apply")
+		}
 		return watchExposure(s, o)
 	}
 	inv, err := exposureOf(s, o, paths)
@@ -285,14 +288,17 @@ func runExposure(s *streams, o *exposureOptions, paths []string) error {
 		kept, silenced, _ := rules.Filter(res.Findings)
 		res.Findings, res.Suppressed = kept, silenced
 		res.Summary.Suppressed = len(silenced)
-		// The inventory lists the entries of the new findings only.
+		// The inventory lists the entries of the new findings only (an
+		// entry's finding has its ID as field).
 		known := map[string]bool{}
 		for _, f := range kept {
-			known[f.Object.String()+"|"+f.Field] = true
+			if f.CheckID == exposure.CheckEntry.ID {
+				known[f.Field] = true
+			}
 		}
-		var entries []exposure.Entry
+		entries := []exposure.Entry{}
 		for _, e := range inv.Entries {
-			if known[e.Object.String()+"|"+e.Field] {
+			if known[e.ID] {
 				entries = append(entries, e)
 			}
 		}
@@ -376,7 +382,7 @@ func writeExposureText(w io.Writer, inv *exposure.Inventory) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%d entry points into the cluster\n", len(inv.Entries))
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tADDRESS\tPORT\tSOURCES\tTLS\tOBJECT\tREACHES (NETWORKPOLICY)")
+	fmt.Fprintln(tw, "KIND\tADDRESS\tPORT\tSOURCES\tTLS\tOBJECT\tBACKEND\tREACHES (NETWORKPOLICY)")
 	for _, e := range inv.Entries {
 		addr := strings.Join(e.Addresses, ",")
 		if addr == "" {
@@ -385,6 +391,9 @@ func writeExposureText(w io.Writer, inv *exposure.Inventory) error {
 		port := fmt.Sprintf("%d/%s", e.Port, e.Protocol)
 		if e.Port == 0 {
 			port = "allocated/" + e.Protocol
+			if e.Kind == exposure.KindHostNetwork {
+				port = "any/" + e.Protocol
+			}
 		}
 		obj := e.Object.String()
 		if e.Host != "" || e.Path != "" {
@@ -397,7 +406,11 @@ func writeExposureText(w io.Writer, inv *exposure.Inventory) error {
 		if len(reach) == 0 {
 			reach = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, addr, port, strings.Join(e.Sources, ","), e.TLS, obj, strings.Join(reach, "; "))
+		backend := e.Backend
+		if backend == "" {
+			backend = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, addr, port, strings.Join(e.Sources, ","), e.TLS, report.Clean(obj), report.Clean(backend), report.Clean(strings.Join(reach, "; ")))
 	}
 	tw.Flush()
 	b.WriteString("\nin-cluster encryption: ")
@@ -409,6 +422,14 @@ func writeExposureText(w io.Writer, inv *exposure.Inventory) error {
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	for _, we := range inv.Workloads {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", we.Workload, we.Encryption, we.DecidedBy)
+		ports := make([]string, 0, len(we.Ports))
+		for p := range we.Ports {
+			ports = append(ports, p)
+		}
+		sort.Strings(ports)
+		for _, p := range ports {
+			fmt.Fprintf(tw, "    port %s\t%s\t\n", p, we.Ports[p])
+		}
 	}
 	tw.Flush()
 	var fs []finding.Finding
@@ -451,8 +472,18 @@ func writeExposureCSV(w io.Writer, entries []exposure.Entry, change string, at t
 		}
 		for _, a := range addrs {
 			for _, t := range targets {
-				row := []string{e.ID, e.Kind, a, strconv.Itoa(int(e.Port)), e.Protocol, strings.Join(e.Sources, " "), e.Host, e.Path, e.TLS,
+				port := strconv.Itoa(int(e.Port))
+				if e.Port == 0 {
+					port = "allocated"
+					if e.Kind == exposure.KindHostNetwork {
+						port = "any"
+					}
+				}
+				row := []string{e.ID, e.Kind, a, port, e.Protocol, strings.Join(e.Sources, " "), e.Host, e.Path, e.TLS,
 					e.Object.String(), e.Backend, t.Workload, strconv.Itoa(int(t.Port)), t.NetworkPolicy, strconv.FormatBool(t.Open)}
+				for i := range row {
+					row[i] = report.Clean(row[i])
+				}
 				if change != "" {
 					row = append([]string{at.UTC().Format(time.RFC3339), change}, row...)
 				}
@@ -472,6 +503,17 @@ func writeExposureChanges(w io.Writer, changes []exposure.Change, format string,
 	for _, c := range changes {
 		switch format {
 		case "csv":
+			// A changed entry is its old rows removed and its new rows
+			// added: a firewall loop needs no third case.
+			if c.Op == exposure.Changed && c.Was != nil {
+				if err := writeExposureCSV(w, []exposure.Entry{*c.Was}, exposure.Removed, at); err != nil {
+					return err
+				}
+				if err := writeExposureCSV(w, []exposure.Entry{c.Entry}, exposure.Added, at); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := writeExposureCSV(w, []exposure.Entry{c.Entry}, c.Op, at); err != nil {
 				return err
 			}
@@ -511,18 +553,25 @@ func writeExposureChanges(w io.Writer, changes []exposure.Change, format string,
 // NetworkPolicy, Pod, or a served Gateway API, Istio or Cilium object
 // changes.
 func watchExposure(s *streams, o *exposureOptions) error {
-	ctx := s.context()
+	ctx, cancel := context.WithCancel(s.context())
+	defer cancel()
+	format := o.output
+	if format != "text" && format != "json" && format != "csv" {
+		return usageError("--watch writes text, json or csv")
+	}
 	cfg, _, err := source.Config(o.cl)
 	if err != nil {
 		return usageError("%v", err)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	// A first read before any watch: a list this identity may not do is
+	// an error now, not an informer waiting forever.
+	inv, err := exposureOf(s, o, nil)
 	if err != nil {
 		return err
 	}
-	format := o.output
-	if format != "text" && format != "json" && format != "csv" {
-		return usageError("--watch writes text, json or csv")
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
 	}
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	kick := make(chan struct{}, 1)
@@ -531,8 +580,12 @@ func watchExposure(s *streams, o *exposureOptions) error {
 		UpdateFunc: func(any, any) { poke(kick) },
 		DeleteFunc: func(any) { poke(kick) },
 	}
+	// Services, Ingresses and Nodes make entries; NetworkPolicies, Pods,
+	// Namespaces (their labels) and ConfigMaps (cilium-config) change
+	// verdicts and encryption.
 	for _, inf := range []cache.SharedIndexInformer{factory.Core().V1().Services().Informer(), factory.Networking().V1().Ingresses().Informer(),
-		factory.Core().V1().Nodes().Informer(), factory.Networking().V1().NetworkPolicies().Informer(), factory.Core().V1().Pods().Informer()} {
+		factory.Core().V1().Nodes().Informer(), factory.Networking().V1().NetworkPolicies().Informer(), factory.Core().V1().Pods().Informer(),
+		factory.Core().V1().Namespaces().Informer(), factory.Core().V1().ConfigMaps().Informer()} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return err
 		}
@@ -555,24 +608,24 @@ func watchExposure(s *streams, o *exposureOptions) error {
 	}
 	factory.Start(ctx.Done())
 	dynFactory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
-	dynFactory.WaitForCacheSync(ctx.Done())
 	defer factory.Shutdown()
 	defer dynFactory.Shutdown()
+	defer cancel() // runs before the Shutdowns: they wait for informers the context stops
 	if format == "csv" {
-		if err := csv.NewWriter(s.out).Write(append([]string{"time", "change"}, csvHeader...)); err != nil {
+		cw := csv.NewWriter(s.out)
+		if err := cw.Write(append([]string{"time", "change"}, csvHeader...)); err != nil {
+			return err
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
 			return err
 		}
 	}
 	var prev []exposure.Entry
 	first := true
 	for {
-		inv, err := exposureOf(s, o, nil)
-		if err != nil {
-			fmt.Fprintln(s.err, "error:", report.Clean(err.Error()))
-		} else {
-			changes := exposure.Diff(prev, inv.Entries)
-			if err := writeExposureChanges(s.out, changes, format, time.Now()); err != nil {
+		if inv != nil {
+			if err := writeExposureChanges(s.out, exposure.Diff(prev, inv.Entries), format, time.Now()); err != nil {
 				return err
 			}
 			if first {
@@ -592,6 +645,10 @@ func watchExposure(s *streams, o *exposureOptions) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 		drain(kick)
+		if inv, err = exposureOf(s, o, nil); err != nil {
+			fmt.Fprintln(s.err, "error:", report.Clean(err.Error()))
+			inv = nil // keep watching: the next change reads again
+		}
 	}
 }
 

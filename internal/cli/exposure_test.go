@@ -117,3 +117,34 @@ func TestNetpolExplainL7(t *testing.T) {
 		t.Errorf("cilium: %+v\n%s", out, j.stdout)
 	}
 }
+
+// TestExposureBaselineRoute: a route added on a listener the baseline knows
+// is new (entries sharing a field are told apart by their IDs).
+func TestExposureBaselineRoute(t *testing.T) {
+	dir := t.TempDir()
+	baseline := filepath.Join(dir, "baseline.json")
+	if r := rampart(t, "", "exposure", exposureFixtures+"gateway.yaml", "--write-baseline", baseline, "--fail-on", "none"); r.code != 0 {
+		t.Fatalf("write-baseline: exit %d %s", r.code, r.stderr)
+	}
+	extra := filepath.Join(dir, "admin.yaml")
+	route := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: admin, namespace: shop}
+spec:
+  parentRefs: [{name: public, namespace: infra, sectionName: http}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /admin}}]
+    backendRefs: [{name: api, port: 8080}]
+`
+	if err := os.WriteFile(extra, []byte(route), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := rampart(t, "", "exposure", exposureFixtures+"gateway.yaml", extra, "--baseline", baseline, "--fail-on", "info", "-o", "json")
+	var inv exposure.Inventory
+	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 1 || len(inv.Entries) != 1 || !strings.Contains(inv.Entries[0].ID, "HTTPRoute shop/admin") {
+		t.Errorf("exit %d, entries %+v; want the new route alone", r.code, inv.Entries)
+	}
+}

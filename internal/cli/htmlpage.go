@@ -28,13 +28,15 @@ func htmlPage(objs []*manifest.Object, res *engine.Result, baseline string) (*re
 		}
 	}
 	page.Graphs = append(page.Graphs, report.RBACGraph(rbac.New(typed)))
-	ws, pols := netpol.FromInventory(inventory.New(objs))
-	if e, err := netpol.New(pols); err == nil {
+	inv := inventory.New(objs)
+	ws, pols := netpol.FromInventory(inv)
+	cnp, _ := netpol.CiliumPolicies(inv)
+	if e, err := netpol.New(append(pols, cnp...)); err == nil {
 		groups, exts, cells := e.Matrix(netpol.Pods(ws))
 		page.Graphs = append(page.Graphs, report.NetpolGraph(e, ws, groups, exts, cells))
 	}
-	if inv, err := exposure.Analyze(inventory.New(objs), exposure.Options{}); err == nil {
-		page.Exposure = inv
+	if x, err := exposure.Analyze(inv, exposure.Options{}); err == nil {
+		page.Exposure = x
 	}
 	if baseline != "" {
 		b, err := suppress.LoadBaseline(baseline)

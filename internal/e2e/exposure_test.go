@@ -157,6 +157,9 @@ func TestExposureLive(t *testing.T) {
 		done <- cli.MainContext(wctx, []string{"exposure", "--cluster", "--watch", "--kubeconfig", kubeconfig, "-o", "csv"}, strings.NewReader(""), &wout, &werr)
 	}()
 	waitFor(t, "the watch to start", &werr, func(s string) bool { return strings.Contains(s, "watching:") })
+	if !strings.HasPrefix(wout.String(), "time,change,id,kind,address,port,") {
+		t.Errorf("the watch's CSV lacks its header:\n%.300s", wout.String())
+	}
 	if !strings.Contains(wout.String(), ",added,LoadBalancer expo/web-lb 80/TCP,") {
 		t.Errorf("the watch's first listing lacks the load balancer:\n%s", wout.String())
 	}
@@ -296,7 +299,7 @@ func TestExposureGatewayLive(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &inv); err != nil {
 		t.Fatal(err)
 	}
-	want := "Gateway gw-infra/public http 80 HTTPRoute gw-app/api */api -> Service gw-app/api:8080"
+	want := "Gateway gw-infra/public http 80 HTTPRoute gw-app/api spec.rules[0] */api -> Service gw-app/api:8080"
 	found := false
 	for _, e := range inv.Entries {
 		if e.ID == want {
@@ -322,7 +325,7 @@ func TestExposureGatewayLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the new route", &wout, func(s string) bool {
-		return strings.Contains(s, "+ Gateway gw-infra/public http 80 HTTPRoute gw-app/admin */admin -> Service gw-app/api:8080")
+		return strings.Contains(s, "+ Gateway gw-infra/public http 80 HTTPRoute gw-app/admin spec.rules[0] */admin -> Service gw-app/api:8080")
 	})
 	cancel()
 	<-done

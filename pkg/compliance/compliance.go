@@ -345,6 +345,8 @@ func notEvaluatedWhy(id string, in Input) string {
 			return in.CISWhy
 		}
 		return "the CIS benchmark was not run"
+	case id == "image-vulnerability":
+		return "no image was matched with advisories (--images --db)"
 	case strings.HasPrefix(id, "image-"):
 		return "no image was scanned (--images)"
 	}

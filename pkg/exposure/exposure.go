@@ -240,6 +240,9 @@ func probe(sources []string) netip.Addr {
 			break
 		}
 		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+			if p.IsSingleIP() {
+				return p.Addr()
+			}
 			return p.Masked().Addr().Next()
 		}
 	}

@@ -324,3 +324,17 @@ func TestIstioPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestSingleAddressSources: a /32 source range is decided from that
+// address.
+func TestSingleAddressSources(t *testing.T) {
+	if got := probe([]string{"198.51.100.7/32"}); got.String() != "198.51.100.7" {
+		t.Errorf("probe(/32) = %s", got)
+	}
+	if got := probe([]string{"10.0.0.0/8"}); got.String() != "10.0.0.1" {
+		t.Errorf("probe(/8) = %s", got)
+	}
+	if got := probe(world); got.String() != "203.0.113.10" {
+		t.Errorf("probe(world) = %s", got)
+	}
+}

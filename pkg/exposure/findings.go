@@ -89,7 +89,9 @@ func Describe(e Entry) string {
 // every known entry, and a new one shows in a pull request), plus the
 // plaintext finding of an HTTP entry.
 func entryFinding(e Entry) []finding.Finding {
-	out := []finding.Finding{newFinding(CheckEntry, e.Object, e.Field, e.Where, Describe(e))}
+	// The entry's ID is its finding's field: a baseline then knows each
+	// entry (several share a field of their object: a listener's routes).
+	out := []finding.Finding{newFinding(CheckEntry, e.Object, e.ID, e.Where, Describe(e))}
 	// Plaintext is reported where something is served: not on a listener
 	// with no route, a rule with no (or a refused) backend, or a redirect
 	// to HTTPS.

@@ -29,13 +29,19 @@ import (
 const ciliumNamespaceLabel = "io.kubernetes.pod.namespace"
 
 type ciliumSpec struct {
-	EndpointSelector *metav1.LabelSelector `json:"endpointSelector"`
-	Ingress          []ciliumRule          `json:"ingress"`
-	Egress           []ciliumRule          `json:"egress"`
-	IngressDeny      []any                 `json:"ingressDeny"`
-	EgressDeny       []any                 `json:"egressDeny"`
-	// ingress/egress present but empty still isolates.
-	hasIngress, hasEgress bool
+	EndpointSelector  *metav1.LabelSelector `json:"endpointSelector"`
+	Ingress           []ciliumRule          `json:"ingress"`
+	Egress            []ciliumRule          `json:"egress"`
+	IngressDeny       []any                 `json:"ingressDeny"`
+	EgressDeny        []any                 `json:"egressDeny"`
+	EnableDefaultDeny *struct {
+		Ingress *bool `json:"ingress"`
+		Egress  *bool `json:"egress"`
+	} `json:"enableDefaultDeny"`
+	// hasIngress, hasEgress: the directions the policy enforces;
+	// noDeny*: enableDefaultDeny turned off for a direction.
+	hasIngress, hasEgress       bool
+	noDenyIngress, noDenyEgress bool
 }
 
 type ciliumCIDRSet struct {
@@ -55,6 +61,47 @@ type ciliumRule struct {
 	ToFQDNs       []any                  `json:"toFQDNs"`
 	ToServices    []any                  `json:"toServices"`
 	ToPorts       []ciliumPortRule       `json:"toPorts"`
+	ICMPs         []any                  `json:"icmps"`
+	FromNodes     []any                  `json:"fromNodes"`
+	ToNodes       []any                  `json:"toNodes"`
+	FromRequires  []any                  `json:"fromRequires"`
+	ToRequires    []any                  `json:"toRequires"`
+	FromGroups    []any                  `json:"fromGroups"`
+	ToGroups      []any                  `json:"toGroups"`
+}
+
+// unmappedParts names the parts of a rule with no NetworkPolicy
+// equivalent.
+func (r ciliumRule) unmappedParts() []string {
+	var out []string
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"icmps", len(r.ICMPs)}, {"fromNodes", len(r.FromNodes)}, {"toNodes", len(r.ToNodes)}, {"fromRequires", len(r.FromRequires)},
+		{"toRequires", len(r.ToRequires)}, {"fromGroups", len(r.FromGroups)}, {"toGroups", len(r.ToGroups)}, {"toFQDNs", len(r.ToFQDNs)}, {"toServices", len(r.ToServices)}} {
+		if p.n > 0 {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+// ciliumServiceAccountLabel is the label Cilium gives an endpoint for its
+// ServiceAccount; pods carry no such label, so selectors on it do not map.
+const ciliumServiceAccountLabel = "io.cilium.k8s.policy.serviceaccount"
+
+func selectsServiceAccount(sel metav1.LabelSelector) bool {
+	for k := range sel.MatchLabels {
+		if stripSource(k) == ciliumServiceAccountLabel {
+			return true
+		}
+	}
+	for _, e := range sel.MatchExpressions {
+		if stripSource(e.Key) == ciliumServiceAccountLabel {
+			return true
+		}
+	}
+	return false
 }
 
 type ciliumPortRule struct {
@@ -65,10 +112,13 @@ type ciliumPortRule struct {
 	} `json:"ports"`
 	Rules *struct {
 		HTTP []struct {
-			Method string `json:"method"`
-			Path   string `json:"path"`
-			Host   string `json:"host"`
+			Method  string   `json:"method"`
+			Path    string   `json:"path"`
+			Host    string   `json:"host"`
+			Headers []string `json:"headers"`
 		} `json:"http"`
+		Kafka []any `json:"kafka"`
+		DNS   []any `json:"dns"`
 	} `json:"rules"`
 }
 
@@ -80,10 +130,18 @@ func ciliumSpecs(o *object.Object) []ciliumSpec {
 		if !o.DecodeJSON(path, &s) {
 			return s, false
 		}
-		var raw map[string]any
-		o.DecodeJSON(path, &raw)
-		_, s.hasIngress = raw["ingress"]
-		_, s.hasEgress = raw["egress"]
+		// Cilium enforces a direction when the policy has rules for it
+		// (an empty list does not), unless enableDefaultDeny says no.
+		s.hasIngress = len(s.Ingress) > 0 || len(s.IngressDeny) > 0
+		s.hasEgress = len(s.Egress) > 0 || len(s.EgressDeny) > 0
+		if s.EnableDefaultDeny != nil {
+			if s.EnableDefaultDeny.Ingress != nil && !*s.EnableDefaultDeny.Ingress {
+				s.noDenyIngress = true
+			}
+			if s.EnableDefaultDeny.Egress != nil && !*s.EnableDefaultDeny.Egress {
+				s.noDenyEgress = true
+			}
+		}
 		return s, true
 	}
 	if s, ok := read("spec"); ok {
@@ -120,7 +178,10 @@ func ciliumSelector(sel metav1.LabelSelector) (pods, namespaces *metav1.LabelSel
 		k = stripSource(k)
 		switch {
 		case k == ciliumNamespaceLabel:
-			namespaces = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": v}}
+			if namespaces == nil {
+				namespaces = &metav1.LabelSelector{MatchLabels: map[string]string{}}
+			}
+			namespaces.MatchLabels["kubernetes.io/metadata.name"] = v
 		case strings.HasPrefix(k, "io.cilium.k8s.namespace.labels."):
 			if namespaces == nil {
 				namespaces = &metav1.LabelSelector{MatchLabels: map[string]string{}}
@@ -134,7 +195,7 @@ func ciliumSelector(sel metav1.LabelSelector) (pods, namespaces *metav1.LabelSel
 		e.Key = stripSource(e.Key)
 		if e.Key == ciliumNamespaceLabel {
 			if namespaces == nil {
-				namespaces = &metav1.LabelSelector{}
+				namespaces = &metav1.LabelSelector{MatchLabels: map[string]string{}}
 			}
 			e.Key = "kubernetes.io/metadata.name"
 			namespaces.MatchExpressions = append(namespaces.MatchExpressions, e)
@@ -180,6 +241,10 @@ func ciliumPorts(prs []ciliumPortRule) []networkingv1.NetworkPolicyPort {
 // part of it has no equivalent.
 func ciliumPeers(endpoints []metav1.LabelSelector, cidrs []string, sets []ciliumCIDRSet, entities []string) (peers []networkingv1.NetworkPolicyPeer, unmapped []string) {
 	for _, e := range endpoints {
+		if selectsServiceAccount(e) {
+			unmapped = append(unmapped, "a selector on "+ciliumServiceAccountLabel)
+			continue
+		}
 		pods, nss := ciliumSelector(e)
 		p := networkingv1.NetworkPolicyPeer{PodSelector: pods}
 		if nss != nil {
@@ -233,6 +298,10 @@ func CiliumPolicies(inv *inventory.Inventory) ([]*networkingv1.NetworkPolicy, []
 			if len(s.IngressDeny) > 0 || len(s.EgressDeny) > 0 {
 				notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: deny rules have no NetworkPolicy equivalent and are left out (the connectivity shown may allow more)", name))
 			}
+			if selectsServiceAccount(*s.EndpointSelector) {
+				notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: its endpointSelector names %s, which pods do not carry as a label: the policy is left out", name, ciliumServiceAccountLabel))
+				continue
+			}
 			pods, nss := ciliumSelector(*s.EndpointSelector)
 			if nss != nil {
 				notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: an endpointSelector naming namespaces selects only its own namespace's pods here", name))
@@ -241,14 +310,29 @@ func CiliumPolicies(inv *inventory.Inventory) ([]*networkingv1.NetworkPolicy, []
 			if i > 0 {
 				np.Name += fmt.Sprintf("[%d]", i)
 			}
-			if s.hasIngress || len(s.IngressDeny) > 0 {
+			if s.noDenyIngress || s.noDenyEgress {
+				notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: enableDefaultDeny off: its allow rules do not isolate and are left out", name))
+			}
+			if s.hasIngress && !s.noDenyIngress {
 				np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
 			}
-			if s.hasEgress || len(s.EgressDeny) > 0 {
+			if s.hasEgress && !s.noDenyEgress {
 				np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
 			}
 			for _, r := range s.Ingress {
 				peers, unmapped := ciliumPeers(r.FromEndpoints, r.FromCIDR, r.FromCIDRSet, r.FromEntities)
+				unmapped = append(unmapped, r.unmappedParts()...)
+				if len(r.ICMPs) > 0 && len(r.ToPorts) == 0 {
+					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: an ICMP-only rule allows no TCP, UDP or SCTP port and is left out", name))
+					continue
+				}
+				if len(r.FromRequires) > 0 || len(r.FromNodes) > 0 || len(r.FromGroups) > 0 {
+					// Requirements narrow the rule, nodes and groups are
+					// sources of their own: without them the rule would
+					// allow more than Cilium does.
+					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: a rule with %s is left out", name, strings.Join(r.unmappedParts(), ", ")))
+					continue
+				}
 				if len(unmapped) > 0 {
 					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: %s left out", name, strings.Join(unmapped, ", ")))
 				}
@@ -259,8 +343,14 @@ func CiliumPolicies(inv *inventory.Inventory) ([]*networkingv1.NetworkPolicy, []
 			}
 			for _, r := range s.Egress {
 				peers, unmapped := ciliumPeers(r.ToEndpoints, r.ToCIDR, r.ToCIDRSet, r.ToEntities)
-				if len(r.ToFQDNs) > 0 || len(r.ToServices) > 0 {
-					unmapped = append(unmapped, "toFQDNs/toServices")
+				unmapped = append(unmapped, r.unmappedParts()...)
+				if len(r.ICMPs) > 0 && len(r.ToPorts) == 0 {
+					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: an ICMP-only rule allows no TCP, UDP or SCTP port and is left out", name))
+					continue
+				}
+				if len(r.ToRequires) > 0 || len(r.ToNodes) > 0 || len(r.ToGroups) > 0 {
+					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: a rule with %s is left out", name, strings.Join(r.unmappedParts(), ", ")))
+					continue
 				}
 				if len(unmapped) > 0 {
 					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: %s left out", name, strings.Join(unmapped, ", ")))

@@ -118,3 +118,35 @@ func TestCiliumPolicies(t *testing.T) {
 		t.Errorf("describe: %s", d)
 	}
 }
+
+// TestCiliumDirections: an empty ingress list does not isolate (Cilium
+// enforces a direction that has rules), and namespace keys of one selector
+// make one namespace selector whatever their order.
+func TestCiliumDirections(t *testing.T) {
+	const y = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: egress-only, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress: []
+  egress:
+  - toEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": db, "io.cilium.k8s.namespace.labels.tier": data}}]
+`
+	objs, errs := manifest.Parse("cnp.yaml", []byte(y))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for i := 0; i < 20; i++ {
+		pols, _ := CiliumPolicies(inventory.New(objs))
+		if len(pols) != 1 {
+			t.Fatalf("%d policies", len(pols))
+		}
+		if types := pols[0].Spec.PolicyTypes; len(types) != 1 || types[0] != "Egress" {
+			t.Fatalf("policy types %v, want Egress alone", types)
+		}
+		ns := pols[0].Spec.Egress[0].To[0].NamespaceSelector
+		if ns == nil || ns.MatchLabels["kubernetes.io/metadata.name"] != "db" || ns.MatchLabels["tier"] != "data" {
+			t.Fatalf("namespace selector %v, want both keys", ns)
+		}
+	}
+}

@@ -26,8 +26,17 @@ type L7Rule struct {
 	Methods []string `json:"methods,omitempty"`
 	Paths   []string `json:"paths,omitempty"`
 	Hosts   []string `json:"hosts,omitempty"`
+	// NotMethods, NotPaths: requests these do not match (Istio).
+	NotMethods []string `json:"notMethods,omitempty"`
+	NotPaths   []string `json:"notPaths,omitempty"`
+	// Headers and Other (conditions, Kafka or DNS rules) narrow it further.
+	Headers []string `json:"headers,omitempty"`
+	Other   string   `json:"other,omitempty"`
 	// From describes the sources it names ("any" when none).
 	From string `json:"from"`
+	// Egress: the rule limits what the selected pods send (Cilium egress),
+	// not what they receive.
+	Egress bool `json:"egress,omitempty"`
 
 	selector labels.Selector // nil: every pod of Namespace
 	meshWide bool
@@ -64,11 +73,27 @@ func (r L7Rule) Describe() string {
 	if len(r.Hosts) > 0 {
 		parts = append(parts, "hosts "+strings.Join(r.Hosts, ", "))
 	}
+	if len(r.NotMethods) > 0 {
+		parts = append(parts, "methods other than "+strings.Join(r.NotMethods, ", "))
+	}
+	if len(r.NotPaths) > 0 {
+		parts = append(parts, "paths other than "+strings.Join(r.NotPaths, ", "))
+	}
+	if len(r.Headers) > 0 {
+		parts = append(parts, "headers "+strings.Join(r.Headers, ", "))
+	}
+	if r.Other != "" {
+		parts = append(parts, r.Other)
+	}
 	what := "every request"
 	if len(parts) > 0 {
 		what = strings.Join(parts, "; ")
 	}
-	return fmt.Sprintf("%s %s: %s from %s", r.Source, r.Action, what, r.From)
+	dir := "from"
+	if r.Egress {
+		dir = "sent to"
+	}
+	return fmt.Sprintf("%s %s: %s %s %s", r.Source, r.Action, what, dir, r.From)
 }
 
 type authorizationPolicySpec struct {
@@ -80,12 +105,18 @@ type authorizationPolicySpec struct {
 		} `json:"from"`
 		To []struct {
 			Operation struct {
-				Methods []string `json:"methods"`
-				Paths   []string `json:"paths"`
-				Ports   []string `json:"ports"`
-				Hosts   []string `json:"hosts"`
+				Methods    []string `json:"methods"`
+				Paths      []string `json:"paths"`
+				Ports      []string `json:"ports"`
+				Hosts      []string `json:"hosts"`
+				NotMethods []string `json:"notMethods"`
+				NotPaths   []string `json:"notPaths"`
+				NotPorts   []string `json:"notPorts"`
 			} `json:"operation"`
 		} `json:"to"`
+		When []struct {
+			Key string `json:"key"`
+		} `json:"when"`
 	} `json:"rules"`
 }
 
@@ -107,13 +138,14 @@ func L7Rules(inv *inventory.Inventory, rootNamespace string) []L7Rule {
 		if base.Action == "" {
 			base.Action = "ALLOW"
 		}
-		if spec.Selector != nil {
+		if spec.Selector != nil && (len(spec.Selector.MatchLabels) > 0 || len(spec.Selector.MatchExpressions) > 0) {
 			if sel, err := metav1.LabelSelectorAsSelector(spec.Selector); err == nil {
 				base.selector = sel
 			}
-		} else if ns == rootNamespace {
-			base.meshWide = true
 		}
+		// In the root namespace a policy applies in every namespace (to
+		// the workloads its selector matches, if it has one).
+		base.meshWide = ns == rootNamespace
 		name := "AuthorizationPolicy " + ns + "/" + o.Name
 		if len(spec.Rules) == 0 {
 			r := base
@@ -126,6 +158,13 @@ func L7Rules(inv *inventory.Inventory, rootNamespace string) []L7Rule {
 		}
 		for i, rule := range spec.Rules {
 			from := describeSources(rule.From)
+			var when []string
+			for _, w := range rule.When {
+				when = append(when, w.Key)
+			}
+			if len(when) > 0 {
+				from += " when " + strings.Join(when, ", ") + " match"
+			}
 			tos := rule.To
 			if len(tos) == 0 {
 				r := base
@@ -137,6 +176,10 @@ func L7Rules(inv *inventory.Inventory, rootNamespace string) []L7Rule {
 				r := base
 				r.Source, r.From = fmt.Sprintf("%s rules[%d].to[%d]", name, i, j), from
 				r.Methods, r.Paths, r.Hosts = to.Operation.Methods, to.Operation.Paths, to.Operation.Hosts
+				r.NotMethods, r.NotPaths = to.Operation.NotMethods, to.Operation.NotPaths
+				if len(to.Operation.NotPorts) > 0 {
+					r.Other = "ports other than " + strings.Join(to.Operation.NotPorts, ", ")
+				}
 				for _, p := range to.Operation.Ports {
 					if n, err := strconv.Atoi(p); err == nil {
 						r.Ports = append(r.Ports, int32(n))
@@ -160,31 +203,56 @@ func L7Rules(inv *inventory.Inventory, rootNamespace string) []L7Rule {
 			if err != nil {
 				continue
 			}
-			for i, rule := range s.Ingress {
-				for j, pr := range rule.ToPorts {
-					if pr.Rules == nil || len(pr.Rules.HTTP) == 0 {
-						continue
+			add := func(dir string, i int, rules []ciliumRule, egress bool) {
+				for k, rule := range rules {
+					peers := describeEndpoints(rule.FromEndpoints)
+					if egress {
+						peers = describeEndpoints(rule.ToEndpoints)
 					}
-					r := L7Rule{Source: fmt.Sprintf("CiliumNetworkPolicy %s/%s ingress[%d].toPorts[%d]", ns, o.Name, i, j), Action: "ALLOW", Namespace: ns, selector: sel, From: describeEndpoints(rule.FromEndpoints)}
-					for _, p := range pr.Ports {
-						if n, err := strconv.Atoi(p.Port); err == nil {
-							r.Ports = append(r.Ports, int32(n))
+					for j, pr := range rule.ToPorts {
+						if pr.Rules == nil {
+							continue
+						}
+						base := L7Rule{Action: "ALLOW", Namespace: ns, selector: sel, From: peers, Egress: egress}
+						for _, p := range pr.Ports {
+							if n, err := strconv.Atoi(p.Port); err == nil {
+								base.Ports = append(base.Ports, int32(n))
+							}
+						}
+						src := fmt.Sprintf("CiliumNetworkPolicy %s/%s %s[%d].toPorts[%d]", ns, o.Name, dir, k, j)
+						// Each HTTP rule allows its own method, path, host
+						// and headers together.
+						for h, hr := range pr.Rules.HTTP {
+							r := base
+							r.Source = fmt.Sprintf("%s.rules.http[%d]", src, h)
+							if hr.Method != "" {
+								r.Methods = []string{hr.Method}
+							}
+							if hr.Path != "" {
+								r.Paths = []string{hr.Path}
+							}
+							if hr.Host != "" {
+								r.Hosts = []string{hr.Host}
+							}
+							r.Headers = hr.Headers
+							out = append(out, r)
+						}
+						if len(pr.Rules.Kafka) > 0 {
+							r := base
+							r.Source, r.Other = src+".rules.kafka", fmt.Sprintf("%d Kafka rules (topics, API keys)", len(pr.Rules.Kafka))
+							out = append(out, r)
+						}
+						if len(pr.Rules.DNS) > 0 {
+							r := base
+							r.Source, r.Other = src+".rules.dns", fmt.Sprintf("%d DNS rules (names a proxy resolves)", len(pr.Rules.DNS))
+							out = append(out, r)
 						}
 					}
-					for _, h := range pr.Rules.HTTP {
-						if h.Method != "" {
-							r.Methods = append(r.Methods, h.Method)
-						}
-						if h.Path != "" {
-							r.Paths = append(r.Paths, h.Path)
-						}
-						if h.Host != "" {
-							r.Hosts = append(r.Hosts, h.Host)
-						}
-					}
-					out = append(out, r)
 				}
+				_ = i
 			}
+			add("ingress", 0, s.Ingress, false)
+			add("egress", 0, s.Egress, true)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Source < out[j].Source })

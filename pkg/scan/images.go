@@ -157,9 +157,14 @@ func (p *Plan) scanImages(ctx context.Context, objs []*manifest.Object, res *eng
 	}
 	sort.Slice(checks, func(i, j int) bool { return checks[i].ID < checks[j].ID })
 	res.Checks = checks
-	ids := make([]string, len(imageChecks))
-	for i, c := range imageChecks {
-		ids[i] = c.ID
+	// The image checks applied to the objects whose images were read; the
+	// vulnerability check only with advisories to match against.
+	var ids []string
+	for _, c := range imageChecks {
+		if c.ID == image.CheckVulnerability && p.Images.DB == nil {
+			continue
+		}
+		ids = append(ids, c.ID)
 	}
 	for i := range res.Objects {
 		if imaged[res.Objects[i].Object] {

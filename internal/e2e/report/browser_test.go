@@ -481,3 +481,38 @@ func TestPublicCorpusReport(t *testing.T) {
 	b.do(t, chromedp.Click(chromedp.CSS("#tab-compliance-nsa-cisa-1\\.2")), wait("document.querySelectorAll('#compliance-nsa-cisa-1\\\\.2 tbody tr').length == 35"))
 	b.clean(t, "public corpus")
 }
+
+// TestHostilePathsStayData: a folder named like a script URL is a file
+// name in the page's links, and the page's policy runs only its own two
+// scripts.
+func TestHostilePathsStayData(t *testing.T) {
+	b := newBrowser(t)
+	dir := t.TempDir()
+	evil := filepath.Join(dir, "javascript:document.title='pwned'//x")
+	if err := os.MkdirAll(evil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: true}}\n"
+	if err := os.WriteFile(filepath.Join(evil, "pod.yaml"), []byte(pod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	out := filepath.Join(t.TempDir(), "evil.html")
+	rampart(t, "scan", ".", "-o", "html", "--output-file", out)
+	b.open(t, out)
+	b.do(t, chromedp.Click(chromedp.CSS("#tab-findings")), chromedp.WaitVisible(chromedp.CSS("#findings-table")))
+	protocols := eval[[]string](t, b, `Array.from(document.querySelectorAll('#findings-table a[href^="./"], #findings-table a[href*=":"]')).map(function(a){return a.protocol + ' ' + a.getAttribute('href')})`)
+	if len(protocols) == 0 {
+		t.Fatal("no location link")
+	}
+	for _, p := range protocols {
+		if !strings.HasPrefix(p, "file: ./javascript%3A") {
+			t.Errorf("location link %q: want a relative file link with the colon encoded", p)
+		}
+	}
+	// Clicking it opens a file (that does not exist), never runs script.
+	if title := eval[string](t, b, `document.title`); title == "pwned" {
+		t.Fatal("the folder name ran as script")
+	}
+	b.clean(t, "hostile path")
+}

@@ -24,6 +24,15 @@
     });
     return e;
   }
+  // fileHref links a file path, each segment encoded: a path is data, never
+  // a URL scheme (a folder named "javascript:..." stays a file name).
+  function fileHref(f, line) {
+    var path = f.split('/').map(encodeURIComponent).join('/');
+    var base = './';
+    if (/^https?:\/\//i.test(data.linkBase || '')) base = data.linkBase.replace(/\/$/, '') + '/';
+    else if (f.charAt(0) === '/') base = 'file://';
+    return base + (base === 'file://' ? path : path.replace(/^\/+/, '')) + (line ? '#L' + line : '');
+  }
   function sevBadge(s) { return el('span', { cls: 'sev ' + s, text: s }); }
   function bar(score) { return el('div', { cls: 'bar', title: score + '%' }, [el('span', { style: 'width:' + score + '%' })]); }
   function card(label, value, id) { return el('div', { cls: 'card', id: id || null }, [el('div', { cls: 'big', text: String(value) }), el('div', { cls: 'label', text: label })]); }
@@ -132,8 +141,7 @@
       var f = S[r[C.file]];
       if (!f) return '';
       var text = f + (r[C.line] ? ':' + r[C.line] : '');
-      var href = (data.linkBase ? data.linkBase.replace(/\/$/, '') + '/' : '') + f + (r[C.line] ? '#L' + r[C.line] : '');
-      return el('a', { href: href, cls: 'mono', text: text });
+      return el('a', { href: fileHref(f, r[C.line]), cls: 'mono', text: text });
     }
     function render() {
       var start = page * pageSize;

@@ -70,9 +70,15 @@ func newNetpolCmd(s *streams) *cobra.Command {
 			}
 			v := e.Decide(src, dst, port)
 			var applied []netpol.L7Rule
-			if v.Allowed && dst.Pod != nil {
+			if v.Allowed {
 				for _, r := range l7 {
-					if r.Applies(dst.Pod, port.Number) {
+					// An ingress rule limits what the destination serves,
+					// an egress rule what the source sends.
+					pod := dst.Pod
+					if r.Egress {
+						pod = src.Pod
+					}
+					if pod != nil && r.Applies(pod, port.Number) {
 						applied = append(applied, r)
 					}
 				}

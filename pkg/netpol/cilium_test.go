@@ -150,3 +150,57 @@ spec:
 		}
 	}
 }
+
+// TestL7Rules: Istio's root-namespace policies apply everywhere, negative
+// operations and conditions are described, and each Cilium HTTP rule is
+// its own (a method goes with its path), ingress and egress.
+func TestL7Rules(t *testing.T) {
+	const y = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules:
+  - to: [{operation: {notPaths: [/public/*]}}]
+    when: [{key: "request.auth.claims[iss]", values: [x]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - toPorts:
+    - ports: [{port: "80"}]
+      rules:
+        http:
+        - {method: GET, path: /a}
+        - {method: PUT, path: /b, headers: ["X-Token: 1"]}
+  egress:
+  - toPorts:
+    - ports: [{port: "53", protocol: UDP}]
+      rules: {dns: [{matchPattern: "*"}]}
+`
+	objs, errs := manifest.Parse("l7.yaml", []byte(y))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	rules := L7Rules(inventory.New(objs), "istio-system")
+	api := &Pod{Namespace: "shop", Labels: map[string]string{"app": "api"}}
+	var got []string
+	for _, r := range rules {
+		if r.Applies(api, 80) || (r.Egress && r.Applies(api, 53)) {
+			got = append(got, r.Describe())
+		}
+	}
+	want := []string{
+		"AuthorizationPolicy istio-system/deny-admin rules[0].to[0] DENY: paths other than /public/* from any source when request.auth.claims[iss] match",
+		"CiliumNetworkPolicy shop/api egress[0].toPorts[0].rules.dns ALLOW: 1 DNS rules (names a proxy resolves) sent to the rule's other peers",
+		"CiliumNetworkPolicy shop/api ingress[0].toPorts[0].rules.http[0] ALLOW: methods GET; paths /a from the rule's other peers",
+		"CiliumNetworkPolicy shop/api ingress[0].toPorts[0].rules.http[1] ALLOW: methods PUT; paths /b; headers X-Token: 1 from the rule's other peers",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -159,7 +159,15 @@ var exposureKinds = []schema.GroupVersionResource{
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "grpcroutes"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "tlsroutes"},
+	{Group: "gateway.networking.k8s.io", Version: "v1alpha3", Resource: "tlsroutes"},
+	{Group: "gateway.networking.k8s.io", Version: "v1alpha2", Resource: "tlsroutes"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "tcproutes"},
+	{Group: "gateway.networking.k8s.io", Version: "v1alpha2", Resource: "tcproutes"},
+	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "udproutes"},
+	{Group: "gateway.networking.k8s.io", Version: "v1alpha2", Resource: "udproutes"},
+	{Group: "security.istio.io", Version: "v1beta1", Resource: "peerauthentications"},
+	{Group: "security.istio.io", Version: "v1beta1", Resource: "authorizationpolicies"},
+	{Group: "networking.istio.io", Version: "v1beta1", Resource: "destinationrules"},
 	{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"},
 	{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"},
 	{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
@@ -234,10 +242,16 @@ func readCustomResources(ctx context.Context, cfg *rest.Config) ([]*manifest.Obj
 	return out, nil
 }
 
-// servedKinds are the exposureKinds the cluster serves.
+// servedKinds are the exposureKinds the cluster serves, each resource at
+// the first version of the list the cluster serves (older releases of the
+// Gateway API serve TCPRoute and TLSRoute as alpha only).
 func servedKinds(dc discovery.DiscoveryInterface) []schema.GroupVersionResource {
 	var out []schema.GroupVersionResource
+	have := map[schema.GroupResource]bool{}
 	for _, gvr := range exposureKinds {
+		if have[gvr.GroupResource()] {
+			continue
+		}
 		rl, err := dc.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
 		if err != nil {
 			continue // not served: nothing of that kind
@@ -245,6 +259,7 @@ func servedKinds(dc discovery.DiscoveryInterface) []schema.GroupVersionResource 
 		for _, r := range rl.APIResources {
 			if r.Name == gvr.Resource {
 				out = append(out, gvr)
+				have[gvr.GroupResource()] = true
 				break
 			}
 		}

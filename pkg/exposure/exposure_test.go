@@ -145,6 +145,7 @@ func TestFixtures(t *testing.T) {
 			}
 			want := []string{
 				// bar.example.com only under the wildcard listener; other.org nowhere
+				"Gateway web/gw dns 53 UDPRoute web/dns spec.rules[0] * -> Service web/bar:80",
 				"Gateway web/gw foo 443 (no route)",
 				"Gateway web/gw grpc-only 8080 (no route)",
 				"Gateway web/gw redirect 81 HTTPRoute web/to-https spec.rules[0] * -> (redirect to https)",

@@ -35,7 +35,7 @@ type routeRule struct {
 
 func (a *analysis) routes() []route {
 	var out []route
-	for _, kind := range []string{"HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute"} {
+	for _, kind := range []string{"HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"} {
 		for _, o := range a.inv.OfKind(kind) {
 			if !strings.HasPrefix(o.APIVersion, gwv1.GroupName+"/") {
 				continue
@@ -118,6 +118,19 @@ func (r *route) read() bool {
 					}
 					r.rules = append(r.rules, rr)
 				}
+			case "UDPRoute":
+				var s gwv1.UDPRouteSpec
+				if !decode(o, "spec", &s) {
+					return false
+				}
+				r.parents = s.ParentRefs
+				for i, rule := range s.Rules {
+					rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
+					for _, b := range rule.BackendRefs {
+						rr.backends = append(rr.backends, b.BackendObjectReference)
+					}
+					r.rules = append(r.rules, rr)
+				}
 			case "TCPRoute":
 				var s gwv1.TCPRouteSpec
 				if !decode(o, "spec", &s) {
@@ -151,6 +164,7 @@ var routeKinds = map[gwv1.ProtocolType][]string{
 	gwv1.HTTPSProtocolType: {"HTTPRoute", "GRPCRoute"},
 	gwv1.TLSProtocolType:   {"TLSRoute", "TCPRoute"},
 	gwv1.TCPProtocolType:   {"TCPRoute"},
+	gwv1.UDPProtocolType:   {"UDPRoute"},
 }
 
 // gateways adds an entry per listener and route rule attached to it: a

@@ -148,6 +148,12 @@ func exposureOf(s *streams, o *exposureOptions, paths []string) (*exposure.Inven
 	for _, n := range inv.Notices {
 		fmt.Fprintln(s.err, "notice:", report.Clean(n))
 	}
+	for _, e := range inv.Errors {
+		fmt.Fprintln(s.err, "error:", report.Clean(e))
+	}
+	if len(inv.Errors) > 0 && o.pending == nil {
+		o.pending = &exitError{code: ExitError} // the rest is reported; the exit code says what was left out
+	}
 	return inv, nil
 }
 

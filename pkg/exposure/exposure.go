@@ -100,6 +100,9 @@ type Inventory struct {
 	// Notices are what could not be read (a route to a Gateway not in the
 	// input, a Cilium rule with no Kubernetes equivalent).
 	Notices []string `json:"notices,omitempty"`
+	// Errors are invalid inputs left out (a NetworkPolicy the API server
+	// would refuse), with their file and line.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Options tune Analyze.
@@ -134,11 +137,26 @@ func Analyze(inv *inventory.Inventory, opts Options) (*Inventory, error) {
 	ws, pols := netpol.FromInventory(inv)
 	cnp, notices := netpol.CiliumPolicies(inv)
 	pols = append(pols, cnp...)
+	// An invalid policy (the API server would refuse it) is left out with
+	// a notice naming it and its place; the rest is analysed.
+	pols, bad, errs := netpol.Valid(pols)
+	var inputErrors []string
+	for i, np := range bad {
+		o := inv.ObjectOf(np)
+		if name, ok := strings.CutPrefix(np.Name, "CiliumNetworkPolicy:"); ok {
+			o = inv.Find("CiliumNetworkPolicy", np.Namespace, strings.SplitN(name, "[", 2)[0])
+		}
+		where := ""
+		if o != nil {
+			where = at(o, "spec")
+		}
+		inputErrors = append(inputErrors, errs[i].Error()+where+": left out")
+	}
 	e, err := netpol.New(pols)
 	if err != nil {
 		return nil, err
 	}
-	a := &analysis{inv: inv, engine: e, byNS: map[string][]workload{}, nsSkipReported: map[string]bool{}, out: &Inventory{Entries: []Entry{}, Mesh: []string{}, Workloads: []WorkloadEncryption{}, Notices: notices}}
+	a := &analysis{inv: inv, engine: e, byNS: map[string][]workload{}, nsSkipReported: map[string]bool{}, out: &Inventory{Entries: []Entry{}, Mesh: []string{}, Workloads: []WorkloadEncryption{}, Notices: notices, Errors: inputErrors}}
 	byName := map[string]*netpol.Pod{}
 	for _, w := range ws {
 		byName[w.Name] = w.Pod

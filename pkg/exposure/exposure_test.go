@@ -339,3 +339,24 @@ func TestSingleAddressSources(t *testing.T) {
 		t.Errorf("probe(world) = %s", got)
 	}
 }
+
+// TestInvalidPolicyCostsItself: a NetworkPolicy the API server would refuse
+// is left out with an error naming its file and line; the entries remain.
+func TestInvalidPolicyCostsItself(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "services.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := "\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: broken, namespace: shop}\nspec:\n  podSelector:\n    matchExpressions: [{key: app, operator: in, values: [web]}]\n"
+	objs, errs := manifest.Parse("testdata/services.yaml", append(data, bad...))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	inv, err := Analyze(inventory.New(objs), Options{})
+	if err != nil {
+		t.Fatalf("one invalid policy stopped the analysis: %v", err)
+	}
+	if len(inv.Entries) != 4 || len(inv.Errors) != 1 || !strings.Contains(inv.Errors[0], "NetworkPolicy shop/broken: spec.podSelector") || !strings.Contains(inv.Errors[0], "(testdata/services.yaml:") {
+		t.Errorf("entries %d, errors %v", len(inv.Entries), inv.Errors)
+	}
+}

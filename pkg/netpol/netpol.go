@@ -146,6 +146,21 @@ func New(pols []*networkingv1.NetworkPolicy) (*Engine, error) {
 	return e, nil
 }
 
+// Valid splits policies into those New compiles and the others, with an
+// error each (naming the policy), so that one invalid policy costs only
+// itself where an analysis can go on without it.
+func Valid(pols []*networkingv1.NetworkPolicy) (ok, bad []*networkingv1.NetworkPolicy, errs []error) {
+	for _, np := range pols {
+		if _, err := compile(np); err != nil {
+			bad = append(bad, np)
+			errs = append(errs, fmt.Errorf("NetworkPolicy %s/%s: %w", np.Namespace, np.Name, err))
+			continue
+		}
+		ok = append(ok, np)
+	}
+	return ok, bad, errs
+}
+
 func compile(np *networkingv1.NetworkPolicy) (policy, error) {
 	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
 	if err != nil {

@@ -510,7 +510,7 @@ func TestHostilePathsStayData(t *testing.T) {
 			t.Errorf("location link %q: want a relative file link with the colon encoded", p)
 		}
 	}
-	// Clicking it opens a file (that does not exist), never runs script.
+	// Nothing the data holds ran as script.
 	if title := eval[string](t, b, `document.title`); title == "pwned" {
 		t.Fatal("the folder name ran as script")
 	}

@@ -111,43 +111,39 @@ func (r *route) read() bool {
 					return false
 				}
 				r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
-				for i, rule := range s.Rules {
-					rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
-					for _, b := range rule.BackendRefs {
-						rr.backends = append(rr.backends, b.BackendObjectReference)
-					}
-					r.rules = append(r.rules, rr)
-				}
+				r.rules = l4Rules(s.Rules, func(x gwv1.TLSRouteRule) []gwv1.BackendRef { return x.BackendRefs })
 			case "UDPRoute":
 				var s gwv1.UDPRouteSpec
 				if !decode(o, "spec", &s) {
 					return false
 				}
 				r.parents = s.ParentRefs
-				for i, rule := range s.Rules {
-					rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
-					for _, b := range rule.BackendRefs {
-						rr.backends = append(rr.backends, b.BackendObjectReference)
-					}
-					r.rules = append(r.rules, rr)
-				}
+				r.rules = l4Rules(s.Rules, func(x gwv1.UDPRouteRule) []gwv1.BackendRef { return x.BackendRefs })
 			case "TCPRoute":
 				var s gwv1.TCPRouteSpec
 				if !decode(o, "spec", &s) {
 					return false
 				}
 				r.parents = s.ParentRefs
-				for i, rule := range s.Rules {
-					rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
-					for _, b := range rule.BackendRefs {
-						rr.backends = append(rr.backends, b.BackendObjectReference)
-					}
-					r.rules = append(r.rules, rr)
-				}
+				r.rules = l4Rules(s.Rules, func(x gwv1.TCPRouteRule) []gwv1.BackendRef { return x.BackendRefs })
 			}
 		}
 	}
 	return true
+}
+
+// l4Rules reads the rules of a route that matches nothing but its
+// parents (TLSRoute, TCPRoute, UDPRoute): their backends.
+func l4Rules[R any](rules []R, refs func(R) []gwv1.BackendRef) []routeRule {
+	out := make([]routeRule, 0, len(rules))
+	for i, rule := range rules {
+		rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
+		for _, b := range refs(rule) {
+			rr.backends = append(rr.backends, b.BackendObjectReference)
+		}
+		out = append(out, rr)
+	}
+	return out
 }
 
 func hostnames[T ~string](hs []T) []string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-k8s/rampart/pkg/engine"
 	"github.com/rampart-k8s/rampart/pkg/exposure"
+	"github.com/rampart-k8s/rampart/pkg/finding"
 	"github.com/rampart-k8s/rampart/pkg/inventory"
 	"github.com/rampart-k8s/rampart/pkg/manifest"
 	"github.com/rampart-k8s/rampart/pkg/netpol"
@@ -36,7 +37,7 @@ func htmlPage(objs []*manifest.Object, res *engine.Result, baseline string) (*re
 		page.Graphs = append(page.Graphs, report.NetpolGraph(e, ws, groups, exts, cells))
 	}
 	if x, err := exposure.Analyze(inv, exposure.Options{}); err == nil {
-		page.Exposure = x
+		page.Exposure = pageExposure(x)
 	}
 	if baseline != "" {
 		b, err := suppress.LoadBaseline(baseline)
@@ -101,4 +102,51 @@ func trend(b *suppress.Baseline, res *engine.Result) *report.Trend {
 func relTo() func(string) string {
 	root, _ := os.Getwd()
 	return func(f string) string { return report.RelPath(root, f) }
+}
+
+// pageExposure is what the report's Exposure tab shows of an inventory:
+// the entries' own facts and the workloads' encryption (not the findings,
+// whose text the page would carry twice).
+func pageExposure(x *exposure.Inventory) any {
+	type target struct {
+		Workload      string `json:"workload"`
+		Port          int32  `json:"port"`
+		NetworkPolicy string `json:"networkPolicy"`
+		Open          bool   `json:"open,omitempty"`
+	}
+	type entry struct {
+		Kind      string            `json:"kind"`
+		Object    finding.ObjectRef `json:"object"`
+		Addresses []string          `json:"addresses,omitempty"`
+		Port      int32             `json:"port"`
+		Protocol  string            `json:"protocol"`
+		Sources   []string          `json:"sources"`
+		Host      string            `json:"host,omitempty"`
+		Path      string            `json:"path,omitempty"`
+		TLS       string            `json:"tls"`
+		Targets   []target          `json:"targets,omitempty"`
+	}
+	type workload struct {
+		Workload   string `json:"workload"`
+		Encryption string `json:"encryption"`
+		DecidedBy  string `json:"decidedBy,omitempty"`
+	}
+	out := struct {
+		Entries   []entry    `json:"entries"`
+		Workloads []workload `json:"workloads"`
+		Mesh      []string   `json:"mesh"`
+	}{Entries: []entry{}, Workloads: []workload{}, Mesh: x.Mesh}
+	for _, e := range x.Entries {
+		pe := entry{Kind: e.Kind, Object: e.Object, Addresses: e.Addresses, Port: e.Port, Protocol: e.Protocol, Sources: e.Sources, Host: e.Host, Path: e.Path, TLS: e.TLS}
+		for _, t := range e.Targets {
+			pe.Targets = append(pe.Targets, target{t.Workload, t.Port, t.NetworkPolicy, t.Open})
+		}
+		out.Entries = append(out.Entries, pe)
+	}
+	if len(x.Mesh) > 0 { // else every workload is "unknown", which the heading says once
+		for _, w := range x.Workloads {
+			out.Workloads = append(out.Workloads, workload{w.Workload, w.Encryption, w.DecidedBy})
+		}
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"context"
+	"time"
+
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -175,7 +178,19 @@ func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		objs = read
+		// CiliumNetworkPolicies and Istio AuthorizationPolicies, when the
+		// cluster serves them.
+		cfg, _, err := source.Config(cl)
+		if err != nil {
+			return nil, nil, nil, usageError("%v", err)
+		}
+		ctx, cancel := context.WithTimeout(s.context(), 2*time.Minute)
+		defer cancel()
+		extra, err := readCustomResources(ctx, cfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		objs = append(read, extra...)
 	} else {
 		loaded := loadInput(s, paths, o.namespace, o.helm)
 		if err := reportInputProblems(s.err, loaded); err != nil {

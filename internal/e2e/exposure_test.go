@@ -339,3 +339,89 @@ func goModDir(module string) (string, error) {
 	}
 	return strings.TrimSpace(string(out)), nil
 }
+
+// TestNetpolCiliumLive: a CiliumNetworkPolicy served by the API server (a
+// CRD that keeps what it is given) joins netpol explain --cluster: its
+// L3/L4 rule decides and its HTTP rule is shown.
+func TestNetpolCiliumLive(t *testing.T) {
+	ctx := context.Background()
+	ax, err := apiextensionsclient.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preserve := true
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "ciliumnetworkpolicies.cilium.io"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "cilium.io", Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "ciliumnetworkpolicies", Singular: "ciliumnetworkpolicy", Kind: "CiliumNetworkPolicy", ListKind: "CiliumNetworkPolicyList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v2", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}}}},
+		},
+	}
+	if _, err := ax.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = ax.ApiextensionsV1().CustomResourceDefinitions().Delete(context.Background(), crd.Name, metav1.DeleteOptions{})
+	})
+	cs, err := kubernetes.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "cilium-shop"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"api", "frontend"} {
+		l := map[string]string{"app": app}
+		if _, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: app},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: l}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: app, Image: "registry.example.com/" + app + ":1"}}}}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dyn, err := dynamic.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnp := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+		"metadata": map[string]any{"name": "api", "namespace": ns},
+		"spec": map[string]any{
+			"endpointSelector": map[string]any{"matchLabels": map[string]any{"app": "api"}},
+			"ingress": []any{map[string]any{
+				"fromEndpoints": []any{map[string]any{"matchLabels": map[string]any{"app": "frontend"}}},
+				"toPorts": []any{map[string]any{"ports": []any{map[string]any{"port": "8080", "protocol": "TCP"}},
+					"rules": map[string]any{"http": []any{map[string]any{"method": "GET", "path": "/public/.*"}}}}},
+			}},
+		},
+	}}
+	gvr := schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := dyn.Resource(gvr).Namespace(ns).Create(ctx, cnp, metav1.CreateOptions{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err) // the CRD never became served
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	kubeconfig, err := cluster.Kubeconfig(t.TempDir(), "admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	explain := func(port string) string {
+		var out, errb bytes.Buffer
+		cli.Main([]string{"netpol", "explain", "--cluster", "--kubeconfig", kubeconfig, ns + "/frontend", ns + "/api", "--port", port}, strings.NewReader(""), &out, &errb)
+		return out.String() + errb.String()
+	}
+	if got := explain("8080"); !strings.Contains(got, "ALLOWED") || !strings.Contains(got, "CiliumNetworkPolicy:api") || !strings.Contains(got, "methods GET; paths /public/.*") {
+		t.Errorf("8080:\n%s", got)
+	}
+	if got := explain("9090"); !strings.Contains(got, "DENIED") {
+		t.Errorf("9090:\n%s", got)
+	}
+}

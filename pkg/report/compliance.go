@@ -47,7 +47,7 @@ func Compliance(w io.Writer, format string, r *compliance.Report, res *engine.Re
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n%s\n\n", r.Framework.Name, r.Framework.Version, complianceSummary(r))
 	for _, c := range r.Controls {
-		fmt.Fprintf(&b, "%-15s %-30s %s\n", strings.ToUpper(string(c.Status)), c.ID, c.Title)
+		fmt.Fprintf(&b, "%-15s %-30s %s%s\n", strings.ToUpper(string(c.Status)), c.ID, c.Title, partial(c))
 		for _, k := range c.Checks {
 			fmt.Fprintf(&b, "    %s: %s (%d evaluated, %d failed", k.ID, k.Status, k.Evaluated, k.Failed)
 			if k.Suppressed > 0 {
@@ -92,7 +92,7 @@ func complianceMarkdown(w io.Writer, r *compliance.Report) error {
 		if note == "" {
 			note = mdEscape(c.Guidance + c.Reason)
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", mdCode(c.ID), c.Status, mdEscape(c.Title), note)
+		fmt.Fprintf(&b, "| `%s` | %s%s | %s | %s |\n", mdCode(c.ID), c.Status, partial(c), mdEscape(c.Title), note)
 	}
 	var failed []compliance.ControlResult
 	for _, c := range r.Controls {
@@ -119,4 +119,22 @@ func complianceMarkdown(w io.Writer, r *compliance.Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// partial says when a passing control had checks that were not evaluated
+// (it passed on what was).
+func partial(c compliance.ControlResult) string {
+	if c.Status != compliance.Pass {
+		return ""
+	}
+	evaluated := 0
+	for _, k := range c.Checks {
+		if k.Status != compliance.NotEvaluated {
+			evaluated++
+		}
+	}
+	if evaluated == len(c.Checks) {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of %d checks evaluated)", evaluated, len(c.Checks))
 }

@@ -341,7 +341,9 @@
         });
         if (c.guidance) ev.push(el('div', { text: c.guidance }));
         if (c.reason) ev.push(el('div', { cls: 'muted', text: c.reason }));
-        return [el('span', { cls: 'mono', text: c.id }), el('span', { cls: 'status ' + c.status, text: c.status }), c.title, el('div', null, ev)];
+        var checks = c.checks || [], done = checks.filter(function (k) { return k.status !== 'not-evaluated'; }).length;
+        var part = c.status === 'pass' && done < checks.length ? ' (' + done + ' of ' + checks.length + ' checks evaluated)' : '';
+        return [el('span', { cls: 'mono', text: c.id }), el('span', null, [el('span', { cls: 'status ' + c.status, text: c.status }), part ? el('div', { cls: 'muted', text: part }) : null]), c.title, el('div', null, ev)];
       })));
     };
   });

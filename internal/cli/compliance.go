@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/rampart-k8s/rampart/pkg/cis"
@@ -25,14 +26,51 @@ type complianceOptions struct {
 	framework          string
 	list               bool
 	output, outputFile string
-	config             string
-	cluster            bool
-	cl                 source.ClusterOptions
-	root               string
-	images             bool
-	imageDB            string
-	imageCache         string
-	helm               source.HelmOptions
+	postureInput
+}
+
+// postureInput is what the compliance and report commands judge: the
+// manifests or the cluster, a node's files for CIS, and images.
+type postureInput struct {
+	config     string
+	cluster    bool
+	cl         source.ClusterOptions
+	root       string
+	images     bool
+	imageDB    string
+	imageCache string
+	helm       source.HelmOptions
+}
+
+func (p *postureInput) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&p.config, "config", "", "configuration file (default: .rampart.yaml in the current folder, if any)")
+	f.BoolVar(&p.cluster, "cluster", false, "judge the live cluster (kubeconfig), CIS control-plane and node controls included")
+	f.StringVar(&p.cl.Context, "context", "", "kubeconfig context")
+	f.StringVar(&p.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
+	f.StringVar(&p.root, "root", "", "a node's file system (/ on the node itself) for the CIS control-plane and node controls")
+	f.BoolVar(&p.images, "images", false, "also scan the images the workloads run (for the image checks)")
+	f.StringVar(&p.imageDB, "db", "", "with --images: folder of OSV advisories")
+	f.StringVar(&p.imageCache, "image-cache", "", "with --images: an OCI layout holding images by reference")
+	addHelmFlags(f, &p.helm)
+}
+
+// plan is the scan of the input, at the restricted Pod Security level
+// (what the frameworks ask), with its images when asked.
+func (p *postureInput) plan(s *streams, paths []string, keepObjects bool) (*scan.Plan, error) {
+	if p.cluster && p.root != "" {
+		return nil, usageError("--root reads a node's files, --cluster the cluster: give one")
+	}
+	p.cl.AllNamespaces = true
+	plan, err := scan.New(scan.Options{Paths: paths, Stdin: s.in, Helm: p.helm, Cluster: p.cluster, ClusterOptions: p.cl,
+		ConfigFile: p.config, AllowEmpty: p.root != "", KeepObjects: keepObjects,
+		PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}})
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	if err := setImages(plan, p.images, p.imageDB, p.imageCache); err != nil {
+		return nil, err
+	}
+	return plan, nil
 }
 
 func newComplianceCmd(s *streams) *cobra.Command {
@@ -56,15 +94,7 @@ func newComplianceCmd(s *streams) *cobra.Command {
 	f.BoolVar(&o.list, "list", false, "list the frameworks")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json, markdown, html")
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
-	f.StringVar(&o.config, "config", "", "configuration file (default: .rampart.yaml in the current folder, if any)")
-	f.BoolVar(&o.cluster, "cluster", false, "judge the live cluster (kubeconfig), CIS control-plane and node controls included")
-	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
-	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
-	f.StringVar(&o.root, "root", "", "a node's file system (/ on the node itself) for the CIS control-plane and node controls")
-	f.BoolVar(&o.images, "images", false, "also scan the images the workloads run (for the image checks)")
-	f.StringVar(&o.imageDB, "db", "", "with --images: folder of OSV advisories")
-	f.StringVar(&o.imageCache, "image-cache", "", "with --images: an OCI layout holding images by reference")
-	addHelmFlags(f, &o.helm)
+	o.addFlags(f)
 	return cmd
 }
 
@@ -91,20 +121,10 @@ func runCompliance(s *streams, o *complianceOptions, paths []string) error {
 	default:
 		return usageError("unknown output %q for compliance: text, json, markdown or html", o.output)
 	}
-	if o.cluster && o.root != "" {
-		return usageError("--root reads a node's files, --cluster the cluster: give one")
-	}
 	ctx, cancel := context.WithTimeout(s.context(), 5*time.Minute)
 	defer cancel()
-
-	o.cl.AllNamespaces = true
-	plan, err := scan.New(scan.Options{Paths: paths, Stdin: s.in, Helm: o.helm, Cluster: o.cluster, ClusterOptions: o.cl,
-		ConfigFile: o.config, AllowEmpty: o.root != "", KeepObjects: o.output == "html",
-		PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}})
+	plan, err := o.plan(s, paths, o.output == "html")
 	if err != nil {
-		return usageError("%v", err)
-	}
-	if err := setImages(plan, o.images, o.imageDB, o.imageCache); err != nil {
 		return err
 	}
 	res, err := plan.Run(ctx)

@@ -8,28 +8,18 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/pod-security-admission/api"
 
 	"github.com/rampart-k8s/rampart/pkg/cis"
 	"github.com/rampart-k8s/rampart/pkg/compliance"
 	"github.com/rampart-k8s/rampart/pkg/file"
 	"github.com/rampart-k8s/rampart/pkg/report"
-	"github.com/rampart-k8s/rampart/pkg/scan"
-	"github.com/rampart-k8s/rampart/pkg/source"
 )
 
 type reportOptions struct {
 	output     string
-	config     string
 	baseline   string
 	frameworks []string
-	cluster    bool
-	cl         source.ClusterOptions
-	root       string
-	images     bool
-	imageDB    string
-	imageCache string
-	helm       source.HelmOptions
+	postureInput
 }
 
 // newReportCmd combines what the analyzers know into one HTML page: the
@@ -50,17 +40,9 @@ func newReportCmd(s *streams) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output-file", "o", "", "the HTML file to write (required)")
-	f.StringVar(&o.config, "config", "", "configuration file (default: .rampart.yaml in the current folder, if any)")
 	f.StringVar(&o.baseline, "baseline", "", "a baseline file (scan --write-baseline) to show the trend against; its findings stay listed")
 	f.StringSliceVar(&o.frameworks, "framework", nil, "compliance frameworks to add (repeatable): "+fmt.Sprint(compliance.Names()))
-	f.BoolVar(&o.cluster, "cluster", false, "report on the live cluster (kubeconfig)")
-	f.StringVar(&o.cl.Context, "context", "", "kubeconfig context")
-	f.StringVar(&o.cl.Kubeconfig, "kubeconfig", "", "kubeconfig file")
-	f.StringVar(&o.root, "root", "", "a node's file system, for the CIS control-plane and node controls")
-	f.BoolVar(&o.images, "images", false, "also scan the images the workloads run")
-	f.StringVar(&o.imageDB, "db", "", "with --images: folder of OSV advisories")
-	f.StringVar(&o.imageCache, "image-cache", "", "with --images: an OCI layout holding images by reference")
-	addHelmFlags(f, &o.helm)
+	o.addFlags(f)
 	return cmd
 }
 
@@ -78,13 +60,8 @@ func runReport(s *streams, o *reportOptions, paths []string) error {
 	}
 	ctx, cancel := context.WithTimeout(s.context(), 5*time.Minute)
 	defer cancel()
-	o.cl.AllNamespaces = true
-	plan, err := scan.New(scan.Options{Paths: paths, Stdin: s.in, Helm: o.helm, Cluster: o.cluster, ClusterOptions: o.cl,
-		ConfigFile: o.config, KeepObjects: true, PSS: api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}})
+	plan, err := o.plan(s, paths, true)
 	if err != nil {
-		return usageError("%v", err)
-	}
-	if err := setImages(plan, o.images, o.imageDB, o.imageCache); err != nil {
 		return err
 	}
 	res, err := plan.Run(ctx)

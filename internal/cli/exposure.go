@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,7 +275,7 @@ func servedKinds(dc discovery.DiscoveryInterface) []schema.GroupVersionResource 
 }
 
 func runExposure(s *streams, o *exposureOptions, paths []string) error {
-	if !contains(exposureFormats, o.output) {
+	if !slices.Contains(exposureFormats, o.output) {
 		return usageError("unknown output %q (want one of %s)", o.output, strings.Join(exposureFormats, ", "))
 	}
 	failOn, err := failOnSeverity(o.failOn)
@@ -362,15 +363,6 @@ func runExposure(s *streams, o *exposureOptions, paths []string) error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // exposureResult puts the findings in the engine's result, with the checks
 // as rules, for the shared formats and the baseline.
 func exposureResult(inv *exposure.Inventory) *engine.Result {
@@ -409,13 +401,7 @@ func writeExposureText(w io.Writer, inv *exposure.Inventory) error {
 		if addr == "" {
 			addr = "-"
 		}
-		port := fmt.Sprintf("%d/%s", e.Port, e.Protocol)
-		if e.Port == 0 {
-			port = "allocated/" + e.Protocol
-			if e.Kind == exposure.KindHostNetwork {
-				port = "any/" + e.Protocol
-			}
-		}
+		port := e.PortLabel() + "/" + e.Protocol
 		obj := e.Object.String()
 		if e.Host != "" || e.Path != "" {
 			obj += " " + e.Host + e.Path
@@ -493,14 +479,7 @@ func writeExposureCSV(w io.Writer, entries []exposure.Entry, change string, at t
 		}
 		for _, a := range addrs {
 			for _, t := range targets {
-				port := strconv.Itoa(int(e.Port))
-				if e.Port == 0 {
-					port = "allocated"
-					if e.Kind == exposure.KindHostNetwork {
-						port = "any"
-					}
-				}
-				row := []string{e.ID, e.Kind, a, port, e.Protocol, strings.Join(e.Sources, " "), e.Host, e.Path, e.TLS,
+				row := []string{e.ID, e.Kind, a, e.PortLabel(), e.Protocol, strings.Join(e.Sources, " "), e.Host, e.Path, e.TLS,
 					e.Object.String(), e.Backend, t.Workload, strconv.Itoa(int(t.Port)), t.NetworkPolicy, strconv.FormatBool(t.Open)}
 				for i := range row {
 					row[i] = report.Clean(row[i])

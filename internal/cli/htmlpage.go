@@ -30,9 +30,9 @@ func htmlPage(objs []*manifest.Object, res *engine.Result, baseline string) (*re
 	}
 	page.Graphs = append(page.Graphs, report.RBACGraph(rbac.New(typed)))
 	inv := inventory.New(objs)
-	ws, pols := netpol.FromInventory(inv)
-	cnp, _ := netpol.CiliumPolicies(inv)
-	if e, err := netpol.New(append(pols, cnp...)); err == nil {
+	ws, pols, _ := netpol.Policies(inv)
+	pols, _, _ = netpol.Valid(pols) // one invalid policy does not cost the graph (exposure and netpol name it)
+	if e, err := netpol.New(pols); err == nil {
 		groups, exts, cells := e.Matrix(netpol.Pods(ws))
 		page.Graphs = append(page.Graphs, report.NetpolGraph(e, ws, groups, exts, cells))
 	}

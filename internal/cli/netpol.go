@@ -199,12 +199,11 @@ func loadNetpol(s *streams, o *netpolOptions, paths []string) ([]netpol.Workload
 		objs = loaded.Objects
 	}
 	inv := inventory.New(objs)
-	ws, pols := netpol.FromInventory(inv)
-	cnp, notices := netpol.CiliumPolicies(inv)
+	ws, pols, notices := netpol.Policies(inv)
 	for _, n := range notices {
 		fmt.Fprintln(s.err, "notice:", n)
 	}
-	e, err := netpol.New(append(pols, cnp...))
+	e, err := netpol.New(pols)
 	if err != nil {
 		return nil, nil, nil, &exitError{code: ExitError, err: err}
 	}

@@ -137,6 +137,9 @@ func TestStatus(t *testing.T) {
 		{ID: "1.2.5", Status: cis.NotEvaluated, Reason: "forbidden: get nodes/configz"},
 	}, CISWhy: "needs --root or --cluster"}
 	rep := Evaluate(fw, in)
+	if len(rep.Controls) != len(fw.Controls) {
+		t.Fatalf("%d results for %d controls", len(rep.Controls), len(fw.Controls))
+	}
 	want := map[string]Status{"fails": Fail, "passes": Pass, "nothing-applied": NotEvaluated, "part-evaluated": Pass,
 		"suppressed-passes": Pass, "manual": Manual, "na": NotApplicable, "cis-pass": Pass, "cis-fail": Fail, "cis-warn": Manual,
 		"cis-missing": NotEvaluated, "cis-not-evaluated": NotEvaluated}

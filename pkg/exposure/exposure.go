@@ -10,6 +10,7 @@ package exposure
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,9 +135,7 @@ type analysis struct {
 
 // Analyze builds the inventory of entries and the findings.
 func Analyze(inv *inventory.Inventory, opts Options) (*Inventory, error) {
-	ws, pols := netpol.FromInventory(inv)
-	cnp, notices := netpol.CiliumPolicies(inv)
-	pols = append(pols, cnp...)
+	ws, pols, notices := netpol.Policies(inv)
 	// An invalid policy (the API server would refuse it) is left out with
 	// a notice naming it and its place; the rest is analysed.
 	pols, bad, errs := netpol.Valid(pols)
@@ -196,7 +195,7 @@ func Analyze(inv *inventory.Inventory, opts Options) (*Inventory, error) {
 		}
 	}
 	sort.Strings(a.out.Notices)
-	a.out.Notices = compact(a.out.Notices)
+	a.out.Notices = slices.Compact(a.out.Notices)
 	for _, en := range a.out.Entries {
 		a.out.Findings = append(a.out.Findings, entryFinding(en)...)
 	}
@@ -218,17 +217,7 @@ func nodeAddresses(inv *inventory.Inventory) []string {
 		}
 	}
 	sort.Strings(out)
-	return compact(out)
-}
-
-func compact(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	return slices.Compact(out)
 }
 
 func refOf(o *object.Object) finding.ObjectRef {
@@ -425,7 +414,7 @@ func (a *analysis) hostPorts() {
 				Addresses: nonNil(a.nodes), Protocol: "TCP", Sources: world, TLS: TLSUnknown,
 				Targets: []Target{{Workload: w.name, Protocol: "TCP", NetworkPolicy: "host network: NetworkPolicies do not apply", Open: true}}})
 		}
-		for ci, c := range w.obj.Pod.Containers() {
+		for _, c := range w.obj.Pod.Containers() {
 			for pi, p := range c.Ports {
 				switch {
 				case hostNet:
@@ -446,7 +435,6 @@ func (a *analysis) hostPorts() {
 						Targets: []Target{a.target(w, p.ContainerPort, proto(p.Protocol), netpol.Endpoint{IP: probe(world)}, false)}})
 				}
 			}
-			_ = ci
 		}
 	}
 }

@@ -262,7 +262,7 @@ func TestNoMeshIsUnknown(t *testing.T) {
 	}
 }
 
-func pa(ns, name string, sel map[string]string, mode string, ports map[int32]string, created string, _ int) *PeerAuthentication {
+func pa(ns, name string, sel map[string]string, mode string, ports map[int32]string, created string) *PeerAuthentication {
 	p := &PeerAuthentication{Namespace: ns, Name: name, Selector: sel, Mode: mode, PortModes: ports}
 	if created != "" {
 		p.Created, _ = time.Parse(time.RFC3339, created)
@@ -275,9 +275,9 @@ func pa(ns, name string, sel map[string]string, mode string, ports map[int32]str
 // PERMISSIVE when nothing applies.
 func TestIstioPrecedence(t *testing.T) {
 	app := map[string]string{"app": "api"}
-	meshStrict := pa("istio-system", "mesh", nil, ModeStrict, nil, "2024-01-01T00:00:00Z", 0)
-	nsPermissive := pa("shop", "ns", nil, ModePermissive, nil, "2024-02-01T00:00:00Z", 1)
-	wlDisable := pa("shop", "wl", app, ModeDisable, map[int32]string{8443: ModeStrict, 9000: ModeUnset}, "2024-03-01T00:00:00Z", 2)
+	meshStrict := pa("istio-system", "mesh", nil, ModeStrict, nil, "2024-01-01T00:00:00Z")
+	nsPermissive := pa("shop", "ns", nil, ModePermissive, nil, "2024-02-01T00:00:00Z")
+	wlDisable := pa("shop", "wl", app, ModeDisable, map[int32]string{8443: ModeStrict, 9000: ModeUnset}, "2024-03-01T00:00:00Z")
 	for _, tc := range []struct {
 		name   string
 		pols   []*PeerAuthentication
@@ -295,21 +295,19 @@ func TestIstioPrecedence(t *testing.T) {
 		{"port UNSET inherits the workload's", []*PeerAuthentication{meshStrict, nsPermissive, wlDisable}, "shop", 9000, ModeDisable, "wl", "workload"},
 		{"another namespace's policy does not apply", []*PeerAuthentication{meshStrict, nsPermissive, wlDisable}, "other", 80, ModeStrict, "mesh", "mesh"},
 		{"workload UNSET inherits the namespace's",
-			[]*PeerAuthentication{nsPermissive, pa("shop", "unset", app, ModeUnset, nil, "", 5)}, "shop", 80, ModePermissive, "ns", "namespace"},
+			[]*PeerAuthentication{nsPermissive, pa("shop", "unset", app, ModeUnset, nil, "")}, "shop", 80, ModePermissive, "ns", "namespace"},
 		{"namespace UNSET inherits the mesh's",
-			[]*PeerAuthentication{meshStrict, pa("shop", "unset", nil, ModeUnset, nil, "", 5)}, "shop", 80, ModeStrict, "mesh", "mesh"},
+			[]*PeerAuthentication{meshStrict, pa("shop", "unset", nil, ModeUnset, nil, "")}, "shop", 80, ModeStrict, "mesh", "mesh"},
 		{"oldest namespace policy wins",
-			[]*PeerAuthentication{pa("shop", "newer", nil, ModeStrict, nil, "2025-01-01T00:00:00Z", 0), pa("shop", "older", nil, ModeDisable, nil, "2023-01-01T00:00:00Z", 1)}, "shop", 80, ModeDisable, "older", "namespace"},
+			[]*PeerAuthentication{pa("shop", "newer", nil, ModeStrict, nil, "2025-01-01T00:00:00Z"), pa("shop", "older", nil, ModeDisable, nil, "2023-01-01T00:00:00Z")}, "shop", 80, ModeDisable, "older", "namespace"},
 		{"oldest workload policy wins",
-			[]*PeerAuthentication{pa("shop", "b", app, ModeStrict, nil, "2025-01-01T00:00:00Z", 0), pa("shop", "a", app, ModePermissive, nil, "2024-06-01T00:00:00Z", 1)}, "shop", 80, ModePermissive, "a", "workload"},
+			[]*PeerAuthentication{pa("shop", "b", app, ModeStrict, nil, "2025-01-01T00:00:00Z"), pa("shop", "a", app, ModePermissive, nil, "2024-06-01T00:00:00Z")}, "shop", 80, ModePermissive, "a", "workload"},
 		{"the same time: by name (as Istio breaks ties)",
-			[]*PeerAuthentication{pa("shop", "zzz-strict", nil, ModeStrict, nil, "2024-05-01T10:00:00Z", 0), pa("shop", "aaa-permissive", nil, ModePermissive, nil, "2024-05-01T10:00:00Z", 1)}, "shop", 80, ModePermissive, "aaa-permissive", "namespace"},
+			[]*PeerAuthentication{pa("shop", "zzz-strict", nil, ModeStrict, nil, "2024-05-01T10:00:00Z"), pa("shop", "aaa-permissive", nil, ModePermissive, nil, "2024-05-01T10:00:00Z")}, "shop", 80, ModePermissive, "aaa-permissive", "namespace"},
 		{"without timestamps (manifests): by name",
-			[]*PeerAuthentication{pa("shop", "second", nil, ModeDisable, nil, "", 0), pa("shop", "first", nil, ModeStrict, nil, "", 1)}, "shop", 80, ModeStrict, "first", "namespace"},
-		{"an empty workload selector is no workload policy",
-			[]*PeerAuthentication{meshStrict, pa("shop", "empty", nil, ModeDisable, nil, "", 0)}, "shop", 80, ModeDisable, "empty", "namespace"},
+			[]*PeerAuthentication{pa("shop", "second", nil, ModeDisable, nil, ""), pa("shop", "first", nil, ModeStrict, nil, "")}, "shop", 80, ModeStrict, "first", "namespace"},
 		{"a selector that does not match",
-			[]*PeerAuthentication{meshStrict, pa("shop", "db", map[string]string{"app": "db"}, ModeDisable, nil, "", 3)}, "shop", 80, ModeStrict, "mesh", "mesh"},
+			[]*PeerAuthentication{meshStrict, pa("shop", "db", map[string]string{"app": "db"}, ModeDisable, nil, "")}, "shop", 80, ModeStrict, "mesh", "mesh"},
 		{"a selector-less policy in the root namespace is mesh-wide, not the root namespace's",
 			[]*PeerAuthentication{meshStrict}, "istio-system", 80, ModeStrict, "mesh", "mesh"},
 	} {
@@ -358,5 +356,48 @@ func TestInvalidPolicyCostsItself(t *testing.T) {
 	}
 	if len(inv.Entries) != 4 || len(inv.Errors) != 1 || !strings.Contains(inv.Errors[0], "NetworkPolicy shop/broken: spec.podSelector") || !strings.Contains(inv.Errors[0], "(testdata/services.yaml:") {
 		t.Errorf("entries %d, errors %v", len(inv.Entries), inv.Errors)
+	}
+}
+
+// TestPassthroughOnce: a passthrough route with several hostnames (and a
+// second rule to the same port) reports its plaintext backend once.
+func TestPassthroughOnce(t *testing.T) {
+	const y = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  gatewayClassName: x
+  listeners: [{name: pass, port: 8443, protocol: TLS, tls: {mode: Passthrough}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: raw, namespace: shop}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [a.example.com, b.example.com]
+  rules:
+  - backendRefs: [{name: api, port: 8080}]
+  - backendRefs: [{name: api, port: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 8080}]
+`
+	objs, errs := manifest.Parse("pass.yaml", []byte(y))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	inv, err := Analyze(inventory.New(objs), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(findings(inv, CheckPassthroughPlaintext.ID)); n != 1 {
+		t.Errorf("%d passthrough findings, want 1", n)
+	}
+	if len(inv.Entries) != 4 {
+		t.Errorf("%d entries, want two hostnames by two rules", len(inv.Entries))
 	}
 }

@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,6 +48,19 @@ var Checks = []Check{CheckEntry, CheckPlaintext, CheckPassthroughPlaintext, Chec
 func newFinding(c Check, ref finding.ObjectRef, field string, loc *finding.Location, msg string) finding.Finding {
 	return finding.Finding{CheckID: c.ID, Category: finding.CategoryExposure, Severity: c.Severity, Title: c.Title,
 		Message: msg, Object: ref, Field: field, Location: loc, Remediation: c.Remediation}
+}
+
+// PortLabel is the entry's port for tables: its number, "allocated" for a
+// node port the API server has yet to choose, "any" for a host-network pod
+// that declares none.
+func (e Entry) PortLabel() string {
+	switch {
+	case e.Port != 0:
+		return strconv.Itoa(int(e.Port))
+	case e.Kind == KindHostNetwork:
+		return "any"
+	}
+	return "allocated"
 }
 
 // Describe says in one line what an entry opens.
@@ -106,7 +120,7 @@ func entryFinding(e Entry) []finding.Finding {
 // passthrough reports a TLS passthrough listener whose backend port
 // declares a plaintext protocol (appProtocol, or a port name as Istio
 // reads it).
-func (a *analysis) passthrough(gw *object.Object, field string, _ []Target, ns, name string, port int32) {
+func (a *analysis) passthrough(gw *object.Object, field, ns, name string, port int32) {
 	svc := a.service(ns, name)
 	if svc == nil {
 		return
@@ -115,8 +129,14 @@ func (a *analysis) passthrough(gw *object.Object, field string, _ []Target, ns, 
 	if !ok || !plaintextPort(sp) {
 		return
 	}
-	a.out.Findings = append(a.out.Findings, newFinding(CheckPassthroughPlaintext, refOf(gw), field, locate(gw, field),
-		fmt.Sprintf("TLS passthrough to Service %s/%s port %d, which speaks %s", ns, name, port, portProtocol(sp))))
+	f := newFinding(CheckPassthroughPlaintext, refOf(gw), field, locate(gw, field),
+		fmt.Sprintf("TLS passthrough to Service %s/%s port %d, which speaks %s", ns, name, port, portProtocol(sp)))
+	for _, g := range a.out.Findings {
+		if g.CheckID == f.CheckID && g.Field == f.Field && g.Message == f.Message {
+			return // another route of the listener to the same port
+		}
+	}
+	a.out.Findings = append(a.out.Findings, f)
 }
 
 func portProtocol(sp corev1.ServicePort) string {

@@ -27,14 +27,22 @@ func FuzzAnalyze(f *testing.F) {
 		inv := inventory.New(objs)
 		out, err := Analyze(inv, Options{})
 		if err != nil {
-			return // an invalid NetworkPolicy: the engine refuses it
+			t.Fatal(err) // invalid policies are left out, never fatal
 		}
+		ids := map[string]bool{}
 		for _, e := range out.Entries {
-			if e.ID == "" || e.Kind == "" {
-				t.Fatalf("entry without ID or kind: %+v", e)
+			if e.ID == "" || e.Kind == "" || ids[e.ID] {
+				t.Fatalf("entry without a unique ID or a kind: %+v", e)
+			}
+			ids[e.ID] = true
+		}
+		if d := Diff(out.Entries, out.Entries); len(d) != 0 {
+			t.Fatalf("an inventory differs from itself: %+v", d)
+		}
+		for _, r := range netpol.L7Rules(inv, IstioRootNamespace) {
+			if r.Source == "" || r.Describe() == "" {
+				t.Fatalf("L7 rule without a source: %+v", r)
 			}
 		}
-		_ = netpol.L7Rules(inv, IstioRootNamespace)
-		_ = Diff(out.Entries, nil)
 	})
 }

@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,80 +55,76 @@ func (a *analysis) routes() []route {
 // read decodes the route's spec; false when it does not fit the type.
 func (r *route) read() bool {
 	o, kind := r.obj, r.kind
-	{
-		{
-			switch kind {
-			case "HTTPRoute":
-				var s gwv1.HTTPRouteSpec
-				if !decode(o, "spec", &s) {
-					return false
-				}
-				r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
-				for i, rule := range s.Rules {
-					rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
-					for _, m := range rule.Matches {
-						if m.Path != nil && m.Path.Value != nil {
-							rr.paths = append(rr.paths, *m.Path.Value)
-						}
-					}
-					for _, f := range rule.Filters {
-						if f.Type == gwv1.HTTPRouteFilterRequestRedirect && f.RequestRedirect != nil {
-							rr.redirect = "redirect"
-							if f.RequestRedirect.Scheme != nil {
-								rr.redirect = *f.RequestRedirect.Scheme
-							}
-						}
-					}
-					for _, b := range rule.BackendRefs {
-						rr.backends = append(rr.backends, b.BackendObjectReference)
-					}
-					r.rules = append(r.rules, rr)
-				}
-			case "GRPCRoute":
-				var s gwv1.GRPCRouteSpec
-				if !decode(o, "spec", &s) {
-					return false
-				}
-				r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
-				for i, rule := range s.Rules {
-					rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
-					for _, m := range rule.Matches {
-						if m.Method != nil && m.Method.Service != nil {
-							p := "/" + *m.Method.Service
-							if m.Method.Method != nil {
-								p += "/" + *m.Method.Method
-							}
-							rr.paths = append(rr.paths, p)
-						}
-					}
-					for _, b := range rule.BackendRefs {
-						rr.backends = append(rr.backends, b.BackendObjectReference)
-					}
-					r.rules = append(r.rules, rr)
-				}
-			case "TLSRoute":
-				var s gwv1.TLSRouteSpec
-				if !decode(o, "spec", &s) {
-					return false
-				}
-				r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
-				r.rules = l4Rules(s.Rules, func(x gwv1.TLSRouteRule) []gwv1.BackendRef { return x.BackendRefs })
-			case "UDPRoute":
-				var s gwv1.UDPRouteSpec
-				if !decode(o, "spec", &s) {
-					return false
-				}
-				r.parents = s.ParentRefs
-				r.rules = l4Rules(s.Rules, func(x gwv1.UDPRouteRule) []gwv1.BackendRef { return x.BackendRefs })
-			case "TCPRoute":
-				var s gwv1.TCPRouteSpec
-				if !decode(o, "spec", &s) {
-					return false
-				}
-				r.parents = s.ParentRefs
-				r.rules = l4Rules(s.Rules, func(x gwv1.TCPRouteRule) []gwv1.BackendRef { return x.BackendRefs })
-			}
+	switch kind {
+	case "HTTPRoute":
+		var s gwv1.HTTPRouteSpec
+		if !decode(o, "spec", &s) {
+			return false
 		}
+		r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
+		for i, rule := range s.Rules {
+			rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
+			for _, m := range rule.Matches {
+				if m.Path != nil && m.Path.Value != nil {
+					rr.paths = append(rr.paths, *m.Path.Value)
+				}
+			}
+			for _, f := range rule.Filters {
+				if f.Type == gwv1.HTTPRouteFilterRequestRedirect && f.RequestRedirect != nil {
+					rr.redirect = "redirect"
+					if f.RequestRedirect.Scheme != nil {
+						rr.redirect = *f.RequestRedirect.Scheme
+					}
+				}
+			}
+			for _, b := range rule.BackendRefs {
+				rr.backends = append(rr.backends, b.BackendObjectReference)
+			}
+			r.rules = append(r.rules, rr)
+		}
+	case "GRPCRoute":
+		var s gwv1.GRPCRouteSpec
+		if !decode(o, "spec", &s) {
+			return false
+		}
+		r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
+		for i, rule := range s.Rules {
+			rr := routeRule{field: fmt.Sprintf("spec.rules[%d]", i)}
+			for _, m := range rule.Matches {
+				if m.Method != nil && m.Method.Service != nil {
+					p := "/" + *m.Method.Service
+					if m.Method.Method != nil {
+						p += "/" + *m.Method.Method
+					}
+					rr.paths = append(rr.paths, p)
+				}
+			}
+			for _, b := range rule.BackendRefs {
+				rr.backends = append(rr.backends, b.BackendObjectReference)
+			}
+			r.rules = append(r.rules, rr)
+		}
+	case "TLSRoute":
+		var s gwv1.TLSRouteSpec
+		if !decode(o, "spec", &s) {
+			return false
+		}
+		r.parents, r.hostnames = s.ParentRefs, hostnames(s.Hostnames)
+		r.rules = l4Rules(s.Rules, func(x gwv1.TLSRouteRule) []gwv1.BackendRef { return x.BackendRefs })
+	case "UDPRoute":
+		var s gwv1.UDPRouteSpec
+		if !decode(o, "spec", &s) {
+			return false
+		}
+		r.parents = s.ParentRefs
+		r.rules = l4Rules(s.Rules, func(x gwv1.UDPRouteRule) []gwv1.BackendRef { return x.BackendRefs })
+	case "TCPRoute":
+		var s gwv1.TCPRouteSpec
+		if !decode(o, "spec", &s) {
+			return false
+		}
+		r.parents = s.ParentRefs
+		r.rules = l4Rules(s.Rules, func(x gwv1.TCPRouteRule) []gwv1.BackendRef { return x.BackendRefs })
 	}
 	return true
 }
@@ -265,10 +262,10 @@ func (a *analysis) gateways() {
 									e.Redirect = true
 								}
 								a.add(e)
-								if tls == TLSPassthrough && bk.name != "" {
-									a.passthrough(o, lf, bk.targets, bk.ns, bk.name, bk.port)
-								}
 							}
+						}
+						if tls == TLSPassthrough && bk.name != "" {
+							a.passthrough(o, lf, bk.ns, bk.name, bk.port)
 						}
 					}
 				}
@@ -394,14 +391,7 @@ func hostOr(h string) string {
 	return h
 }
 
-func carries(p gwv1.ProtocolType, kind string) bool {
-	for _, k := range routeKinds[p] {
-		if k == kind {
-			return true
-		}
-	}
-	return false
-}
+func carries(p gwv1.ProtocolType, kind string) bool { return slices.Contains(routeKinds[p], kind) }
 
 func (a *analysis) attaches(r route, gw *object.Object, gwNS string, l gwv1.Listener) bool {
 	for _, p := range r.parents {

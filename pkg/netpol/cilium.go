@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,6 +85,33 @@ func (r ciliumRule) unmappedParts() []string {
 		}
 	}
 	return out
+}
+
+// mapped maps a rule of one direction to NetworkPolicy peers and ports.
+// keep is false when the rule allows nothing here, or has a part (ICMP
+// alone, requirements, nodes, groups) without which it would allow more
+// than Cilium does; why says what was left out.
+func (r ciliumRule) mapped(egress bool) (peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort, keep bool, why string) {
+	eps, cidrs, sets, ents := r.FromEndpoints, r.FromCIDR, r.FromCIDRSet, r.FromEntities
+	narrowing, others := len(r.FromRequires)+len(r.FromNodes)+len(r.FromGroups), 0
+	if egress {
+		eps, cidrs, sets, ents = r.ToEndpoints, r.ToCIDR, r.ToCIDRSet, r.ToEntities
+		narrowing, others = len(r.ToRequires)+len(r.ToNodes)+len(r.ToGroups), len(r.ToFQDNs)+len(r.ToServices)
+	}
+	if len(r.ICMPs) > 0 && len(r.ToPorts) == 0 {
+		return nil, nil, false, "an ICMP-only rule allows no TCP, UDP or SCTP port and is left out"
+	}
+	if narrowing > 0 {
+		return nil, nil, false, "a rule with " + strings.Join(r.unmappedParts(), ", ") + " is left out"
+	}
+	peers, unmapped := ciliumPeers(eps, cidrs, sets, ents)
+	if unmapped = append(unmapped, r.unmappedParts()...); len(unmapped) > 0 {
+		why = strings.Join(unmapped, ", ") + " left out"
+	}
+	if len(peers) == 0 && (len(eps)+len(cidrs)+len(sets)+len(ents)+others > 0 || len(r.ToPorts) == 0) {
+		return nil, nil, false, why // only unmapped peers, or an empty rule: allows nothing here
+	}
+	return peers, ciliumPorts(r.ToPorts), true, why
 }
 
 // ciliumServiceAccountLabel is the label Cilium gives an endpoint for its
@@ -274,6 +302,15 @@ func ciliumPeers(endpoints []metav1.LabelSelector, cidrs []string, sets []cilium
 	return peers, unmapped
 }
 
+// Policies returns what the engine takes from inv: the workloads, and the
+// NetworkPolicies with the CiliumNetworkPolicies that map to them (notices
+// say what does not).
+func Policies(inv *inventory.Inventory) ([]Workload, []*networkingv1.NetworkPolicy, []string) {
+	ws, pols := FromInventory(inv)
+	cnp, notices := CiliumPolicies(inv)
+	return ws, append(pols, cnp...), notices
+}
+
 // CiliumPolicies converts the CiliumNetworkPolicies of inv; notices say
 // what was left out and why.
 func CiliumPolicies(inv *inventory.Inventory) ([]*networkingv1.NetworkPolicy, []string) {
@@ -320,59 +357,26 @@ func CiliumPolicies(inv *inventory.Inventory) ([]*networkingv1.NetworkPolicy, []
 				np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
 			}
 			for _, r := range s.Ingress {
-				peers, unmapped := ciliumPeers(r.FromEndpoints, r.FromCIDR, r.FromCIDRSet, r.FromEntities)
-				unmapped = append(unmapped, r.unmappedParts()...)
-				if len(r.ICMPs) > 0 && len(r.ToPorts) == 0 {
-					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: an ICMP-only rule allows no TCP, UDP or SCTP port and is left out", name))
-					continue
+				peers, ports, keep, why := r.mapped(false)
+				if why != "" {
+					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: %s", name, why))
 				}
-				if len(r.FromRequires) > 0 || len(r.FromNodes) > 0 || len(r.FromGroups) > 0 {
-					// Requirements narrow the rule, nodes and groups are
-					// sources of their own: without them the rule would
-					// allow more than Cilium does.
-					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: a rule with %s is left out", name, strings.Join(r.unmappedParts(), ", ")))
-					continue
+				if keep {
+					np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: ports})
 				}
-				if len(unmapped) > 0 {
-					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: %s left out", name, strings.Join(unmapped, ", ")))
-				}
-				if len(peers) == 0 && (len(r.FromEndpoints)+len(r.FromCIDR)+len(r.FromCIDRSet)+len(r.FromEntities) > 0 || len(r.ToPorts) == 0) {
-					continue // only unmapped sources, or an empty rule: allows nothing here
-				}
-				np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: ciliumPorts(r.ToPorts)})
 			}
 			for _, r := range s.Egress {
-				peers, unmapped := ciliumPeers(r.ToEndpoints, r.ToCIDR, r.ToCIDRSet, r.ToEntities)
-				unmapped = append(unmapped, r.unmappedParts()...)
-				if len(r.ICMPs) > 0 && len(r.ToPorts) == 0 {
-					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: an ICMP-only rule allows no TCP, UDP or SCTP port and is left out", name))
-					continue
+				peers, ports, keep, why := r.mapped(true)
+				if why != "" {
+					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: %s", name, why))
 				}
-				if len(r.ToRequires) > 0 || len(r.ToNodes) > 0 || len(r.ToGroups) > 0 {
-					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: a rule with %s is left out", name, strings.Join(r.unmappedParts(), ", ")))
-					continue
+				if keep {
+					np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers, Ports: ports})
 				}
-				if len(unmapped) > 0 {
-					notices = append(notices, fmt.Sprintf("CiliumNetworkPolicy %s: %s left out", name, strings.Join(unmapped, ", ")))
-				}
-				if len(peers) == 0 && (len(r.ToEndpoints)+len(r.ToCIDR)+len(r.ToCIDRSet)+len(r.ToEntities)+len(r.ToFQDNs)+len(r.ToServices) > 0 || len(r.ToPorts) == 0) {
-					continue
-				}
-				np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers, Ports: ciliumPorts(r.ToPorts)})
 			}
 			out = append(out, np)
 		}
 	}
 	sort.Strings(notices)
-	return out, compactStrings(notices)
-}
-
-func compactStrings(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	return out, slices.Compact(notices)
 }

@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,15 +51,7 @@ func (r L7Rule) Applies(pod *Pod, port int32) bool {
 	if r.selector != nil && !r.selector.Matches(labels.Set(pod.Labels)) {
 		return false
 	}
-	if len(r.Ports) == 0 {
-		return true
-	}
-	for _, p := range r.Ports {
-		if p == port {
-			return true
-		}
-	}
-	return false
+	return len(r.Ports) == 0 || slices.Contains(r.Ports, port)
 }
 
 // Describe says what the rule lets through (or refuses).
@@ -203,7 +196,7 @@ func L7Rules(inv *inventory.Inventory, rootNamespace string) []L7Rule {
 			if err != nil {
 				continue
 			}
-			add := func(dir string, i int, rules []ciliumRule, egress bool) {
+			add := func(dir string, rules []ciliumRule, egress bool) {
 				for k, rule := range rules {
 					peers := describeEndpoints(rule.FromEndpoints)
 					if egress {
@@ -249,10 +242,9 @@ func L7Rules(inv *inventory.Inventory, rootNamespace string) []L7Rule {
 						}
 					}
 				}
-				_ = i
 			}
-			add("ingress", 0, s.Ingress, false)
-			add("egress", 0, s.Egress, true)
+			add("ingress", s.Ingress, false)
+			add("egress", s.Egress, true)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Source < out[j].Source })

@@ -81,10 +81,12 @@ func (HTML) Write(w io.Writer, res *engine.Result, opts Options) error {
 	return WriteHTML(w, res, page, opts)
 }
 
+const graphLibraryFile = "assets/vendor/cytoscape.min.js"
+
 // GraphLibrary reports whether this build bundles the graph library (a
 // build without hack/js-assets.sh shows graphs as tables).
 func GraphLibrary() bool {
-	_, err := assets.ReadFile("assets/vendor/cytoscape.min.js")
+	_, err := assets.ReadFile(graphLibraryFile)
 	return err == nil
 }
 
@@ -141,8 +143,10 @@ var severityWeight = [...]int{0, 1, 3, 6, 10}
 // WriteHTML writes the page.
 func WriteHTML(w io.Writer, res *engine.Result, page *Page, opts Options) error {
 	d := htmlData{Title: page.Title, Tool: "rampart " + opts.Version, Summary: res.Summary, Trend: page.Trend, Graphs: page.Graphs,
-		Compliance: page.Compliance, LinkBase: opts.LinkBase, NoGraphLib: !GraphLibrary(), Columns: htmlColumns,
+		Compliance: page.Compliance, LinkBase: opts.LinkBase, Columns: htmlColumns,
 		Severities: []string{"info", "low", "medium", "high", "critical"}, Errors: []string{}, NotEval: res.NotEvaluated, GraphsOnly: page.GraphsOnly, Exposure: page.Exposure}
+	lib, err := assets.ReadFile(graphLibraryFile)
+	d.NoGraphLib = err != nil // a build without hack/js-assets.sh: graphs as tables
 	if d.Title == "" {
 		d.Title = "Rampart report"
 	}
@@ -211,7 +215,6 @@ func WriteHTML(w io.Writer, res *engine.Result, page *Page, opts Options) error 
 	}
 	js, _ := assets.ReadFile("assets/report.js")
 	css, _ := assets.ReadFile("assets/report.css")
-	lib, _ := assets.ReadFile("assets/vendor/cytoscape.min.js")
 	libJS, ourJS := safeJS(lib), safeJS(js)
 	// Only these two scripts may run: no inline handler, no javascript:
 	// URL, whatever the data holds.

@@ -68,8 +68,7 @@ type Suppressed struct {
 // elsewhere in a file do not resurface them.
 type Baseline struct {
 	Path string
-	keys map[string]bool
-	// checks maps each entry's fingerprint to its check ID.
+	// checks maps each entry's fingerprint (Key) to its check ID.
 	checks map[string]string
 }
 
@@ -100,7 +99,13 @@ func Key(f check.Finding) string {
 }
 
 // Has reports whether the baseline knows f.
-func (b *Baseline) Has(f check.Finding) bool { return b != nil && b.keys[Key(f)] }
+func (b *Baseline) Has(f check.Finding) bool {
+	if b == nil {
+		return false
+	}
+	_, ok := b.checks[Key(f)]
+	return ok
+}
 
 // LoadBaseline reads a baseline written by WriteBaseline.
 func LoadBaseline(file string) (*Baseline, error) {
@@ -115,9 +120,8 @@ func LoadBaseline(file string) (*Baseline, error) {
 	if bf.Version != 1 {
 		return nil, fmt.Errorf("reading baseline %s: unsupported version %d", file, bf.Version)
 	}
-	b := &Baseline{Path: file, keys: map[string]bool{}, checks: map[string]string{}}
+	b := &Baseline{Path: file, checks: map[string]string{}}
 	for _, e := range bf.Findings {
-		b.keys[e.Fingerprint] = true
 		b.checks[e.Fingerprint] = e.CheckID
 	}
 	return b, nil

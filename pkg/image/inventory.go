@@ -82,12 +82,14 @@ func capture(f *File, r io.Reader) error {
 		return nil // too large to read: left out of the inventory
 	}
 	if bin && !isArchive(f.Path) {
-		// An executable: only an ELF file may be a Go binary. One buffer,
-		// read once.
-		buf := make([]byte, f.Size)
-		if _, err := io.ReadFull(r, buf[:min(4, len(buf))]); err != nil || string(buf[:4]) != "\x7fELF" {
+		// An executable: only an ELF file may be a Go binary; its header
+		// is read before a buffer of its size is made.
+		var magic [4]byte
+		if _, err := io.ReadFull(r, magic[:]); err != nil || string(magic[:]) != "\x7fELF" {
 			return nil
 		}
+		buf := make([]byte, f.Size)
+		copy(buf, magic[:])
 		if _, err := io.ReadFull(r, buf[4:]); err != nil {
 			return err
 		}
@@ -530,15 +532,23 @@ entries:
 			inner, _ := io.ReadAll(io.LimitReader(rc, min(64<<20, *budget)))
 			_ = rc.Close()
 			*budget -= int64(len(inner)) + 1
-			out = append(out, jarDepth(inner, p+"!/"+zf.Name, 1, budget)...)
-		}
-	}
-	for i := range out {
-		if depth == 0 {
-			out[i].Path = p
+			// A nested JAR's packages are the outer file's (its path).
+			out = append(out, jarDepth(inner, p, 1, budget)...)
 		}
 	}
 	return out
+}
+
+// srpmName is the package name of a source RPM's file name
+// (NAME-VERSION-RELEASE[.src.rpm]), or "".
+func srpmName(s string) string {
+	s = strings.TrimSuffix(s, ".src.rpm")
+	if i := strings.LastIndexByte(s, '-'); i > 0 {
+		if j := strings.LastIndexByte(s[:i], '-'); j > 0 {
+			return s[:j]
+		}
+	}
+	return ""
 }
 
 // rpm reads an RPM database in the Berkeley DB format (RHEL and CentOS up
@@ -578,12 +588,8 @@ func rpm(data []byte, p string, layer int, eco string, d Distro) (out []Package)
 			version = strconv.Itoa(pkg.Epoch) + ":" + version
 		}
 		src := pkg.Name
-		if s := strings.TrimSuffix(pkg.SourceRpm, ".src.rpm"); s != pkg.SourceRpm {
-			if i := strings.LastIndexByte(s, '-'); i > 0 {
-				if j := strings.LastIndexByte(s[:i], '-'); j > 0 {
-					src = s[:j]
-				}
-			}
+		if n := srpmName(pkg.SourceRpm); n != "" && strings.HasSuffix(pkg.SourceRpm, ".src.rpm") {
+			src = n
 		}
 		q := packageurl.Qualifiers{{Key: "arch", Value: pkg.Arch}}
 		if pkg.Epoch > 0 {

@@ -278,12 +278,8 @@ func FromPURL(s string) (Package, error) {
 			p.Version = e + ":" + p.Version
 		}
 		p.Source = u.Name
-		if up := strings.TrimSuffix(q["upstream"], ".src.rpm"); up != "" {
-			if i := strings.LastIndexByte(up, '-'); i > 0 {
-				if j := strings.LastIndexByte(up[:i], '-'); j > 0 {
-					p.Source = up[:j]
-				}
-			}
+		if n := srpmName(q["upstream"]); n != "" {
+			p.Source = n
 		}
 	default:
 		return Package{}, errors.New("unsupported PURL type " + u.Type)
